@@ -1,0 +1,239 @@
+import { parseArgs } from "node:util";
+import { parseDuration, parseSize } from "./units.js";
+import type { Credentials } from "./upstream/upstream.js";
+
+export interface Config {
+  upstream: URL;
+  host: string;
+  port: number;
+  upstreamWaitMs: number;
+  heartbeatMs: number;
+  replaySize: number;
+  maxClientBufferBytes: number;
+  logLevel: LogLevel;
+  /** The shim's own credentials for upstream: opencode's own variables. */
+  credentials: Credentials | undefined;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+interface Option {
+  flag: string;
+  env: string;
+  value: string;
+  fallback: string | undefined;
+  help: string;
+}
+
+/** Every setting: its flag, its environment variable, its default. `--help` is made from this. */
+const OPTIONS = {
+  upstream: {
+    flag: "upstream",
+    env: "OPENCODE_SHIM_UPSTREAM",
+    value: "URL",
+    fallback: undefined,
+    help: "the opencode server to front, e.g. http://127.0.0.1:4096 (required)",
+  },
+  host: {
+    flag: "host",
+    env: "OPENCODE_SHIM_HOST",
+    value: "HOST",
+    fallback: "127.0.0.1",
+    help: "address to listen on",
+  },
+  port: {
+    flag: "port",
+    env: "OPENCODE_SHIM_PORT",
+    value: "PORT",
+    fallback: "4097",
+    help: "port to listen on; 0 takes a free one",
+  },
+  upstreamWait: {
+    flag: "upstream-wait",
+    env: "OPENCODE_SHIM_UPSTREAM_WAIT",
+    value: "SECONDS",
+    fallback: "30",
+    help: "how long to wait at start-up for upstream to answer (also 500ms, 2m)",
+  },
+  heartbeat: {
+    flag: "heartbeat-interval",
+    env: "OPENCODE_SHIM_HEARTBEAT_INTERVAL",
+    value: "MS",
+    fallback: "10000",
+    help: "interval of server.heartbeat on /event, as opencode's",
+  },
+  replaySize: {
+    flag: "replay-size",
+    env: "OPENCODE_SHIM_REPLAY_SIZE",
+    value: "N",
+    fallback: "4096",
+    help: "events kept per instance for Last-Event-ID resume",
+  },
+  maxClientBuffer: {
+    flag: "max-client-buffer",
+    env: "OPENCODE_SHIM_MAX_CLIENT_BUFFER",
+    value: "BYTES",
+    fallback: "8MiB",
+    help: "unsent bytes a client may fall behind before it is dropped (it can resume)",
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "OPENCODE_SHIM_LOG_LEVEL",
+    value: "LEVEL",
+    fallback: "info",
+    help: `${LOG_LEVELS.join("|")}; logs go to stderr as JSON`,
+  },
+} satisfies Record<string, Option>;
+
+type Key = keyof typeof OPTIONS;
+
+export type ParsedCommandLine =
+  | { kind: "run"; config: Config }
+  | { kind: "help"; text: string }
+  | { kind: "version" }
+  | { kind: "error"; message: string };
+
+export function helpText(): string {
+  const rows = Object.values(OPTIONS).map((option: Option) => {
+    const left = `  --${option.flag} ${option.value}`;
+    const fallback = option.fallback === undefined ? "" : ` [default: ${option.fallback}]`;
+    return `${left.padEnd(32)}${option.help}${fallback}\n${"".padEnd(32)}env ${option.env}`;
+  });
+  return [
+    "Usage: opencode-event-shim --upstream URL [options]",
+    "",
+    "A sidecar in front of an opencode server whose GET /event is broken (1.14.43-1.14.48):",
+    "every other route passes through untouched; /event is rebuilt from /global/event.",
+    "",
+    "Options:",
+    ...rows,
+    `${"  --help".padEnd(32)}show this help`,
+    `${"  --version".padEnd(32)}print the version`,
+    "",
+    "Upstream credentials come from opencode's own OPENCODE_SERVER_PASSWORD and",
+    "OPENCODE_SERVER_USERNAME (default user: opencode).",
+    "",
+  ].join("\n");
+}
+
+class ConfigError extends Error {}
+
+/** Command line and environment → a checked config, or a one-line reason it is wrong. */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options: Record<string, { type: "string" | "boolean" }> = {
+      help: { type: "boolean" },
+      version: { type: "boolean" },
+    };
+    for (const option of Object.values(OPTIONS)) options[option.flag] = { type: "string" };
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    return { kind: "error", message: (error as Error).message.split("\n")[0] ?? "invalid arguments" };
+  }
+  if (values.help) return { kind: "help", text: helpText() };
+  if (values.version) return { kind: "version" };
+
+  const raw = (key: Key): { text: string | undefined; source: string } => {
+    const option: Option = OPTIONS[key];
+    const fromFlag = values[option.flag];
+    if (typeof fromFlag === "string") return { text: fromFlag, source: `--${option.flag}` };
+    const fromEnv = env[option.env];
+    if (fromEnv !== undefined && fromEnv !== "") return { text: fromEnv, source: option.env };
+    return { text: option.fallback, source: `--${option.flag}` };
+  };
+
+  try {
+    const password = env.OPENCODE_SERVER_PASSWORD;
+    const config: Config = {
+      upstream: parseUpstream(raw("upstream")),
+      host: parseHost(raw("host")),
+      port: parseInteger(raw("port"), 0, 65535),
+      upstreamWaitMs: parseWith(
+        raw("upstreamWait"),
+        (text) => parseDuration(text, "s"),
+        "a duration such as 30, 30s or 500ms",
+      ),
+      heartbeatMs: positive(
+        parseWith(raw("heartbeat"), (text) => parseDuration(text, "ms"), "a duration in ms"),
+        raw("heartbeat"),
+      ),
+      replaySize: parseInteger(raw("replaySize"), 1, 1_000_000),
+      maxClientBufferBytes: positive(
+        parseWith(raw("maxClientBuffer"), parseSize, "a size such as 8MiB"),
+        raw("maxClientBuffer"),
+      ),
+      logLevel: parseLogLevel(raw("logLevel")),
+      credentials: password ? { username: env.OPENCODE_SERVER_USERNAME || "opencode", password } : undefined,
+    };
+    return { kind: "run", config };
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: "error", message: error.message };
+    throw error;
+  }
+}
+
+function parseUpstream({ text, source }: { text: string | undefined; source: string }): URL {
+  if (text === undefined)
+    throw new ConfigError("missing --upstream URL (or OPENCODE_SHIM_UPSTREAM): the opencode server to front");
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${source}: "${text}" is not a URL (expected e.g. http://127.0.0.1:4096)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${source}: only http:// and https:// upstreams are supported`);
+  }
+  if (
+    (url.pathname !== "/" && url.pathname !== "") ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password
+  ) {
+    throw new ConfigError(
+      `${source}: give the server's origin only, e.g. ${url.origin} (credentials go in OPENCODE_SERVER_PASSWORD)`,
+    );
+  }
+  return url;
+}
+
+function parseHost({ text, source }: { text: string | undefined; source: string }): string {
+  if (!text || /\s/.test(text)) throw new ConfigError(`${source}: "${text ?? ""}" is not a host`);
+  return text;
+}
+
+function parseInteger(
+  { text, source }: { text: string | undefined; source: string },
+  min: number,
+  max: number,
+): number {
+  const value = text !== undefined && /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${source}: "${text ?? ""}" is not a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function parseWith(
+  { text, source }: { text: string | undefined; source: string },
+  parse: (text: string) => number | undefined,
+  expected: string,
+): number {
+  const value = text === undefined ? undefined : parse(text);
+  if (value === undefined) throw new ConfigError(`${source}: "${text ?? ""}" is not ${expected}`);
+  return value;
+}
+
+function positive(value: number, { text, source }: { text: string | undefined; source: string }): number {
+  if (value <= 0) throw new ConfigError(`${source}: "${text ?? ""}" must be more than 0`);
+  return value;
+}
+
+function parseLogLevel({ text, source }: { text: string | undefined; source: string }): LogLevel {
+  const level = LOG_LEVELS.find((candidate) => candidate === text);
+  if (!level) throw new ConfigError(`${source}: "${text ?? ""}" is not one of ${LOG_LEVELS.join(", ")}`);
+  return level;
+}

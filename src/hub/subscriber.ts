@@ -1,0 +1,62 @@
+import type { ServerResponse } from "node:http";
+
+/** What a subscriber writes to: an HTTP response, or anything shaped like one in tests. */
+export type SubscriberStream = Pick<ServerResponse, "write" | "end" | "destroy" | "writableLength" | "once">;
+
+/**
+ * One client's `/event` stream. Frames are written as they come; a client that stops
+ * reading is cut off once `maxBufferedBytes` are waiting for it, so it can never slow
+ * down or bloat the others (it can come back with `Last-Event-ID`).
+ */
+export class Subscriber {
+  private closed = false;
+  private readonly closeListeners: Array<() => void> = [];
+  overflowed = false;
+
+  constructor(
+    readonly directory: string,
+    readonly workspace: string | undefined,
+    private readonly stream: SubscriberStream,
+    private readonly maxBufferedBytes: number,
+  ) {
+    stream.once("close", () => this.markClosed());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether an event of `workspace` belongs on this stream. */
+  accepts(workspace: string | undefined): boolean {
+    return this.workspace === undefined || this.workspace === workspace;
+  }
+
+  write(frame: Buffer): void {
+    if (this.closed) return;
+    if (this.stream.writableLength + frame.length > this.maxBufferedBytes) {
+      this.overflowed = true;
+      this.markClosed();
+      this.stream.destroy();
+      return;
+    }
+    this.stream.write(frame);
+  }
+
+  /** Ends the stream cleanly, as upstream does after `server.instance.disposed`. */
+  end(): void {
+    if (this.closed) return;
+    this.markClosed();
+    this.stream.end();
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+}

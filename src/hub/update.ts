@@ -1,0 +1,22 @@
+/** One opencode bus event, as `/event` carries it: `{id, type, properties}`. */
+export interface EventPayload {
+  id?: string;
+  type: string;
+  properties?: unknown;
+  [key: string]: unknown;
+}
+
+/** An event and the instance it belongs to, as a source hands it to the hub. */
+export interface Envelope {
+  directory: string;
+  workspace?: string | undefined;
+  project?: string | undefined;
+  payload: EventPayload;
+}
+
+/** An envelope the hub has accepted: numbered, and framed once for every subscriber. */
+export interface Update extends Envelope {
+  seq: number;
+  /** The `/event` frame, `id:` line included. */
+  frame: Buffer;
+}

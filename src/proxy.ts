@@ -1,0 +1,84 @@
+import type { IncomingHttpHeaders } from "node:http";
+import httpProxy from "@fastify/http-proxy";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { describeError } from "./upstream/errors.js";
+import { resolveInstance } from "./upstream/instance.js";
+import type { Upstream } from "./upstream/upstream.js";
+
+export interface ProxyOptions {
+  upstream: Upstream;
+}
+
+/** Headers that belong to the client's own WebSocket handshake, not to the one upstream. */
+const WS_HANDSHAKE_HEADERS = new Set([
+  "host",
+  "connection",
+  "upgrade",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-extensions",
+  "sec-websocket-protocol",
+  "content-length",
+  "transfer-encoding",
+]);
+
+function websocketHeaders(
+  _defaults: unknown,
+  request: { headers: IncomingHttpHeaders },
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || WS_HANDSHAKE_HEADERS.has(name)) continue;
+    headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
+
+function sendUpstreamError(reply: FastifyReply, { error }: { error: Error }): void {
+  const statusCode = (error as { statusCode?: number }).statusCode;
+  const unavailable = statusCode === undefined || statusCode >= 500;
+  reply.code(unavailable ? 502 : statusCode).send({
+    error: "upstream_unavailable",
+    message: `upstream request failed: ${describeError((error as { cause?: unknown }).cause ?? error)}`,
+  });
+}
+
+/**
+ * The proxy accepts a client's WebSocket before it dials upstream, so a refusal there
+ * would reach the client as an open socket that closes. Asking upstream first (as the
+ * client) turns it back into upstream's own HTTP answer, 401 and all.
+ */
+function refuseUpgradesUpstreamWouldRefuse(upstream: Upstream) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.headers.upgrade?.toLowerCase() !== "websocket") return;
+    try {
+      const resolution = await resolveInstance(upstream, request.url, request.headers);
+      if (!resolution.ok)
+        return reply.code(resolution.statusCode).headers(resolution.headers).send(resolution.body);
+    } catch (error) {
+      return sendUpstreamError(reply, { error: error as Error });
+    }
+  };
+}
+
+/**
+ * Everything that is not rebuilt goes to upstream untouched, through the shared pool:
+ * any method, path, query, headers and body, streamed both ways, no timeouts, and
+ * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
+ */
+export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream }) => {
+  await app.register(httpProxy, {
+    upstream: upstream.origin,
+    websocket: true,
+    preHandler: refuseUpgradesUpstreamWouldRefuse(upstream),
+    undici: upstream.pool,
+    destroyAgent: false,
+    disableRequestLogging: true,
+    replyOptions: {
+      // Upstream's answer is the answer: no retries that would delay or repeat a request.
+      retryDelay: () => null,
+      onError: sendUpstreamError,
+    },
+    wsClientOptions: { rewriteRequestHeaders: websocketHeaders },
+  } as Parameters<typeof httpProxy>[1]);
+};

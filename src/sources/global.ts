@@ -1,0 +1,185 @@
+import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { FastifyBaseLogger } from "fastify";
+import type { Hub } from "../hub/hub.js";
+import { describeError } from "../upstream/errors.js";
+import type { Upstream } from "../upstream/upstream.js";
+import { createGlobalStreamReader } from "./global-stream.js";
+
+export interface GlobalSourceOptions {
+  upstream: Upstream;
+  hub: Hub;
+  log: FastifyBaseLogger;
+  /** Silence after which the stream counts as stalled and is reconnected. */
+  stallTimeoutMs?: number;
+  /** Largest frame accepted from upstream. */
+  maxFrameBytes?: number;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export type GlobalSourceState = "connecting" | "live" | "down" | "stopped";
+
+/**
+ * The shim's one connection to upstream's `GET /global/event`, which still works on the
+ * releases whose `/event` does not. Every frame is unwrapped and handed to the hub under
+ * its directory; a stream that ends, fails or goes silent is reconnected with backoff.
+ *
+ * Emits `state` (GlobalSourceState) on every change.
+ */
+export class GlobalSource extends EventEmitter {
+  private stateValue: GlobalSourceState = "connecting";
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private abort: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  private lastProblem: string | undefined;
+  private readonly skippedReasons = new Set<string>();
+  private readonly stallTimeoutMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+
+  constructor(private readonly options: GlobalSourceOptions) {
+    super();
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 35_000;
+    this.maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.initialBackoffMs = options.initialBackoffMs ?? 100;
+    this.maxBackoffMs = options.maxBackoffMs ?? 3_000;
+  }
+
+  get state(): GlobalSourceState {
+    return this.stateValue;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Resolves once the stream is live; rejects after `timeoutMs`. */
+  async ready(timeoutMs: number): Promise<void> {
+    if (this.stateValue === "live") return;
+    let onState: ((state: GlobalSourceState) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onState = (state) => {
+          if (state === "live") resolve();
+        };
+        this.on("state", onState);
+        timer = setTimeout(() => {
+          const reason = this.lastProblem ? `: ${this.lastProblem}` : "";
+          reject(new Error(`upstream /global/event did not stream within ${timeoutMs} ms${reason}`));
+        }, timeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onState) this.off("state", onState);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    this.abort?.abort();
+    await this.running;
+    this.setState("stopped");
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const wasLive = await this.connectOnce();
+      if (this.stopped) break;
+      this.setState("down");
+      failures = wasLive ? 0 : failures + 1;
+      const delay =
+        failures === 0 ? 0 : Math.min(this.initialBackoffMs * 2 ** (failures - 1), this.maxBackoffMs);
+      if (delay > 0) await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => {});
+      if (!this.stopped) this.setState("connecting");
+    }
+  }
+
+  /** One connection, from request to end of stream. True when it got as far as streaming. */
+  private async connectOnce(): Promise<boolean> {
+    const abort = new AbortController();
+    this.abort = abort;
+    let live = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const armWatchdog = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        this.problem(`no data for ${this.stallTimeoutMs} ms, reconnecting`);
+        abort.abort();
+      }, this.stallTimeoutMs);
+    };
+    try {
+      const response = await this.options.upstream.pool.request({
+        method: "GET",
+        path: "/global/event",
+        headers: this.options.upstream.ownHeaders({ accept: "text/event-stream" }),
+        signal: abort.signal,
+      });
+      const contentType = String(response.headers["content-type"] ?? "");
+      if (response.statusCode !== 200 || !contentType.startsWith("text/event-stream")) {
+        await response.body.dump().catch(() => {});
+        this.problem(
+          `GET /global/event answered ${response.statusCode} ${contentType || "(no content-type)"}`,
+        );
+        return false;
+      }
+      const reader = createGlobalStreamReader({
+        maxFrameBytes: this.maxFrameBytes,
+        onFrame: (frame) => {
+          if (frame.kind === "invalid") {
+            this.skipped(frame.reason);
+            return;
+          }
+          if (!live) {
+            live = true;
+            this.lastProblem = undefined;
+            this.options.log.info("upstream /global/event is live");
+            this.setState("live");
+          }
+          if (frame.kind === "event") this.options.hub.publish(frame.envelope);
+        },
+        onOversize: () => {
+          this.problem(`an upstream frame exceeded ${this.maxFrameBytes} bytes, reconnecting`);
+          abort.abort();
+        },
+      });
+      armWatchdog();
+      for await (const chunk of response.body) {
+        armWatchdog();
+        reader.feed(chunk as Buffer);
+      }
+      if (!this.stopped) this.problem("GET /global/event ended, reconnecting");
+    } catch (error) {
+      if (!this.stopped && !abort.signal.aborted)
+        this.problem(`GET /global/event failed: ${describeError(error)}`);
+    } finally {
+      clearTimeout(watchdog);
+    }
+    return live;
+  }
+
+  /** Logs each kind of bad frame once; there may be thousands of the same. */
+  private skipped(reason: string): void {
+    if (this.skippedReasons.has(reason)) return;
+    this.skippedReasons.add(reason);
+    this.options.log.warn({ reason }, "skipped a frame from upstream /global/event");
+  }
+
+  /** Logs a problem once, not once per retry. */
+  private problem(message: string): void {
+    if (message === this.lastProblem) return;
+    this.lastProblem = message;
+    this.options.log.warn(message);
+  }
+
+  private setState(state: GlobalSourceState): void {
+    if (state === this.stateValue) return;
+    this.stateValue = state;
+    this.emit("state", state);
+  }
+}

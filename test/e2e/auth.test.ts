@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { props } from "../helpers/session-events.js";
+import { startTestShim } from "../helpers/shim.js";
+
+const PASSWORD = "correct horse battery";
+const token = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString("base64");
+const basic = (user: string, password: string) => ({ authorization: `Basic ${token(user, password)}` });
+const GOOD = basic("opencode", PASSWORD);
+
+/** opencode 1.14.48 with OPENCODE_SERVER_PASSWORD, and the shim in front with the same variable. */
+describe("a password-protected opencode 1.14.48 through the shim", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let shim: Shim;
+  const cleanups: Array<() => void> = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL, password: PASSWORD });
+    shim = await startTestShim(opencode.url, [], { OPENCODE_SERVER_PASSWORD: PASSWORD });
+  });
+
+  afterAll(async () => {
+    for (const cleanup of cleanups) cleanup();
+    await shim?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  async function open(base: string, path: string, headers: Record<string, string> = {}) {
+    const client = await SseClient.connect(`${base}${path}`, headers);
+    cleanups.push(() => client.close());
+    return client;
+  }
+
+  it("answers /event 401 exactly when upstream would", async () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      ["/event", {}],
+      ["/event", basic("opencode", "wrong")],
+      ["/event", basic("someone", PASSWORD)],
+      [`/event?auth_token=${encodeURIComponent(token("opencode", "wrong"))}`, {}],
+      ["/event", GOOD],
+      [`/event?auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`, {}],
+    ];
+    for (const [path, headers] of cases) {
+      const direct = await open(opencode.url, path, headers);
+      const viaShim = await open(shim.url, path, headers);
+      expect(viaShim.status, `${path} ${JSON.stringify(headers)}`).toBe(direct.status);
+      expect(viaShim.headers["www-authenticate"]).toBe(direct.headers["www-authenticate"]);
+      direct.close();
+      viaShim.close();
+    }
+  });
+
+  it("streams a prompt to an authenticated client", async () => {
+    const client = await open(shim.url, "/event", GOOD);
+    expect(client.status).toBe(200);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    const session = await createSession(shim.url, { headers: GOOD });
+    await prompt(shim.url, session.id, "say hello", { headers: GOOD });
+    await client.waitFor(
+      (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
+      60_000,
+    );
+  });
+
+  it("passes REST, /global/event and WebSocket refusals and grants through", async () => {
+    expect((await fetch(`${shim.url}/session`)).status).toBe(401);
+    expect((await fetch(`${shim.url}/session`, { headers: GOOD })).status).toBe(200);
+    const global = await open(shim.url, "/global/event");
+    expect(global.status).toBe(401);
+
+    const created = await fetch(`${shim.url}/pty`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...GOOD },
+      body: JSON.stringify({ command: "/bin/sh" }),
+    });
+    expect(created.status).toBe(200);
+    const { id } = (await created.json()) as { id: string };
+    const wsUrl = `${shim.url.replace("http", "ws")}/pty/${id}/connect`;
+
+    const handshake = (url: string) =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(url);
+        cleanups.push(() => socket.terminate());
+        socket.once("open", () => resolve("open"));
+        socket.once("unexpected-response", (_request, response) => resolve(`refused ${response.statusCode}`));
+        socket.once("error", (error) => resolve(`error ${error.message}`));
+      });
+    const direct = await handshake(`${opencode.url.replace("http", "ws")}/pty/${id}/connect`);
+    expect(direct).toBe("refused 401");
+    expect(await handshake(wsUrl)).toBe(direct);
+
+    const allowed = new WebSocket(wsUrl, { headers: GOOD });
+    cleanups.push(() => allowed.terminate());
+    let output = "";
+    const answered = new Promise<void>((resolve, reject) => {
+      allowed.on("message", (data) => {
+        output += data.toString();
+        if (output.includes("42")) resolve();
+      });
+      allowed.on("error", reject);
+    });
+    await new Promise<void>((resolve, reject) => {
+      allowed.once("open", () => resolve());
+      allowed.once("error", reject);
+    });
+    allowed.send("echo $((6*7))\n");
+    await answered;
+  });
+});

@@ -1,0 +1,169 @@
+import { createOpencodeClient } from "@opencode-ai/sdk";
+import { createOpencodeClient as createOpencodeClientV2 } from "@opencode-ai/sdk/v2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { startTestShim } from "../helpers/shim.js";
+
+interface BusEvent {
+  type: string;
+  properties: Record<string, unknown> & { sessionID?: string };
+}
+
+/** Real clients, through the shim, in front of the real broken opencode 1.14.48. */
+describe("clients of opencode 1.14.48 through the shim", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let shim: Shim;
+  const cleanups: Array<() => void> = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
+    shim = await startTestShim(opencode.url);
+  });
+
+  afterAll(async () => {
+    for (const cleanup of cleanups) cleanup();
+    await shim?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  /** An SDK event stream, once it is connected (its generator only connects when read). */
+  async function connected(stream: AsyncGenerator<unknown>) {
+    const first = await stream.next();
+    expect((first.value as BusEvent).type).toBe("server.connected");
+    return {
+      async readUntil(done: (event: BusEvent) => boolean) {
+        const seen: BusEvent[] = [];
+        for (;;) {
+          const next = await stream.next();
+          if (next.done) throw new Error(`stream ended; saw ${seen.map((event) => event.type).join(", ")}`);
+          seen.push(next.value as BusEvent);
+          if (done(next.value as BusEvent)) return seen;
+        }
+      },
+    };
+  }
+
+  it("the official SDK's client.event.subscribe() sees the prompt through to session.idle", async () => {
+    const client = createOpencodeClient({ baseUrl: shim.url });
+    const abort = new AbortController();
+    cleanups.push(() => abort.abort());
+    const events = await connected(
+      (await client.event.subscribe({ signal: abort.signal })).stream as AsyncGenerator<unknown>,
+    );
+    const session = await createSession(shim.url);
+    const reading = events.readUntil(
+      (event) => event.type === "session.idle" && event.properties.sessionID === session.id,
+    );
+    await prompt(shim.url, session.id, "say hello");
+    const seen = await reading;
+    abort.abort();
+    const types = seen
+      .filter((event) => event.properties.sessionID === session.id)
+      .map((event) => event.type);
+    expect(types).toEqual(
+      expect.arrayContaining(["session.created", "message.updated", "message.part.delta", "session.idle"]),
+    );
+  });
+
+  it("the SDK's v2 client, scoped to a directory, sees that directory's prompt", async () => {
+    const client = createOpencodeClientV2({ baseUrl: shim.url, directory: opencode.otherDir });
+    const abort = new AbortController();
+    cleanups.push(() => abort.abort());
+    const events = await connected(
+      (await client.event.subscribe(undefined, { signal: abort.signal })).stream as AsyncGenerator<unknown>,
+    );
+    const session = await createSession(shim.url, { directory: opencode.otherDir });
+    const reading = events.readUntil(
+      (event) => event.type === "session.idle" && event.properties.sessionID === session.id,
+    );
+    await prompt(shim.url, session.id, "[chunks:3]", { directory: opencode.otherDir });
+    const seen = await reading;
+    abort.abort();
+    const created = seen.find((event) => event.type === "session.created");
+    expect((created?.properties.info as { directory?: string } | undefined)?.directory).toBe(
+      opencode.otherDir,
+    );
+  });
+
+  it("a PTY's WebSocket works through the shim", async () => {
+    const created = await fetch(`${shim.url}/pty`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ command: "/bin/sh", title: "shim test" }),
+    });
+    expect(created.status).toBe(200);
+    const pty = (await created.json()) as { id: string };
+    const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/${pty.id}/connect`);
+    cleanups.push(() => socket.terminate());
+    let output = "";
+    const answered = new Promise<void>((resolve, reject) => {
+      socket.on("message", (data) => {
+        output += data.toString();
+        // The sum is only in the shell's output, never in what was typed.
+        if (output.includes("42")) resolve();
+      });
+      socket.on("error", reject);
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    socket.send("echo $((6*7))\n");
+    await answered;
+    socket.close();
+    await fetch(`${shim.url}/pty/${pty.id}`, { method: "DELETE" });
+  });
+
+  it("GET /global/event streams through the shim, frame by frame", async () => {
+    const global = await SseClient.connect(`${shim.url}/global/event`);
+    cleanups.push(() => global.close());
+    await global.waitFor(
+      (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
+    );
+    const session = await createSession(shim.url);
+    const done = prompt(shim.url, session.id, "say hello");
+    const idle = await global.waitFor((event) => {
+      const payload = event.json.payload as BusEvent | undefined;
+      return payload?.type === "session.idle" && payload.properties.sessionID === session.id;
+    }, 60_000);
+    expect(idle.json.directory).toBe(opencode.projectDir);
+    await done;
+    const deltas = global.events.filter(
+      (event) => (event.json.payload as BusEvent | undefined)?.type === "message.part.delta",
+    );
+    expect(deltas.length).toBeGreaterThan(1);
+  });
+
+  it("ends streams on instance disposal like upstream, and a client that comes back gets the new instance", async () => {
+    const first = await SseClient.connect(`${shim.url}/event`);
+    cleanups.push(() => first.close());
+    await first.waitFor((event) => event.json.type === "server.connected");
+    const disposed = await fetch(`${shim.url}/instance/dispose`, { method: "POST" });
+    expect(disposed.status).toBe(200);
+    await first.ended;
+    expect(first.events.at(-1)?.json).toMatchObject({
+      type: "server.instance.disposed",
+      properties: { directory: opencode.projectDir },
+    });
+
+    const again = await SseClient.connect(`${shim.url}/event`, { "last-event-id": first.lastEventId ?? "" });
+    cleanups.push(() => again.close());
+    await again.waitFor((event) => event.json.type === "server.connected");
+    const session = await createSession(shim.url);
+    await prompt(shim.url, session.id, "[chunks:4]");
+    await again.waitFor(
+      (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
+      60_000,
+    );
+    expect(assistantText(sessionEvents(again.events, session.id)).final).toBe(replyText("[chunks:4]"));
+  });
+});

@@ -1,0 +1,34 @@
+import type { EventEmitter } from "node:events";
+import type { GlobalSource, GlobalSourceState } from "../../src/sources/global.js";
+
+/** Resolves on the first `name` event whose arguments satisfy `predicate`. */
+export function nextEvent<T extends unknown[]>(
+  emitter: EventEmitter,
+  name: string,
+  predicate: (...args: T) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const listener = (...args: unknown[]) => {
+      if (!predicate(...(args as T))) return;
+      clearTimeout(timer);
+      emitter.off(name, listener);
+      resolve(args as T);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(name, listener);
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for "${name}"`));
+    }, timeoutMs);
+    emitter.on(name, listener);
+  });
+}
+
+/** Resolves once the source reaches `state` (at once if it is there already). */
+export async function sourceState(
+  source: GlobalSource,
+  state: GlobalSourceState,
+  timeoutMs = 10_000,
+): Promise<void> {
+  if (source.state === state) return;
+  await nextEvent<[GlobalSourceState]>(source, "state", (next) => next === state, timeoutMs);
+}

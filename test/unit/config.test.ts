@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { helpText, parseCommandLine } from "../../src/config.js";
+
+const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+  const parsed = parseCommandLine(argv, env);
+  if (parsed.kind !== "run") throw new Error(JSON.stringify(parsed));
+  return parsed.config;
+};
+const error = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+  const parsed = parseCommandLine(argv, env);
+  if (parsed.kind !== "error") throw new Error(`expected an error, got ${parsed.kind}`);
+  return parsed.message;
+};
+
+describe("parseCommandLine", () => {
+  it("has the documented defaults", () => {
+    const config = run(["--upstream", "http://127.0.0.1:4096"]);
+    expect(config).toMatchObject({
+      host: "127.0.0.1",
+      port: 4097,
+      upstreamWaitMs: 30_000,
+      heartbeatMs: 10_000,
+      replaySize: 4096,
+      maxClientBufferBytes: 8 * 1024 * 1024,
+      logLevel: "info",
+      credentials: undefined,
+    });
+    expect(config.upstream.origin).toBe("http://127.0.0.1:4096");
+  });
+
+  it("reads the environment, and flags win over it", () => {
+    const env = {
+      OPENCODE_SHIM_UPSTREAM: "http://10.0.0.5:4096",
+      OPENCODE_SHIM_PORT: "0",
+      OPENCODE_SHIM_HOST: "0.0.0.0",
+    };
+    expect(run([], env)).toMatchObject({ port: 0, host: "0.0.0.0" });
+    expect(run([], env).upstream.host).toBe("10.0.0.5:4096");
+    expect(run(["--port", "5000"], env).port).toBe(5000);
+  });
+
+  it("takes durations and sizes with units", () => {
+    const config = run([
+      "--upstream=http://h:1",
+      "--upstream-wait",
+      "500ms",
+      "--heartbeat-interval",
+      "2s",
+      "--max-client-buffer",
+      "512KiB",
+    ]);
+    expect(config).toMatchObject({
+      upstreamWaitMs: 500,
+      heartbeatMs: 2000,
+      maxClientBufferBytes: 512 * 1024,
+    });
+    expect(run(["--upstream=http://h:1", "--upstream-wait", "2"]).upstreamWaitMs).toBe(2000);
+  });
+
+  it("takes upstream credentials from opencode's own variables", () => {
+    expect(run(["--upstream=http://h:1"], { OPENCODE_SERVER_PASSWORD: "pw" }).credentials).toEqual({
+      username: "opencode",
+      password: "pw",
+    });
+    expect(
+      run(["--upstream=http://h:1"], { OPENCODE_SERVER_PASSWORD: "pw", OPENCODE_SERVER_USERNAME: "al" })
+        .credentials,
+    ).toEqual({ username: "al", password: "pw" });
+  });
+
+  it.each([
+    [["--upstream", "http://h:1", "--bogus"], /Unknown option '--bogus'/],
+    [[], /missing --upstream/],
+    [["--upstream", "not a url"], /--upstream: "not a url" is not a URL/],
+    [["--upstream", "ftp://h/"], /only http:\/\/ and https:\/\//],
+    [["--upstream", "http://h:1/api"], /origin only/],
+    [["--upstream", "http://u:p@h:1"], /origin only/],
+    [
+      ["--upstream", "http://h:1", "--port", "70000"],
+      /--port: "70000" is not a whole number from 0 to 65535/,
+    ],
+    [["--upstream", "http://h:1", "--port", "-1"], /--port/],
+    [["--upstream", "http://h:1", "--upstream-wait", "soon"], /--upstream-wait: "soon" is not a duration/],
+    [["--upstream", "http://h:1", "--heartbeat-interval", "0"], /must be more than 0/],
+    [["--upstream", "http://h:1", "--replay-size", "0"], /--replay-size/],
+    [["--upstream", "http://h:1", "--max-client-buffer", "lots"], /--max-client-buffer/],
+    [["--upstream", "http://h:1", "--log-level", "loud"], /--log-level: "loud" is not one of/],
+    [["--upstream", "http://h:1", "extra"], /Unexpected argument 'extra'/],
+  ])("rejects %j with one clear line", (argv, pattern) => {
+    const message = error(argv);
+    expect(message).toMatch(pattern);
+    expect(message).not.toContain("\n");
+  });
+
+  it("names the environment variable when the bad value came from there", () => {
+    expect(error(["--upstream", "http://h:1"], { OPENCODE_SHIM_PORT: "x" })).toMatch(/^OPENCODE_SHIM_PORT:/);
+  });
+
+  it("documents every flag with its environment variable in --help", () => {
+    expect(parseCommandLine(["--help"], {}).kind).toBe("help");
+    const text = helpText();
+    for (const flag of [
+      "upstream",
+      "host",
+      "port",
+      "upstream-wait",
+      "heartbeat-interval",
+      "replay-size",
+      "max-client-buffer",
+      "log-level",
+    ]) {
+      expect(text).toContain(`--${flag} `);
+    }
+    for (const env of [
+      "OPENCODE_SHIM_UPSTREAM",
+      "OPENCODE_SHIM_PORT",
+      "OPENCODE_SHIM_HOST",
+      "OPENCODE_SERVER_PASSWORD",
+    ]) {
+      expect(text).toContain(env);
+    }
+  });
+});

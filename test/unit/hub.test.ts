@@ -1,0 +1,222 @@
+import { describe, expect, it } from "vitest";
+import { Hub } from "../../src/hub/hub.js";
+import { Subscriber } from "../../src/hub/subscriber.js";
+import type { Envelope } from "../../src/hub/update.js";
+import { FakeStream } from "../helpers/fake-stream.js";
+
+const DIR = "/work/project";
+const OTHER = "/work/other";
+
+let counter = 0;
+function event(type: string, directory = DIR, extra: Partial<Envelope> = {}): Envelope {
+  counter++;
+  return { directory, payload: { id: `evt_${counter}`, type, properties: { n: counter } }, ...extra };
+}
+
+function subscribe(
+  hub: Hub,
+  directory = DIR,
+  options: { workspace?: string; lastEventId?: string; max?: number } = {},
+) {
+  const stream = new FakeStream();
+  const subscriber = new Subscriber(directory, options.workspace, stream.asStream(), options.max ?? 1 << 20);
+  const result = hub.subscribe(subscriber, options.lastEventId);
+  return { stream, subscriber, result };
+}
+
+describe("Hub", () => {
+  it("starts every stream with server.connected, without an id", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const { stream } = subscribe(hub);
+    const [first] = stream.frames();
+    expect(first?.json.type).toBe("server.connected");
+    expect(first?.json.id).toMatch(/^evt_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+    expect(first?.id).toBeUndefined();
+  });
+
+  it("delivers an instance's events to its subscribers only, each with an id", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const mine = subscribe(hub, DIR);
+    const theirs = subscribe(hub, OTHER);
+    hub.publish(event("session.created", DIR));
+    hub.publish(event("session.created", OTHER));
+    hub.publish(event("session.idle", DIR));
+    expect(mine.stream.types()).toEqual(["server.connected", "session.created", "session.idle"]);
+    expect(theirs.stream.types()).toEqual(["server.connected", "session.created"]);
+    const ids = mine.stream
+      .frames()
+      .slice(1)
+      .map((frame) => frame.id);
+    expect(ids.every((id) => typeof id === "string")).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("frames each event once: every subscriber gets the same buffer", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const a = subscribe(hub);
+    const b = subscribe(hub);
+    hub.publish(event("session.updated"));
+    expect(a.stream.chunks[1]).toBe(b.stream.chunks[1]);
+  });
+
+  it("drops an event whose id it has already published", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const { stream } = subscribe(hub);
+    const first = event("message.updated");
+    expect(hub.publish(first)).toBeDefined();
+    expect(hub.publish({ ...first })).toBeUndefined();
+    expect(stream.types()).toEqual(["server.connected", "message.updated"]);
+  });
+
+  it("keeps events without an id (nothing to dedupe them by)", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const { stream } = subscribe(hub);
+    hub.publish({ directory: DIR, payload: { type: "tui.toast.show", properties: {} } });
+    hub.publish({ directory: DIR, payload: { type: "tui.toast.show", properties: {} } });
+    expect(stream.types()).toEqual(["server.connected", "tui.toast.show", "tui.toast.show"]);
+  });
+
+  it("filters by workspace when the client names one", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const any = subscribe(hub);
+    const wsA = subscribe(hub, DIR, { workspace: "wrk_a" });
+    hub.publish(event("session.created", DIR, { workspace: "wrk_a" }));
+    hub.publish(event("session.created", DIR, { workspace: "wrk_b" }));
+    hub.publish(event("session.created", DIR));
+    expect(any.stream.types()).toHaveLength(4);
+    expect(wsA.stream.types()).toEqual(["server.connected", "session.created"]);
+  });
+
+  it("resumes from Last-Event-ID with every later event of the instance, none twice", () => {
+    const hub = new Hub({ replaySize: 100 });
+    const live = subscribe(hub);
+    for (let i = 0; i < 5; i++) {
+      hub.publish(event("message.part.delta"));
+      hub.publish(event("message.part.delta"));
+      hub.publish(event("message.part.delta", OTHER));
+    }
+    const frames = live.stream.frames();
+    const cursor = frames[1]?.id;
+    const resumed = subscribe(hub, DIR, { lastEventId: cursor });
+    expect(resumed.result.resumed).toBe(true);
+    hub.publish(event("session.idle"));
+    const expected = live.stream
+      .frames()
+      .slice(2)
+      .map((frame) => frame.json.id);
+    const got = resumed.stream
+      .frames()
+      .slice(1)
+      .map((frame) => frame.json.id);
+    expect(got).toEqual(expected);
+    expect(resumed.stream.frames()[0]?.json.type).toBe("server.connected");
+  });
+
+  it("starts afresh when the cursor is older than the history, foreign or garbage", () => {
+    const hub = new Hub({ replaySize: 3 });
+    const live = subscribe(hub);
+    for (let i = 0; i < 10; i++) hub.publish(event("message.part.delta"));
+    const oldCursor = live.stream.frames()[1]?.id;
+    for (const lastEventId of [oldCursor, "0000000000-1", "garbage", `${hub.epoch}-999999`]) {
+      const fresh = subscribe(hub, DIR, { lastEventId });
+      expect(fresh.result.resumed).toBe(false);
+      expect(fresh.stream.types()).toEqual(["server.connected"]);
+    }
+    const recent = live.stream.frames()[7]?.id;
+    const resumed = subscribe(hub, DIR, { lastEventId: recent });
+    expect(resumed.result.resumed).toBe(true);
+    expect(resumed.stream.types()).toEqual([
+      "server.connected",
+      "message.part.delta",
+      "message.part.delta",
+      "message.part.delta",
+    ]);
+  });
+
+  it("replays only the named workspace's events", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const live = subscribe(hub);
+    hub.publish(event("a", DIR, { workspace: "wrk_a" }));
+    const cursor = live.stream.frames()[1]?.id;
+    hub.publish(event("b", DIR, { workspace: "wrk_b" }));
+    hub.publish(event("c", DIR, { workspace: "wrk_a" }));
+    const resumed = subscribe(hub, DIR, { workspace: "wrk_a", lastEventId: cursor });
+    expect(resumed.stream.types()).toEqual(["server.connected", "c"]);
+  });
+
+  it("ends the instance's streams after server.instance.disposed, as upstream does", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const mine = subscribe(hub);
+    const workspaced = subscribe(hub, DIR, { workspace: "wrk_a" });
+    const theirs = subscribe(hub, OTHER);
+    hub.publish(event("server.instance.disposed", DIR));
+    expect(mine.stream.ended).toBe(true);
+    expect(mine.stream.types()).toEqual(["server.connected", "server.instance.disposed"]);
+    expect(workspaced.stream.ended).toBe(true);
+    expect(theirs.stream.ended).toBe(false);
+    expect(hub.subscriberTotal).toBe(1);
+    hub.publish(event("session.created", DIR));
+    expect(mine.stream.types()).toHaveLength(2);
+  });
+
+  it("lets a client that reconnects after disposal resume right after the disposal", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const first = subscribe(hub);
+    hub.publish(event("server.instance.disposed"));
+    const cursor = first.stream.frames()[1]?.id;
+    hub.publish(event("session.created"));
+    const again = subscribe(hub, DIR, { lastEventId: cursor });
+    expect(again.stream.types()).toEqual(["server.connected", "session.created"]);
+  });
+
+  it("writes one heartbeat frame to everyone, without an id", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const a = subscribe(hub, DIR);
+    const b = subscribe(hub, OTHER);
+    hub.heartbeat();
+    expect(a.stream.types()).toEqual(["server.connected", "server.heartbeat"]);
+    expect(b.stream.types()).toEqual(["server.connected", "server.heartbeat"]);
+    expect(a.stream.frames()[1]?.id).toBeUndefined();
+    expect(a.stream.chunks[1]).toBe(b.stream.chunks[1]);
+  });
+
+  it("cuts off a client that stops reading, without touching the others", () => {
+    const hub = new Hub({ replaySize: 10_000 });
+    const slow = subscribe(hub, DIR, { max: 4096 });
+    const fast = subscribe(hub, DIR, { max: 4096 });
+    slow.stream.stuck = true;
+    for (let i = 0; i < 1000; i++) hub.publish(event("message.part.delta"));
+    expect(slow.stream.destroyed).toBe(true);
+    expect(slow.subscriber.overflowed).toBe(true);
+    expect(fast.stream.types()).toHaveLength(1001);
+    expect(hub.subscriberTotal).toBe(1);
+    const lastSeen = slow.stream.frames().at(-1)?.id;
+    const back = subscribe(hub, DIR, { lastEventId: lastSeen });
+    expect(back.result.resumed).toBe(true);
+    expect(slow.stream.frames().length - 1 + back.stream.frames().length - 1).toBe(1000);
+  });
+
+  it("forgets the history of the idlest instance beyond maxInstances, never one with subscribers", () => {
+    const hub = new Hub({ replaySize: 10, maxInstances: 2 });
+    const watched = subscribe(hub, "/a");
+    const left = subscribe(hub, "/b");
+    hub.publish(event("x", "/a"));
+    hub.publish(event("x", "/b"));
+    const cursorA = watched.stream.frames()[1]?.id;
+    const cursorB = left.stream.frames()[1]?.id;
+    left.stream.end();
+    hub.publish(event("x", "/c"));
+    hub.publish(event("x", "/a"));
+    expect(subscribe(hub, "/a", { lastEventId: cursorA }).result.resumed).toBe(true);
+    expect(subscribe(hub, "/b", { lastEventId: cursorB }).result.resumed).toBe(false);
+  });
+
+  it("ends every stream on close", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const a = subscribe(hub);
+    const b = subscribe(hub, OTHER);
+    hub.close();
+    expect(a.stream.ended && b.stream.ended).toBe(true);
+    expect(hub.subscriberTotal).toBe(0);
+  });
+});

@@ -1,0 +1,199 @@
+import { request as httpRequest } from "node:http";
+import { connect as netConnect } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { startTestShim } from "../helpers/shim.js";
+
+let upstream: FakeUpstream | undefined;
+let shim: Shim | undefined;
+const cleanups: Array<() => void> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  await shim?.close();
+  await upstream?.close();
+  shim = undefined;
+  upstream = undefined;
+});
+
+async function setUp(options: Parameters<typeof startFakeUpstream>[0] = {}, env = {}) {
+  upstream = await startFakeUpstream(options);
+  shim = await startTestShim(upstream.url, [], env);
+  return { upstream, shim };
+}
+
+describe("passthrough", () => {
+  it("forwards method, path, query, headers and body untouched", async () => {
+    const { shim } = await setUp();
+    const response = await fetch(`${shim.url}/echo/a%20b/c?directory=${encodeURIComponent("/x/y")}&n=1&n=2`, {
+      method: "PATCH",
+      headers: {
+        "content-type": "application/json",
+        authorization: "Bearer abc",
+        "x-opencode-directory": "%2Fsrv%2Fp",
+        cookie: "a=1",
+        "x-custom": "yes",
+      },
+      body: JSON.stringify({ title: "renamed" }),
+    });
+    expect(response.status).toBe(200);
+    const echo = (await response.json()) as {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: unknown;
+    };
+    expect(echo.method).toBe("PATCH");
+    expect(echo.url).toBe("/echo/a%20b/c?directory=%2Fx%2Fy&n=1&n=2");
+    expect(echo.headers).toMatchObject({
+      authorization: "Bearer abc",
+      "x-opencode-directory": "%2Fsrv%2Fp",
+      cookie: "a=1",
+      "x-custom": "yes",
+      "content-type": "application/json",
+    });
+    expect(echo.body).toEqual({ title: "renamed" });
+  });
+
+  it("passes upstream's status and headers back, 401 challenges included", async () => {
+    const { shim } = await setUp({ password: "pw" }, { OPENCODE_SERVER_PASSWORD: "pw" });
+    const refused = await fetch(`${shim.url}/session`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Basic realm="Secure Area"');
+    const allowed = await fetch(`${shim.url}/echo/x`, {
+      headers: { authorization: `Basic ${Buffer.from("opencode:pw").toString("base64")}` },
+    });
+    expect(allowed.status).toBe(200);
+  });
+
+  it("streams a body as it comes instead of buffering it", async () => {
+    const { shim, upstream } = await setUp();
+    const response = await fetch(`${shim.url}/hold`);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    // Upstream is still holding the rest back: what arrived was streamed, not buffered.
+    expect(new TextDecoder().decode(first.value)).toBe("first\n");
+    upstream.releaseHolds();
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    expect(rest).toBe("last\n");
+  });
+
+  it("streams upstream's /global/event through, frame by frame", async () => {
+    const { shim, upstream } = await setUp();
+    const client = await SseClient.connect(`${shim.url}/global/event`);
+    cleanups.push(() => client.close());
+    await client.waitFor(
+      (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
+    );
+    const payload = fakeEvent("session.idle", { sessionID: "ses_1" });
+    upstream.emit({ directory: upstream.cwd, payload });
+    const received = await client.waitFor(
+      (event) => (event.json.payload as { id?: string } | undefined)?.id === payload.id,
+    );
+    expect(received.json).toEqual({ directory: upstream.cwd, payload });
+    expect(client.isEnded).toBe(false);
+  });
+
+  it("proxies WebSocket upgrades with the client's credentials, directory and query", async () => {
+    const { shim } = await setUp({ password: "pw" }, { OPENCODE_SERVER_PASSWORD: "pw" });
+    const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/pty_1/connect?cursor=0`, {
+      headers: {
+        authorization: `Basic ${Buffer.from("opencode:pw").toString("base64")}`,
+        "x-opencode-directory": "%2Fsrv%2Fp",
+      },
+    });
+    cleanups.push(() => socket.terminate());
+    const messages: string[] = [];
+    const got = (count: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => (messages.length >= count ? resolve() : undefined);
+        socket.on("message", (data) => {
+          messages.push(data.toString());
+          check();
+        });
+        socket.on("error", reject);
+        check();
+      });
+    const hello = got(1);
+    await hello;
+    expect(JSON.parse(messages[0] ?? "{}")).toEqual({
+      hello: "/pty/pty_1/connect",
+      query: "?cursor=0",
+      directory: "%2Fsrv%2Fp",
+    });
+    const echoed = got(2);
+    socket.send("ls -la\n");
+    await echoed;
+    expect(messages[1]).toBe("echo:ls -la\n");
+  });
+
+  it("answers a WebSocket upgrade upstream would refuse with upstream's own refusal", async () => {
+    const { shim } = await setUp({ password: "pw" }, { OPENCODE_SERVER_PASSWORD: "pw" });
+    const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/pty_1/connect`);
+    cleanups.push(() => socket.terminate());
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once("open", () => resolve("open"));
+      socket.once("unexpected-response", (_request, response) =>
+        resolve(`${response.statusCode} ${response.headers["www-authenticate"]}`),
+      );
+      socket.once("error", (error) => resolve(`error ${error.message}`));
+    });
+    expect(outcome).toBe('401 Basic realm="Secure Area"');
+  });
+
+  it("never connects anywhere but upstream, whatever the Host header or request line says", async () => {
+    const { shim, upstream } = await setUp();
+    const port = Number(new URL(shim.url).port);
+    const viaHost = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(
+        { host: "127.0.0.1", port, path: "/echo/host", headers: { host: "evil.example:80" } },
+        (response) => {
+          let body = "";
+          response.on("data", (chunk) => {
+            body += chunk;
+          });
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        },
+      );
+      request.on("error", reject);
+      request.end();
+    });
+    expect(viaHost.status).toBe(200);
+    expect(JSON.parse(viaHost.body).headers.host).toBe(new URL(upstream.url).host);
+
+    const absolute = await new Promise<string>((resolve, reject) => {
+      const socket = netConnect(port, "127.0.0.1", () => {
+        socket.write(
+          "GET http://evil.example/echo/x HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+        );
+      });
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk;
+      });
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    const status = Number(absolute.split(" ")[1]);
+    if (status === 200) expect(absolute).toContain(`"host":"${new URL(upstream.url).host}"`);
+    else expect(status).toBeGreaterThanOrEqual(400);
+    expect(upstream.requests.some((line) => line.includes("evil.example"))).toBe(false);
+  });
+
+  it("answers 502 with a JSON body when upstream is gone", async () => {
+    const { shim } = await setUp();
+    await upstream?.close();
+    upstream = undefined;
+    const response = await fetch(`${shim.url}/session`);
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ error: "upstream_unavailable" });
+  });
+});
