@@ -9,14 +9,19 @@ import { Hub } from "./hub/hub.js";
 import { loggerOptions } from "./log.js";
 import { proxy } from "./proxy.js";
 import { eventRoute } from "./routes/event.js";
+import { serveGlobalEvent } from "./routes/global-event.js";
 import { GlobalSource } from "./sources/global.js";
+import { LogSource } from "./sources/log.js";
+import { Reconciler } from "./sources/poll.js";
+import { EventSources } from "./sources/sources.js";
 import { waitForUpstream } from "./upstream/health.js";
 import { Upstream } from "./upstream/upstream.js";
 
 export interface Shim {
   app: FastifyInstance;
   hub: Hub;
-  source: GlobalSource;
+  /** Undefined in passthrough mode, where upstream's own /event is relayed. */
+  sources: EventSources | undefined;
   upstream: Upstream;
   /** Where the shim listens, e.g. http://127.0.0.1:4097. */
   url: string;
@@ -42,30 +47,48 @@ export function buildApp(config: Config, overrides: ShimOverrides = {}) {
     }),
     forceCloseConnections: true,
   });
+  const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials);
   const hub = new Hub({ replaySize: config.replaySize });
-  const source = new GlobalSource({
+  const streams = { hub, upstream, maxClientBufferBytes: config.maxClientBufferBytes };
+
+  if (config.source === "passthrough") {
+    app.register(proxy, { upstream });
+    return { app, upstream, hub, sources: undefined, logSource: undefined };
+  }
+  const global =
+    config.source === "poll"
+      ? undefined
+      : new GlobalSource({ upstream, hub, log, stallTimeoutMs: overrides.stallTimeoutMs });
+  const reconciler = new Reconciler({ upstream, hub, log, pollIntervalMs: config.pollIntervalMs });
+  const sources = new EventSources(config.source, global, reconciler, log);
+  const logSource = config.logDir ? new LogSource(config.logDir, reconciler, log) : undefined;
+
+  app.register(eventRoute, { ...streams, sources });
+  app.register(proxy, {
     upstream,
-    hub,
-    log: app.log as FastifyBaseLogger,
-    stallTimeoutMs: overrides.stallTimeoutMs,
+    intercept: async (request, reply) => {
+      if (request.method !== "GET" || request.url.split("?")[0] !== "/global/event") return false;
+      if (!sources.servesGlobalEvent) return false;
+      await serveGlobalEvent(streams, request, reply);
+      return true;
+    },
   });
-  app.register(eventRoute, { hub, upstream, maxClientBufferBytes: config.maxClientBufferBytes });
-  app.register(proxy, { upstream });
-  return { app, upstream, hub, source };
+  return { app, upstream, hub, sources, logSource };
 }
 
 /**
- * Waits for upstream, joins its global stream, then listens. Rejects (with nothing left
- * running) when upstream never becomes ready.
+ * Waits for upstream, starts the event sources, then listens. Rejects (with nothing
+ * left running) when upstream never becomes ready.
  */
 export async function startShim(config: Config, overrides: ShimOverrides = {}): Promise<Shim> {
-  const { app, upstream, hub, source } = buildApp(config, overrides);
+  const { app, upstream, hub, sources, logSource } = buildApp(config, overrides);
   let heartbeat: NodeJS.Timeout | undefined;
   const close = async () => {
     clearInterval(heartbeat);
     hub.close();
-    await source.stop();
+    await logSource?.close();
+    await sources?.stop();
     await app.close();
     await upstream.close();
   };
@@ -73,22 +96,23 @@ export async function startShim(config: Config, overrides: ShimOverrides = {}): 
     const started = Date.now();
     app.log.info(`waiting for upstream ${upstream.origin} (up to ${config.upstreamWaitMs} ms)`);
     const health = await waitForUpstream(upstream, config.upstreamWaitMs);
-    source.start();
-    await source.ready(Math.max(config.upstreamWaitMs - (Date.now() - started), 1000));
+    await sources?.start(Math.max(config.upstreamWaitMs - (Date.now() - started), 1000));
+    await logSource?.start();
     await app.listen({ host: config.host, port: config.port });
     heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatMs);
     heartbeat.unref();
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const source = sources ? `${sources.mode} (now ${sources.active})` : "passthrough";
     app.log.info(
-      { upstream: upstream.origin, upstreamVersion: health.version, source: "global" },
-      `fronting opencode ${health.version ?? "(unknown version)"} at ${upstream.origin}; /event rebuilt from /global/event`,
+      { upstream: upstream.origin, upstreamVersion: health.version, source, logDir: config.logDir },
+      `fronting opencode ${health.version ?? "(unknown version)"} at ${upstream.origin}; /event source: ${source}`,
     );
     return {
       app,
       hub,
-      source,
+      sources,
       upstream,
       url: `http://${host}:${port}`,
       upstreamVersion: health.version,

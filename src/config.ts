@@ -1,9 +1,13 @@
 import { parseArgs } from "node:util";
+import type { SourceMode } from "./sources/sources.js";
 import { parseDuration, parseSize } from "./units.js";
 import type { Credentials } from "./upstream/upstream.js";
 
 export interface Config {
   upstream: URL;
+  source: SourceMode;
+  pollIntervalMs: number;
+  logDir: string | undefined;
   host: string;
   port: number;
   upstreamWaitMs: number;
@@ -16,6 +20,7 @@ export interface Config {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const SOURCES: readonly SourceMode[] = ["auto", "global", "poll", "passthrough"];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 interface Option {
@@ -34,6 +39,27 @@ const OPTIONS = {
     value: "URL",
     fallback: undefined,
     help: "the opencode server to front, e.g. http://127.0.0.1:4096 (required)",
+  },
+  source: {
+    flag: "source",
+    env: "OPENCODE_SHIM_SOURCE",
+    value: "SOURCE",
+    fallback: "auto",
+    help: "auto|global|poll|passthrough: where /event comes from (auto: global, polling while it is down)",
+  },
+  pollInterval: {
+    flag: "poll-interval",
+    env: "OPENCODE_SHIM_POLL_INTERVAL",
+    value: "MS",
+    fallback: "250",
+    help: "how often a busy session is read when polling; quiet ones are read 4x less often",
+  },
+  logDir: {
+    flag: "log-dir",
+    env: "OPENCODE_SHIM_LOG_DIR",
+    value: "DIR",
+    fallback: undefined,
+    help: "opencode's log folder (e.g. ~/.local/share/opencode/log): its lines trigger an immediate poll",
   },
   host: {
     flag: "host",
@@ -104,7 +130,8 @@ export function helpText(): string {
     "Usage: opencode-event-shim --upstream URL [options]",
     "",
     "A sidecar in front of an opencode server whose GET /event is broken (1.14.43-1.14.48):",
-    "every other route passes through untouched; /event is rebuilt from /global/event.",
+    "every other route passes through untouched; /event is rebuilt from upstream's",
+    "/global/event stream, from polling its REST API, and from its log.",
     "",
     "Options:",
     ...rows,
@@ -148,6 +175,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     const password = env.OPENCODE_SERVER_PASSWORD;
     const config: Config = {
       upstream: parseUpstream(raw("upstream")),
+      source: parseSource(raw("source")),
+      pollIntervalMs: positive(
+        parseWith(raw("pollInterval"), (text) => parseDuration(text, "ms"), "a duration in ms"),
+        raw("pollInterval"),
+      ),
+      logDir: raw("logDir").text,
       host: parseHost(raw("host")),
       port: parseInteger(raw("port"), 0, 65535),
       upstreamWaitMs: parseWith(
@@ -230,6 +263,12 @@ function parseWith(
 function positive(value: number, { text, source }: { text: string | undefined; source: string }): number {
   if (value <= 0) throw new ConfigError(`${source}: "${text ?? ""}" must be more than 0`);
   return value;
+}
+
+function parseSource({ text, source }: { text: string | undefined; source: string }): SourceMode {
+  const mode = SOURCES.find((candidate) => candidate === text);
+  if (!mode) throw new ConfigError(`${source}: "${text ?? ""}" is not one of ${SOURCES.join(", ")}`);
+  return mode;
 }
 
 function parseLogLevel({ text, source }: { text: string | undefined; source: string }): LogLevel {

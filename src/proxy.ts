@@ -7,6 +7,11 @@ import type { Upstream } from "./upstream/upstream.js";
 
 export interface ProxyOptions {
   upstream: Upstream;
+  /**
+   * Looks at a request before it is proxied; true when it answered the request itself
+   * (the shim serving a route upstream would otherwise have served).
+   */
+  intercept?: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
 }
 
 /** Headers that belong to the client's own WebSocket handshake, not to the one upstream. */
@@ -50,7 +55,6 @@ function sendUpstreamError(reply: FastifyReply, { error }: { error: Error }): vo
  */
 function refuseUpgradesUpstreamWouldRefuse(upstream: Upstream) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.headers.upgrade?.toLowerCase() !== "websocket") return;
     try {
       const resolution = await resolveInstance(upstream, request.url, request.headers);
       if (!resolution.ok)
@@ -66,11 +70,15 @@ function refuseUpgradesUpstreamWouldRefuse(upstream: Upstream) {
  * any method, path, query, headers and body, streamed both ways, no timeouts, and
  * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
  */
-export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream }) => {
+export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, intercept }) => {
+  const checkUpgrade = refuseUpgradesUpstreamWouldRefuse(upstream);
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,
-    preHandler: refuseUpgradesUpstreamWouldRefuse(upstream),
+    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.headers.upgrade?.toLowerCase() === "websocket") return checkUpgrade(request, reply);
+      if (intercept && (await intercept(request, reply))) return reply;
+    },
     undici: upstream.pool,
     destroyAgent: false,
     disableRequestLogging: true,

@@ -1,7 +1,7 @@
-import { eventId } from "../ids.js";
-import { encodeFrame } from "../sse.js";
 import { formatCursor, newEpoch, parseCursor } from "./cursor.js";
 import { RecentIds } from "./dedupe.js";
+import { globalFrame, instanceFrame, serverFrame } from "./frames.js";
+import { Mirror } from "./mirror.js";
 import { Ring } from "./ring.js";
 import type { Subscriber } from "./subscriber.js";
 import type { Envelope, Update } from "./update.js";
@@ -18,18 +18,23 @@ export interface HubOptions {
 const INSTANCE_DISPOSED = "server.instance.disposed";
 
 /**
- * Where every source publishes and every `/event` client reads: drops events seen
- * before, numbers the rest, frames each once, keeps a bounded history per instance and
- * writes the same frame to each subscriber of the event's instance.
+ * Where every source publishes and every client reads: drops events seen before,
+ * numbers the rest, keeps the mirror of upstream's state current, frames each event
+ * once, keeps a bounded history per instance and writes the same frame to each
+ * subscriber of the event's instance (and to every `/global/event` subscriber).
  */
 export class Hub {
   readonly epoch = newEpoch();
+  readonly mirror = new Mirror();
   private seq = 0;
   private readonly rings = new Map<string, Ring<Update>>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private readonly globalSubscribers = new Set<Subscriber>();
   private readonly recent: RecentIds;
   private subscriberCount = 0;
   private readonly maxInstances: number;
+  /** The newest update of any instance whose history was dropped: a cursor older than it may have lost events. */
+  private forgottenUpTo = 0;
 
   constructor(private readonly options: HubOptions) {
     this.recent = new RecentIds(options.dedupeSize ?? 16_384);
@@ -44,18 +49,24 @@ export class Hub {
     return this.seq;
   }
 
+  /** Whether anyone follows `directory`, directly or through `/global/event`. */
+  isWatched(directory: string): boolean {
+    return this.subscribers.has(directory) || this.globalSubscribers.size > 0;
+  }
+
   /** Accepts an event; undefined when it is a duplicate of one already published. */
   publish(envelope: Envelope): Update | undefined {
     const id = envelope.payload.id;
     if (typeof id === "string" && !this.recent.add(id)) return undefined;
     const seq = ++this.seq;
-    const update: Update = {
-      ...envelope,
-      seq,
-      frame: encodeFrame(JSON.stringify(envelope.payload), formatCursor(this.epoch, seq)),
-    };
-    this.ringFor(envelope.directory, seq - 1).push(update);
+    const cursor = formatCursor(this.epoch, seq);
+    const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
+    this.mirror.apply(envelope.directory, envelope.payload, seq, envelope.project);
+    this.ringFor(envelope.directory).push(update);
 
+    for (const subscriber of this.globalSubscribers) {
+      if (subscriber.accepts(update.workspace)) subscriber.write(globalFrameOf(update));
+    }
     const subscribers = this.subscribers.get(envelope.directory);
     if (!subscribers) return update;
     if (envelope.payload.type === INSTANCE_DISPOSED) {
@@ -74,65 +85,89 @@ export class Hub {
 
   /**
    * Starts a stream: `server.connected`, then — when `lastEventId` is a cursor whose
-   * successors are all still held — every later update of the instance, then live ones.
+   * successors are all still held — every later update it would have seen, then live ones.
    */
   subscribe(subscriber: Subscriber, lastEventId?: string): { resumed: boolean } {
-    subscriber.write(
-      encodeFrame(JSON.stringify({ id: eventId(), type: "server.connected", properties: {} })),
-    );
+    subscriber.write(serverFrame("server.connected", subscriber.global));
     const missed = this.missedSince(subscriber.directory, lastEventId);
     if (missed) {
       for (const update of missed) {
-        if (subscriber.accepts(update.workspace)) subscriber.write(update.frame);
+        if (subscriber.accepts(update.workspace)) subscriber.write(frameFor(subscriber, update));
       }
     }
     if (subscriber.isClosed) return { resumed: missed !== undefined };
 
-    let set = this.subscribers.get(subscriber.directory);
-    if (!set) {
-      set = new Set();
-      this.subscribers.set(subscriber.directory, set);
-    }
+    const set = this.setFor(subscriber);
     set.add(subscriber);
     this.subscriberCount++;
     subscriber.onClose(() => {
-      const current = this.subscribers.get(subscriber.directory);
-      if (!current?.delete(subscriber)) return;
+      const current = this.setFor(subscriber);
+      if (!current.delete(subscriber)) return;
       this.subscriberCount--;
-      if (current.size === 0) this.subscribers.delete(subscriber.directory);
+      if (current.size === 0 && subscriber.directory !== undefined)
+        this.subscribers.delete(subscriber.directory);
     });
     return { resumed: missed !== undefined };
   }
 
-  /** One `server.heartbeat` frame, written to every subscriber. */
+  /** One `server.heartbeat` frame per kind of stream, written to every subscriber. */
   heartbeat(): void {
     if (this.subscriberCount === 0) return;
-    const frame = encodeFrame(JSON.stringify({ id: eventId(), type: "server.heartbeat", properties: {} }));
-    for (const set of this.subscribers.values()) {
-      for (const subscriber of set) subscriber.write(frame);
+    if (this.subscribers.size > 0) {
+      const frame = serverFrame("server.heartbeat", false);
+      for (const set of this.subscribers.values()) {
+        for (const subscriber of set) subscriber.write(frame);
+      }
+    }
+    if (this.globalSubscribers.size > 0) {
+      const frame = serverFrame("server.heartbeat", true);
+      for (const subscriber of this.globalSubscribers) subscriber.write(frame);
     }
   }
 
   /** Ends every stream (shutdown). */
   close(): void {
-    for (const set of [...this.subscribers.values()]) {
+    for (const set of [...this.subscribers.values(), this.globalSubscribers]) {
       for (const subscriber of [...set]) subscriber.end();
     }
   }
 
-  private missedSince(directory: string, lastEventId: string | undefined): Update[] | undefined {
-    const cursor = parseCursor(lastEventId);
-    if (!cursor || cursor.epoch !== this.epoch || cursor.seq > this.seq) return undefined;
-    const ring = this.rings.get(directory);
-    if (!ring) return undefined;
-    return ring.since(cursor.seq);
+  private setFor(subscriber: Subscriber): Set<Subscriber> {
+    if (subscriber.directory === undefined) return this.globalSubscribers;
+    let set = this.subscribers.get(subscriber.directory);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(subscriber.directory, set);
+    }
+    return set;
   }
 
-  private ringFor(directory: string, createdAfter: number): Ring<Update> {
+  /** What a subscriber missed since `lastEventId`; undefined when that cannot be told exactly. */
+  private missedSince(directory: string | undefined, lastEventId: string | undefined): Update[] | undefined {
+    const cursor = parseCursor(lastEventId);
+    if (!cursor || cursor.epoch !== this.epoch || cursor.seq > this.seq) return undefined;
+    const forgotten = cursor.seq < this.forgottenUpTo;
+    if (directory !== undefined) {
+      const ring = this.rings.get(directory);
+      if (ring) return ring.since(cursor.seq);
+      // No history: nothing happened in this instance since the cursor, unless its history was dropped.
+      return forgotten ? undefined : [];
+    }
+    if (forgotten) return undefined;
+    const all: Update[] = [];
+    for (const ring of this.rings.values()) {
+      const missed = ring.since(cursor.seq);
+      if (!missed) return undefined;
+      all.push(...missed);
+    }
+    return all.sort((a, b) => a.seq - b.seq);
+  }
+
+  private ringFor(directory: string): Ring<Update> {
     let ring = this.rings.get(directory);
     if (!ring) {
       if (this.rings.size >= this.maxInstances) this.evictIdleRing();
-      ring = new Ring<Update>(this.options.replaySize, createdAfter);
+      ring = new Ring<Update>(this.options.replaySize);
       this.rings.set(directory, ring);
     }
     return ring;
@@ -148,6 +183,17 @@ export class Hub {
         oldest = directory;
       }
     }
-    if (oldest !== undefined) this.rings.delete(oldest);
+    if (oldest === undefined) return;
+    this.rings.delete(oldest);
+    this.forgottenUpTo = Math.max(this.forgottenUpTo, oldestSeq);
   }
+}
+
+function globalFrameOf(update: Update): Buffer {
+  update.globalFrame ??= globalFrame(update, update.cursor);
+  return update.globalFrame;
+}
+
+function frameFor(subscriber: Subscriber, update: Update): Buffer {
+  return subscriber.global ? globalFrameOf(update) : update.frame;
 }

@@ -4,9 +4,10 @@ import type { ServerResponse } from "node:http";
 export type SubscriberStream = Pick<ServerResponse, "write" | "end" | "destroy" | "writableLength" | "once">;
 
 /**
- * One client's `/event` stream. Frames are written as they come; a client that stops
- * reading is cut off once `maxBufferedBytes` are waiting for it, so it can never slow
- * down or bloat the others (it can come back with `Last-Event-ID`).
+ * One client's stream: an instance's `/event` (`directory` set), or the whole server's
+ * `/global/event` (`directory` undefined). Frames are written as they come; a client
+ * that stops reading is cut off once `maxBufferedBytes` are waiting for it, so it can
+ * never slow down or bloat the others (it can come back with `Last-Event-ID`).
  */
 export class Subscriber {
   private closed = false;
@@ -14,12 +15,17 @@ export class Subscriber {
   overflowed = false;
 
   constructor(
-    readonly directory: string,
+    readonly directory: string | undefined,
     readonly workspace: string | undefined,
     private readonly stream: SubscriberStream,
     private readonly maxBufferedBytes: number,
   ) {
     stream.once("close", () => this.markClosed());
+  }
+
+  /** Whether this is a `/global/event` stream, framed with each event's instance. */
+  get global(): boolean {
+    return this.directory === undefined;
   }
 
   get isClosed(): boolean {

@@ -17,6 +17,10 @@ export interface Envelope {
 /** An envelope the hub has accepted: numbered, and framed once for every subscriber. */
 export interface Update extends Envelope {
   seq: number;
+  /** The SSE `id:` of this update. */
+  cursor: string;
   /** The `/event` frame, `id:` line included. */
   frame: Buffer;
+  /** The `/global/event` frame, made the first time a global subscriber needs it. */
+  globalFrame?: Buffer;
 }

@@ -1,21 +1,10 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import type { Hub } from "../hub/hub.js";
-import { Subscriber } from "../hub/subscriber.js";
-import { SSE_HEADERS } from "../sse.js";
-import { UpstreamError } from "../upstream/errors.js";
-import { resolveInstance } from "../upstream/instance.js";
-import type { Upstream } from "../upstream/upstream.js";
+import type { EventSources } from "../sources/sources.js";
+import { describeError } from "../upstream/errors.js";
+import { firstString, openStream, resolveForClient, type StreamOptions } from "./stream.js";
 
-export interface EventRouteOptions {
-  hub: Hub;
-  upstream: Upstream;
-  maxClientBufferBytes: number;
-}
-
-function firstString(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (Array.isArray(value) && typeof value[0] === "string") return value[0];
-  return undefined;
+export interface EventRouteOptions extends StreamOptions {
+  sources: EventSources;
 }
 
 function workspaceOf(request: FastifyRequest): string | undefined {
@@ -29,34 +18,16 @@ function workspaceOf(request: FastifyRequest): string | undefined {
  */
 export const eventRoute: FastifyPluginAsync<EventRouteOptions> = async (app, options) => {
   app.get("/event", { exposeHeadRoute: false }, async (request, reply) => {
-    let resolution: Awaited<ReturnType<typeof resolveInstance>>;
+    const resolution = await resolveForClient(options, request, reply);
+    if (!resolution) return reply;
     try {
-      resolution = await resolveInstance(options.upstream, request.url, request.headers);
+      await options.sources.prepare(resolution.directory);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const statusCode = error instanceof UpstreamError ? error.statusCode : 502;
+      const message = `cannot read upstream's state: ${describeError(error)}`;
       request.log.warn({ reason: message }, "cannot open /event");
-      return reply.code(statusCode).send({ error: "upstream_unavailable", message });
+      return reply.code(502).send({ error: "upstream_unavailable", message });
     }
-    if (!resolution.ok) {
-      return reply.code(resolution.statusCode).headers(resolution.headers).send(resolution.body);
-    }
-    if (request.raw.destroyed) return reply;
-
-    reply.hijack();
-    const response = reply.raw;
-    response.writeHead(200, { ...SSE_HEADERS, ...resolution.headers });
-    response.flushHeaders();
-    const subscriber = new Subscriber(
-      resolution.directory,
-      workspaceOf(request),
-      response,
-      options.maxClientBufferBytes,
-    );
-    subscriber.onClose(() => {
-      if (subscriber.overflowed) request.log.warn("dropped a client that stopped reading /event");
-    });
-    options.hub.subscribe(subscriber, firstString(request.headers["last-event-id"]));
+    openStream(options, request, reply, resolution, resolution.directory, workspaceOf(request));
     return reply;
   });
 };

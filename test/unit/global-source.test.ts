@@ -6,6 +6,12 @@ import { startTestShim } from "../helpers/shim.js";
 import { sourceState } from "../helpers/wait.js";
 
 let upstream: FakeUpstream | undefined;
+
+function globalOf(shim: Shim) {
+  const global = shim.sources?.global;
+  if (!global) throw new Error("no global source");
+  return global;
+}
 let shim: Shim | undefined;
 const clients: SseClient[] = [];
 
@@ -35,10 +41,10 @@ describe("the global source", () => {
     clients.push(client);
     await client.waitFor((event) => event.json.type === "server.connected");
 
-    const down = sourceState(shim.source, "down");
+    const down = sourceState(globalOf(shim), "down");
     upstream.dropGlobalStreams();
     await down;
-    await sourceState(shim.source, "live");
+    await sourceState(globalOf(shim), "live");
 
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
     await client.waitFor((event) => event.json.type === "session.idle");
@@ -51,17 +57,56 @@ describe("the global source", () => {
     const client = await SseClient.connect(`${shim.url}/event`);
     clients.push(client);
     await client.waitFor((event) => event.json.type === "server.connected");
-    await sourceState(shim.source, "down");
-    await sourceState(shim.source, "live");
+    await sourceState(globalOf(shim), "down");
+    await sourceState(globalOf(shim), "live");
     expect(upstream.requests.filter((line) => line === "GET /global/event")).toHaveLength(2);
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
     await client.waitFor((event) => event.json.type === "session.idle");
   });
 
-  it("refuses to start, clearly, when upstream's /global/event is not a stream", async () => {
+  it("with --source global, refuses to start, clearly, when upstream's /global/event is not a stream", async () => {
     upstream = await startFakeUpstream({ htmlGlobalEvent: true });
-    await expect(startTestShim(upstream.url, ["--upstream-wait", "1"])).rejects.toThrow(
+    await expect(startTestShim(upstream.url, ["--source", "global", "--upstream-wait", "1"])).rejects.toThrow(
       /\/global\/event did not stream.*answered 200 text\/html/,
     );
+  });
+
+  it("in auto mode, polls instead when upstream's /global/event is not a stream", async () => {
+    upstream = await startFakeUpstream({ htmlGlobalEvent: true });
+    shim = await startTestShim(upstream.url, ["--upstream-wait", "1"]);
+    expect(shim.sources?.active).toBe("poll");
+    expect(shim.sources?.servesGlobalEvent).toBe(true);
+  });
+});
+
+describe("auto mode", () => {
+  it("polls while upstream's stream cannot be had, serving /global/event itself, and goes back when it returns", async () => {
+    upstream = await startFakeUpstream();
+    shim = await startTestShim(upstream.url);
+    const sources = shim.sources;
+    if (!sources) throw new Error("no sources");
+    expect(sources.active).toBe("global");
+    const client = await SseClient.connect(`${shim.url}/event`);
+    clients.push(client);
+    await client.waitFor((event) => event.json.type === "server.connected");
+
+    upstream.refuseGlobalEvent = true;
+    const down = sourceState(globalOf(shim), "down");
+    upstream.dropGlobalStreams();
+    await down;
+    expect(sources.active).toBe("poll");
+    const served = await SseClient.connect(`${shim.url}/global/event`);
+    clients.push(served);
+    await served.waitFor(
+      (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
+    );
+    expect(upstream.requests.filter((line) => line === "GET /global/event").length).toBeGreaterThanOrEqual(2);
+
+    upstream.refuseGlobalEvent = false;
+    await sourceState(globalOf(shim), "live");
+    expect(sources.active).toBe("global");
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
+    await client.waitFor((event) => event.json.type === "session.idle");
+    expect(client.isEnded).toBe(false);
   });
 });

@@ -205,10 +205,67 @@ describe("Hub", () => {
     const cursorA = watched.stream.frames()[1]?.id;
     const cursorB = left.stream.frames()[1]?.id;
     left.stream.end();
+    hub.publish(event("y", "/b")); // nobody saw this one; it goes with /b's history
     hub.publish(event("x", "/c"));
     hub.publish(event("x", "/a"));
     expect(subscribe(hub, "/a", { lastEventId: cursorA }).result.resumed).toBe(true);
     expect(subscribe(hub, "/b", { lastEventId: cursorB }).result.resumed).toBe(false);
+    // A cursor at /b's last event lost nothing: it resumes (with nothing to replay).
+    const upToDate = subscribe(hub, "/c", { lastEventId: `${hub.epoch}-${hub.lastSeq}` });
+    expect(upToDate.result.resumed).toBe(true);
+  });
+
+  it("gives a whole-server subscriber every instance's events, wrapped as /global/event wraps them", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const stream = new FakeStream();
+    hub.subscribe(new Subscriber(undefined, undefined, stream.asStream(), 1 << 20));
+    const mine = subscribe(hub, DIR);
+    hub.publish(event("session.created", DIR, { project: "prj_1" }));
+    hub.publish(event("session.created", OTHER, { project: "prj_2", workspace: "wrk_a" }));
+    hub.publish(event("server.instance.disposed", DIR));
+    hub.heartbeat();
+    const frames = stream.frames() as unknown as Array<{ id?: string; json: Record<string, unknown> }>;
+    expect(frames[0]?.json).toMatchObject({ payload: { type: "server.connected", properties: {} } });
+    expect(frames[0]?.json.directory).toBeUndefined();
+    expect(frames[1]?.json).toMatchObject({
+      directory: DIR,
+      project: "prj_1",
+      payload: { type: "session.created" },
+    });
+    expect(frames[2]?.json).toMatchObject({
+      directory: OTHER,
+      project: "prj_2",
+      workspace: "wrk_a",
+      payload: { type: "session.created" },
+    });
+    expect(frames[3]?.json).toMatchObject({ directory: DIR, payload: { type: "server.instance.disposed" } });
+    expect(frames[4]?.json).toMatchObject({ payload: { type: "server.heartbeat" } });
+    expect(frames[1]?.id).toBe(mine.stream.frames()[1]?.id);
+    // An instance's disposal ends that instance's streams, not the whole server's.
+    expect(stream.ended).toBe(false);
+    expect(mine.stream.ended).toBe(true);
+  });
+
+  it("resumes a whole-server subscriber across instances, in order", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const first = new FakeStream();
+    hub.subscribe(new Subscriber(undefined, undefined, first.asStream(), 1 << 20));
+    hub.publish(event("a", DIR));
+    const cursor = first.frames()[1]?.id;
+    first.end();
+    hub.publish(event("b", OTHER));
+    hub.publish(event("c", DIR));
+    hub.publish(event("d", "/third"));
+    const again = new FakeStream();
+    const { resumed } = hub.subscribe(
+      new Subscriber(undefined, undefined, again.asStream(), 1 << 20),
+      cursor,
+    );
+    expect(resumed).toBe(true);
+    const payloadTypes = again
+      .frames()
+      .map((frame) => (frame.json as unknown as { payload: { type: string } }).payload.type);
+    expect(payloadTypes).toEqual(["server.connected", "b", "c", "d"]);
   });
 
   it("ends every stream on close", () => {

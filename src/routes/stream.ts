@@ -1,0 +1,69 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Hub } from "../hub/hub.js";
+import { Subscriber } from "../hub/subscriber.js";
+import { SSE_HEADERS } from "../sse.js";
+import { UpstreamError } from "../upstream/errors.js";
+import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
+import type { Upstream } from "../upstream/upstream.js";
+
+export interface StreamOptions {
+  hub: Hub;
+  upstream: Upstream;
+  maxClientBufferBytes: number;
+}
+
+export function firstString(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value) && typeof value[0] === "string") return value[0];
+  return undefined;
+}
+
+/**
+ * Asks upstream, as the client, which instance the request names. Undefined when the
+ * reply has been sent already: upstream's own refusal, or a 502 when it cannot be asked.
+ */
+export async function resolveForClient(
+  options: StreamOptions,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Extract<InstanceResolution, { ok: true }> | undefined> {
+  let resolution: InstanceResolution;
+  try {
+    resolution = await resolveInstance(options.upstream, request.url, request.headers);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const statusCode = error instanceof UpstreamError ? error.statusCode : 502;
+    request.log.warn({ reason: message }, "cannot open an event stream");
+    await reply.code(statusCode).send({ error: "upstream_unavailable", message });
+    return undefined;
+  }
+  if (!resolution.ok) {
+    await reply.code(resolution.statusCode).headers(resolution.headers).send(resolution.body);
+    return undefined;
+  }
+  return resolution;
+}
+
+/**
+ * Turns the reply into an event stream fed by the hub: `directory` for an instance's
+ * `/event`, undefined for the whole server's `/global/event`.
+ */
+export function openStream(
+  options: StreamOptions,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  resolution: Extract<InstanceResolution, { ok: true }>,
+  directory: string | undefined,
+  workspace: string | undefined,
+): void {
+  if (request.raw.destroyed) return;
+  reply.hijack();
+  const response = reply.raw;
+  response.writeHead(200, { ...SSE_HEADERS, ...resolution.headers });
+  response.flushHeaders();
+  const subscriber = new Subscriber(directory, workspace, response, options.maxClientBufferBytes);
+  subscriber.onClose(() => {
+    if (subscriber.overflowed) request.log.warn("dropped a client that stopped reading its event stream");
+  });
+  options.hub.subscribe(subscriber, firstString(request.headers["last-event-id"]));
+}

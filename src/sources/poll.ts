@@ -1,0 +1,470 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Hub } from "../hub/hub.js";
+import type { InstanceState } from "../hub/mirror.js";
+import type { PendingRequest } from "../hub/state.js";
+import type { EventPayload } from "../hub/update.js";
+import type { Upstream } from "../upstream/upstream.js";
+import {
+  diffList,
+  diffMessages,
+  diffRequests,
+  diffSessions,
+  diffStatuses,
+  event,
+  idleEvents,
+} from "./reconcile.js";
+import { SnapshotReader } from "./snapshot.js";
+
+/** `fast`: the reconciler is the source; `slow`: a live stream is, and it only checks behind it. */
+export type Pace = "fast" | "slow";
+
+export interface ReconcilerOptions {
+  upstream: Upstream;
+  hub: Hub;
+  log: FastifyBaseLogger;
+  /** Between reads of an instance with a busy session, at fast pace. */
+  pollIntervalMs: number;
+  /** Between reads of an instance with nothing busy, at fast pace. */
+  idleIntervalMs?: number;
+  /** Between reads at slow pace. */
+  slowIntervalMs?: number;
+  /** How many of a busy session's newest messages each read covers. */
+  messageWindow?: number;
+  /** An instance nobody follows any more is let go after this long. */
+  releaseAfterMs?: number;
+}
+
+/** Every this many reads, the sessions are listed whole (deletions show only then). */
+const FULL_LIST_EVERY = 15;
+/** Every this many quiet reads, status, permissions and questions are read too, just in case. */
+const SAFETY_EVERY = 10;
+/** Log lines come in bursts: one read for a burst. */
+const NUDGE_DEBOUNCE_MS = 20;
+
+/**
+ * The poll source: reads upstream's REST state for each followed instance, compares it
+ * with the hub's mirror and publishes the events upstream would have sent for any
+ * difference. Its cost follows the work: busy instances are read every
+ * `pollIntervalMs`, quiet ones slowly, unfollowed ones not at all.
+ */
+export class Reconciler {
+  private pace: Pace = "fast";
+  private readonly pollers = new Map<string, InstancePoller>();
+  private retiredRequests = 0;
+  /** Events published to make up for what no stream said. */
+  corrections = 0;
+
+  constructor(readonly options: ReconcilerOptions) {}
+
+  get currentPace(): Pace {
+    return this.pace;
+  }
+
+  /** Requests made to upstream so far. */
+  get requests(): number {
+    let total = this.retiredRequests;
+    for (const poller of this.pollers.values()) total += poller.reader.count;
+    return total;
+  }
+
+  intervalFor(busy: boolean): number {
+    const { pollIntervalMs } = this.options;
+    const idle = this.options.idleIntervalMs ?? Math.max(1000, pollIntervalMs * 4);
+    if (this.pace === "slow") return this.options.slowIntervalMs ?? Math.max(5000, idle);
+    return busy ? pollIntervalMs : idle;
+  }
+
+  setPace(pace: Pace): void {
+    if (pace === this.pace) return;
+    this.pace = pace;
+    for (const poller of this.pollers.values()) poller.reschedule();
+  }
+
+  /** Follows an instance from now on; resolves once its present state is known. */
+  track(directory: string): Promise<void> {
+    let poller = this.pollers.get(directory);
+    if (!poller) {
+      poller = new InstancePoller(this, directory);
+      this.pollers.set(directory, poller);
+    }
+    return poller.ready();
+  }
+
+  /** Something changed upstream (a log line said so): read the instances concerned now. */
+  nudge(sessionID?: string): void {
+    for (const poller of this.pollers.values()) {
+      if (!sessionID || poller.state.sessions.has(sessionID) || !this.knowsSession(sessionID)) poller.nudge();
+    }
+  }
+
+  /** Reads every followed instance now, sessions listed whole (after a stream outage). */
+  async reconcileAll(): Promise<void> {
+    await Promise.all([...this.pollers.values()].map((poller) => poller.run(true)));
+  }
+
+  async stop(): Promise<void> {
+    const pollers = [...this.pollers.values()];
+    this.pollers.clear();
+    await Promise.all(pollers.map((poller) => poller.stop()));
+  }
+
+  /** @internal */
+  release(poller: InstancePoller): void {
+    if (this.pollers.get(poller.reader.directory) !== poller) return;
+    this.pollers.delete(poller.reader.directory);
+    this.retiredRequests += poller.reader.count;
+  }
+
+  /** @internal */
+  publish(directory: string, state: InstanceState, events: EventPayload[]): void {
+    for (const payload of events) {
+      if (this.options.hub.publish({ directory, project: state.project, payload })) this.corrections++;
+    }
+  }
+
+  private knowsSession(sessionID: string): boolean {
+    for (const poller of this.pollers.values()) if (poller.state.sessions.has(sessionID)) return true;
+    return false;
+  }
+}
+
+class InstancePoller {
+  readonly reader: SnapshotReader;
+  readonly state: InstanceState;
+  private baseline: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private nudgeTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private reads = 0;
+  private unwatchedSince: number | undefined;
+  private stopped = false;
+  private failing: string | undefined;
+  /** Behind a live stream: differences seen by the previous read and by this one. */
+  private suspectedBefore = new Set<string>();
+  private suspected = new Set<string>();
+
+  constructor(
+    private readonly owner: Reconciler,
+    directory: string,
+  ) {
+    this.reader = new SnapshotReader(owner.options.upstream, directory);
+    this.state = owner.options.hub.mirror.instance(directory);
+  }
+
+  private get hub(): Hub {
+    return this.owner.options.hub;
+  }
+
+  /** Resolves once the instance's present state has been taken in (retried until it works). */
+  ready(): Promise<void> {
+    this.baseline ??= this.adoptPresent().then(
+      () => this.schedule(),
+      (error: unknown) => {
+        this.baseline = undefined;
+        throw error;
+      },
+    );
+    return this.baseline;
+  }
+
+  nudge(): void {
+    if (this.nudgeTimer || this.stopped) return;
+    this.nudgeTimer = setTimeout(() => {
+      this.nudgeTimer = undefined;
+      void this.run(false);
+    }, NUDGE_DEBOUNCE_MS);
+    this.nudgeTimer.unref();
+  }
+
+  reschedule(): void {
+    if (!this.running && this.baseline) this.schedule();
+  }
+
+  /** One read now; a read asked for while one runs happens right after it. */
+  run(full: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    clearTimeout(this.timer);
+    this.running = this.readOnce(full)
+      .then(
+        () => {
+          if (this.failing)
+            this.owner.options.log.info({ directory: this.reader.directory }, "reading upstream works again");
+          this.failing = undefined;
+        },
+        (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          if (message !== this.failing) {
+            this.owner.options.log.warn(
+              { directory: this.reader.directory, reason: message },
+              "reading upstream failed",
+            );
+          }
+          this.failing = message;
+        },
+      )
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.run(false);
+        } else {
+          this.schedule();
+        }
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.nudgeTimer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const delay = this.owner.intervalFor(this.state.activeSessions().length > 0);
+    this.timer = setTimeout(() => void this.run(false), delay);
+    this.timer.unref();
+  }
+
+  /**
+   * At fast pace the reconciler is the source: what it finds goes out at once. Behind a
+   * live stream, upstream's own event for a change may simply not have arrived yet when
+   * REST already shows it, so a difference goes out only when the next read still sees it.
+   */
+  private publish(events: EventPayload[]): void {
+    if (this.owner.currentPace === "slow") {
+      events = events.filter((payload) => {
+        const key = correctionKey(payload);
+        this.suspected.add(key);
+        return this.suspectedBefore.has(key);
+      });
+    }
+    this.owner.publish(this.reader.directory, this.state, events);
+  }
+
+  /** The first look: everything already there is history, taken in without a word. */
+  private async adoptPresent(): Promise<void> {
+    const seq = this.hub.lastSeq;
+    const [sessions, statuses, permissions, questions, project] = await Promise.all([
+      this.reader.sessions(),
+      this.reader.statuses(),
+      this.reader.permissions(),
+      this.reader.questions(),
+      this.state.project ? Promise.resolve(this.state.project) : this.reader.project(),
+    ]);
+    this.state.project ??= project;
+    this.state.adoptSessions(sessions, seq);
+    this.state.adoptStatuses(statuses, seq);
+    this.state.adoptRequests(this.state.permissions, permissions, seq);
+    this.state.adoptRequests(this.state.questions, questions, seq);
+    for (const sessionID of Object.keys(statuses)) {
+      if (this.state.messages.has(sessionID)) continue;
+      const messages = await this.reader.messages(sessionID, this.owner.options.messageWindow ?? 10);
+      if (messages) this.state.adoptMessages(sessionID, messages, this.hub.lastSeq);
+    }
+  }
+
+  private async readOnce(full: boolean): Promise<void> {
+    if (!this.hub.isWatched(this.reader.directory)) {
+      this.unwatchedSince ??= Date.now();
+      if (Date.now() - this.unwatchedSince >= (this.owner.options.releaseAfterMs ?? 30_000)) {
+        this.stopped = true;
+        this.owner.release(this);
+        return;
+      }
+    } else {
+      this.unwatchedSince = undefined;
+    }
+    if (!this.baseline) {
+      await this.ready();
+      return;
+    }
+    const read = this.reads++;
+    this.suspectedBefore = this.suspected;
+    this.suspected = new Set();
+    const wasActive = this.state.activeSessions().length > 0;
+
+    // Sessions: whole now and then, otherwise only those updated since the newest known.
+    const listAll = full || read % FULL_LIST_EVERY === 0;
+    let since = this.hub.lastSeq;
+    const sessions = await this.reader.sessions(listAll ? undefined : this.state.newestSessionUpdate());
+    const before = new Map<string, number>();
+    for (const info of sessions) {
+      const known = this.state.session(info.id);
+      if (!known || known.time.updated < info.time.updated) before.set(info.id, known?.time.updated ?? 0);
+    }
+    this.publish(diffSessions(this.state, { sessions, complete: listAll }, since));
+
+    // Status: whenever something moves, and now and then when nothing does.
+    let statuses: Record<string, unknown> | undefined;
+    let becameIdle: string[] = [];
+    if (full || wasActive || before.size > 0 || read % SAFETY_EVERY === 0) {
+      since = this.hub.lastSeq;
+      const snapshot = await this.reader.statuses();
+      const diff = diffStatuses(this.state, snapshot, since);
+      this.publish(diff.events);
+      statuses = snapshot;
+      becameIdle = diff.becameIdle;
+    }
+
+    const toRead = new Set([...this.state.activeSessions(), ...before.keys()]);
+    for (const sessionID of becameIdle) toRead.delete(sessionID);
+    const turns: string[] = [];
+    for (const sessionID of toRead) {
+      if (!this.state.session(sessionID)) continue;
+      if (await this.readMessages(sessionID, before.get(sessionID), false)) turns.push(sessionID);
+    }
+    // A session that went idle: a last whole look at its messages before anything else is said of it.
+    for (const sessionID of becameIdle) await this.readMessages(sessionID, before.get(sessionID), true);
+    // A whole turn may fall between two reads: it was announced busy above, and it is over when
+    // upstream says idle and the newest message is a finished answer.
+    for (const sessionID of turns) {
+      if (statuses && !(sessionID in statuses) && this.turnFinished(sessionID)) becameIdle.push(sessionID);
+    }
+
+    // Permissions and questions are asked while a session is busy; their answers show in the tool parts just read.
+    if (full || wasActive || toRead.size > 0 || becameIdle.length > 0 || read % SAFETY_EVERY === 0) {
+      await this.readRequests(new Set(becameIdle));
+    }
+
+    for (const sessionID of becameIdle) {
+      since = this.hub.lastSeq;
+      const [todos, diff] = await Promise.all([this.reader.todos(sessionID), this.reader.diff(sessionID)]);
+      if (todos)
+        this.publish(diffList(this.state.todos.get(sessionID), todos, since, "todo.updated", sessionID));
+      if (diff)
+        this.publish(diffList(this.state.diffs.get(sessionID), diff, since, "session.diff", sessionID));
+      this.publish(idleEvents(sessionID));
+    }
+  }
+
+  private turnFinished(sessionID: string): boolean {
+    let newest: { role: string; time: { created: number; completed?: number } } | undefined;
+    for (const entry of this.state.messages.get(sessionID)?.messages.values() ?? []) {
+      const info = entry.info.value;
+      if (info && (!newest || info.time.created >= newest.time.created)) newest = info;
+    }
+    return newest?.role === "assistant" && newest.time.completed !== undefined;
+  }
+
+  /**
+   * `updatedBefore`: the session's `time.updated` before this read, when the read found
+   * it updated — messages created up to then are history. True when the read found a
+   * new turn of a session that was not known to be busy (it is announced busy first).
+   */
+  private async readMessages(
+    sessionID: string,
+    updatedBefore: number | undefined,
+    complete: boolean,
+  ): Promise<boolean> {
+    const since = this.hub.lastSeq;
+    const messages = await this.reader.messages(
+      sessionID,
+      complete ? undefined : (this.owner.options.messageWindow ?? 10),
+    );
+    if (!messages) return false;
+    const historyUntil = updatedBefore ?? this.state.session(sessionID)?.time.updated ?? 0;
+    const { events, history } = diffMessages(
+      this.state,
+      { sessionID, messages, complete },
+      since,
+      historyUntil,
+    );
+    this.state.adoptMessages(sessionID, history, this.hub.lastSeq);
+    const book = this.state.messages.get(sessionID);
+    const newTurn =
+      this.state.statusOf(sessionID).type === "idle" &&
+      events.some(
+        (payload) => payload.type === "message.updated" && !book?.messages.has(messageIdOf(payload)),
+      );
+    if (newTurn) this.publish([event("session.status", { sessionID, status: { type: "busy" } })]);
+    this.publish(events);
+    if (events.some(isTodoToolUpdate)) {
+      const todoSince = this.hub.lastSeq;
+      const todos = await this.reader.todos(sessionID);
+      if (todos)
+        this.publish(diffList(this.state.todos.get(sessionID), todos, todoSince, "todo.updated", sessionID));
+    }
+    return newTurn;
+  }
+
+  /**
+   * A request that is no longer pending was answered; how is told by its tool call's
+   * end, so the event waits for that (or for the session to go idle, in `ending`).
+   */
+  private async readRequests(ending: Set<string>): Promise<void> {
+    const since = this.hub.lastSeq;
+    const [permissions, questions] = await Promise.all([this.reader.permissions(), this.reader.questions()]);
+    const outcome = (request: PendingRequest) => {
+      const state = this.toolPart(request)?.state;
+      const settled = state?.status === "completed" || state?.status === "error";
+      return settled || ending.has(request.sessionID) ? state : undefined;
+    };
+    this.publish(
+      diffRequests(this.state.permissions, permissions, since, {
+        asked: "permission.asked",
+        settled: (request) => {
+          const state = outcome(request);
+          if (!state && !ending.has(request.sessionID)) return undefined;
+          const reply = state?.status === "error" ? "reject" : "once"; // "always" looks the same over REST
+          return event("permission.replied", { sessionID: request.sessionID, requestID: request.id, reply });
+        },
+      }),
+    );
+    this.publish(
+      diffRequests(this.state.questions, questions, since, {
+        asked: "question.asked",
+        settled: (request) => {
+          const state = outcome(request);
+          if (!state && !ending.has(request.sessionID)) return undefined;
+          const { sessionID, id: requestID } = request;
+          if (state?.status === "error") return event("question.rejected", { sessionID, requestID });
+          const answers = (state?.metadata as { answers?: unknown } | undefined)?.answers;
+          return event("question.replied", {
+            sessionID,
+            requestID,
+            answers: Array.isArray(answers) ? answers : [],
+          });
+        },
+      }),
+    );
+  }
+
+  /** The tool call a permission or question belongs to. */
+  private toolPart(request: PendingRequest) {
+    const { messageID, callID } = request.tool ?? {};
+    const entry = messageID ? this.state.messages.get(request.sessionID)?.messages.get(messageID) : undefined;
+    for (const tracked of entry?.parts.values() ?? []) {
+      if (tracked.value?.callID === callID) return tracked.value;
+    }
+    return undefined;
+  }
+}
+
+/** What a correction is about: its type and the thing it changes. */
+function correctionKey(payload: EventPayload): string {
+  const p = payload.properties as Record<string, { id?: string } | string | undefined>;
+  const about = [p.info, p.part].find((value) => typeof value === "object")?.id;
+  const id =
+    about ??
+    [p.partID, p.messageID, p.requestID, p.id, p.sessionID].find((value) => typeof value === "string");
+  return `${payload.type} ${id ?? ""}`;
+}
+
+function messageIdOf(payload: EventPayload): string {
+  return (payload.properties as { info?: { id?: string } }).info?.id ?? "";
+}
+
+function isTodoToolUpdate(payload: EventPayload): boolean {
+  if (payload.type !== "message.part.updated") return false;
+  const part = (payload.properties as { part?: { type?: string; tool?: string } }).part;
+  return part?.type === "tool" && part.tool === "todowrite";
+}

@@ -1,0 +1,257 @@
+import type { InstanceState, Tracked } from "../hub/mirror.js";
+import {
+  type MessageWithParts,
+  type Part,
+  type PendingRequest,
+  type SessionInfo,
+  type SessionStatus,
+  sameJson,
+} from "../hub/state.js";
+import type { EventPayload } from "../hub/update.js";
+import { eventId } from "../ids.js";
+
+/**
+ * The reconciler's arithmetic: a REST snapshot of upstream against what the mirror
+ * knows, out come the events upstream would have sent for the difference — shaped as
+ * upstream shapes them. Pure: the caller publishes them (which updates the mirror).
+ *
+ * Nothing here moves state backwards. `since` is the hub sequence number when the
+ * snapshot was requested: whatever the mirror learned after that is newer than the
+ * snapshot and is left alone.
+ */
+
+export function event(type: string, properties: Record<string, unknown>): EventPayload {
+  return { id: eventId(), type, properties };
+}
+
+/** The mirror learned this after the snapshot was requested: the snapshot cannot be newer. */
+function newerThanSnapshot(tracked: Tracked<unknown> | undefined, since: number): boolean {
+  return tracked !== undefined && tracked.seq > since;
+}
+
+export interface SessionSnapshot {
+  sessions: SessionInfo[];
+  /** The listing holds every session (not one page, not only the recently updated). */
+  complete: boolean;
+}
+
+/** session.created / session.updated / session.deleted. */
+export function diffSessions(state: InstanceState, snapshot: SessionSnapshot, since: number): EventPayload[] {
+  const out: EventPayload[] = [];
+  const seen = new Set<string>();
+  for (const info of snapshot.sessions) {
+    seen.add(info.id);
+    const tracked = state.sessions.get(info.id);
+    if (newerThanSnapshot(tracked, since)) continue;
+    const known = tracked?.value;
+    if (!tracked) {
+      out.push(event("session.created", { sessionID: info.id, info }));
+    } else if (known && info.time.updated >= known.time.updated && !sameJson(known, info)) {
+      out.push(event("session.updated", { sessionID: info.id, info }));
+    }
+    // A tombstone with an older seq: the session was deleted, then listed again — only
+    // possible if the listing raced the deletion, so the tombstone stands.
+  }
+  if (snapshot.complete) {
+    for (const [sessionID, tracked] of state.sessions) {
+      if (!tracked.value || seen.has(sessionID) || newerThanSnapshot(tracked, since)) continue;
+      out.push(event("session.deleted", { sessionID, info: tracked.value }));
+    }
+  }
+  return out;
+}
+
+export interface StatusDiff {
+  /** Sessions that turned busy or retrying (or changed retry details): announce before their messages. */
+  events: EventPayload[];
+  /** Sessions that went idle: announce after a last look at their messages. */
+  becameIdle: string[];
+}
+
+/** `statuses` is `GET /session/status`: the sessions that are not idle. */
+export function diffStatuses(
+  state: InstanceState,
+  statuses: Record<string, SessionStatus>,
+  since: number,
+): StatusDiff {
+  const events: EventPayload[] = [];
+  for (const [sessionID, status] of Object.entries(statuses)) {
+    const tracked = state.statuses.get(sessionID);
+    if (newerThanSnapshot(tracked, since)) continue;
+    if (!sameJson(tracked?.value ?? { type: "idle" }, status)) {
+      events.push(event("session.status", { sessionID, status }));
+    }
+  }
+  const becameIdle: string[] = [];
+  for (const sessionID of state.activeSessions()) {
+    if (sessionID in statuses || newerThanSnapshot(state.statuses.get(sessionID), since)) continue;
+    becameIdle.push(sessionID);
+  }
+  return { events, becameIdle };
+}
+
+export function idleEvents(sessionID: string): EventPayload[] {
+  return [
+    event("session.status", { sessionID, status: { type: "idle" } }),
+    event("session.idle", { sessionID }),
+  ];
+}
+
+const TOOL_PROGRESS: Record<string, number> = { pending: 0, running: 1, completed: 2, error: 2 };
+const STREAMED_FIELDS = new Set(["text", "reasoning"]);
+
+/** The events that take a known part to the snapshot's version of it, if that is newer. */
+function diffPart(known: Part, part: Part, sessionID: string): EventPayload[] {
+  if (sameJson(known, part)) return [];
+  if (STREAMED_FIELDS.has(part.type) && typeof part.text === "string" && typeof known.text === "string") {
+    const text = part.text;
+    const before = known.text;
+    if (text.length < before.length && before.startsWith(text)) return []; // the snapshot is behind the deltas
+    if (text.startsWith(before)) {
+      const out: EventPayload[] = [];
+      if (text.length > before.length) {
+        out.push(
+          event("message.part.delta", {
+            sessionID,
+            messageID: part.messageID,
+            partID: part.id,
+            field: "text",
+            delta: text.slice(before.length),
+          }),
+        );
+      }
+      // Text that only grew and nothing else changed: the deltas say it all, as upstream's do.
+      if (!sameJson({ ...known, text }, part)) out.push(partUpdated(sessionID, part));
+      return out;
+    }
+    return [partUpdated(sessionID, part)]; // replaced, not appended
+  }
+  const knownProgress = TOOL_PROGRESS[known.state?.status ?? ""];
+  const progress = TOOL_PROGRESS[part.state?.status ?? ""];
+  if (knownProgress !== undefined && progress !== undefined && progress < knownProgress) return [];
+  return [partUpdated(sessionID, part)];
+}
+
+function partUpdated(sessionID: string, part: Part): EventPayload {
+  return event("message.part.updated", { sessionID, part, time: Date.now() });
+}
+
+/**
+ * A part seen for the first time. An assistant's text still being written starts empty
+ * and arrives as a delta, as upstream sends it.
+ */
+function newPart(sessionID: string, part: Part, role: string): EventPayload[] {
+  const streaming =
+    role === "assistant" &&
+    STREAMED_FIELDS.has(part.type) &&
+    typeof part.text === "string" &&
+    part.time?.end === undefined;
+  if (!streaming || !part.text) return [partUpdated(sessionID, part)];
+  return [partUpdated(sessionID, { ...part, text: "" }), ...diffPart({ ...part, text: "" }, part, sessionID)];
+}
+
+export interface MessageSnapshot {
+  sessionID: string;
+  messages: MessageWithParts[];
+  /** Every message of the session (not the newest page only): missing ones were removed. */
+  complete: boolean;
+}
+
+/**
+ * message.updated / message.removed / message.part.updated / message.part.removed and
+ * message.part.delta for text that grew. Messages created up to the session's
+ * `historyUntil` were there before the shim looked: they are adopted by `adopt`, not
+ * announced.
+ */
+export function diffMessages(
+  state: InstanceState,
+  snapshot: MessageSnapshot,
+  since: number,
+  historyUntil: number,
+): { events: EventPayload[]; history: MessageWithParts[] } {
+  const { sessionID } = snapshot;
+  const book = state.messagesOf(sessionID, historyUntil);
+  const events: EventPayload[] = [];
+  const history: MessageWithParts[] = [];
+  const seen = new Set<string>();
+  for (const message of snapshot.messages) {
+    const { info } = message;
+    seen.add(info.id);
+    const entry = book.messages.get(info.id);
+    if (!entry) {
+      if (info.time.created <= book.historyUntil) {
+        history.push(message);
+        continue;
+      }
+      events.push(event("message.updated", { sessionID, info }));
+      for (const part of message.parts) events.push(...newPart(sessionID, part, info.role));
+      continue;
+    }
+    if (!entry.info.value) continue; // removed after the listing was made
+    const parts = new Set<string>();
+    for (const part of message.parts) {
+      parts.add(part.id);
+      const tracked = entry.parts.get(part.id);
+      if (newerThanSnapshot(tracked, since)) continue;
+      if (!tracked) events.push(...newPart(sessionID, part, info.role));
+      else if (tracked.value) events.push(...diffPart(tracked.value, part, sessionID));
+    }
+    for (const [partID, tracked] of entry.parts) {
+      if (!tracked.value || parts.has(partID) || newerThanSnapshot(tracked, since)) continue;
+      events.push(event("message.part.removed", { sessionID, messageID: info.id, partID }));
+    }
+    // The message's own update goes after its parts: a completed message follows its last part.
+    if (!newerThanSnapshot(entry.info, since) && !sameJson(entry.info.value, info)) {
+      events.push(event("message.updated", { sessionID, info }));
+    }
+  }
+  if (snapshot.complete) {
+    for (const [messageID, entry] of book.messages) {
+      if (!entry.info.value || seen.has(messageID) || newerThanSnapshot(entry.info, since)) continue;
+      events.push(event("message.removed", { sessionID, messageID }));
+    }
+  }
+  return { events, history };
+}
+
+export interface RequestDiffOptions {
+  asked: string;
+  /** The event for a request that is no longer pending; undefined to wait until that can be told. */
+  settled: (request: PendingRequest) => EventPayload | undefined;
+}
+
+/** permission.asked/replied, question.asked/replied/rejected: `pending` is the complete list. */
+export function diffRequests(
+  known: Map<string, Tracked<PendingRequest>>,
+  pending: PendingRequest[],
+  since: number,
+  options: RequestDiffOptions,
+): EventPayload[] {
+  const out: EventPayload[] = [];
+  const ids = new Set<string>();
+  for (const request of pending) {
+    ids.add(request.id);
+    const tracked = known.get(request.id);
+    if (tracked || newerThanSnapshot(tracked, since)) continue;
+    out.push(event(options.asked, request));
+  }
+  for (const [id, tracked] of known) {
+    if (!tracked.value || ids.has(id) || newerThanSnapshot(tracked, since)) continue;
+    const settled = options.settled(tracked.value);
+    if (settled) out.push(settled);
+  }
+  return out;
+}
+
+/** todo.updated, session.diff: one whole list per session. */
+export function diffList(
+  known: Tracked<unknown[]> | undefined,
+  list: unknown[],
+  since: number,
+  type: "todo.updated" | "session.diff",
+  sessionID: string,
+): EventPayload[] {
+  if (newerThanSnapshot(known, since)) return [];
+  if (sameJson(known?.value ?? [], list)) return [];
+  return [event(type, type === "todo.updated" ? { sessionID, todos: list } : { sessionID, diff: list })];
+}

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { startTestShim } from "../helpers/shim.js";
+
+/**
+ * opencode 1.15.0 is broken the other way: its /event stays open but drops every event
+ * that has a sync twin (session.created, message.updated, message.part.updated). The
+ * shim in its default `auto` mode gives the complete stream, nothing doubled.
+ */
+describe("auto mode in front of opencode 1.15.0", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let shim: Shim;
+  const clients: SseClient[] = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.15.0", modelBaseURL: model.baseURL });
+    shim = await startTestShim(opencode.url);
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await shim?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  async function subscribe(url: string): Promise<SseClient> {
+    const client = await SseClient.connect(url);
+    clients.push(client);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    return client;
+  }
+
+  it("gives the complete stream of a prompt, nothing doubled", async () => {
+    expect(shim.sources?.mode).toBe("auto");
+    expect(shim.sources?.active).toBe("global");
+    const direct = await subscribe(`${opencode.url}/event`);
+    const viaShim = await subscribe(`${shim.url}/event`);
+    const session = await createSession(shim.url);
+    await prompt(shim.url, session.id, "say hello");
+    const isIdle = (event: ReceivedEvent) =>
+      event.json.type === "session.idle" && props(event).sessionID === session.id;
+    await Promise.all([direct.waitFor(isIdle, 30_000), viaShim.waitFor(isIdle, 30_000)]);
+
+    const directTypes = new Set(sessionEvents(direct.events, session.id).map((event) => event.json.type));
+    const events = sessionEvents(viaShim.events, session.id);
+    const types = new Set(events.map((event) => event.json.type));
+    // What 1.15.0's own /event leaves out, the shim has.
+    for (const type of ["session.created", "message.updated", "message.part.updated"]) {
+      expect(directTypes.has(type), `1.15.0's /event has ${type}`).toBe(false);
+      expect(types.has(type), `the shim has ${type}`).toBe(true);
+    }
+    for (const type of ["message.part.delta", "session.status", "session.idle", "session.updated"]) {
+      expect(types.has(type)).toBe(true);
+    }
+    expect(assistantText(events)).toEqual({ final: replyText("say hello"), deltas: replyText("say hello") });
+
+    const ids = viaShim.events.map((event) => event.json.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Everything came from upstream's stream: the reconciler behind it has nothing to add,
+    // read after read (once upstream's last words on the prompt are in).
+    await viaShim.waitUntil(
+      () => {
+        const idleAt = viaShim.events.findIndex(isIdle);
+        return viaShim.events.slice(idleAt).some((event) => event.json.type === "session.diff");
+      },
+      10_000,
+      "the session.diff after session.idle",
+    );
+    await shim.sources?.reconciler.reconcileAll();
+    await shim.sources?.reconciler.reconcileAll();
+    expect(shim.sources?.reconciler.corrections).toBe(0);
+    // Upstream's own events, ids and all: whatever 1.15.0's /event did deliver is in the shim's stream too.
+    const shimIds = new Set(events.map((event) => event.json.id));
+    const directUntilIdle = sessionEvents(direct.events, session.id);
+    directUntilIdle.splice(directUntilIdle.findIndex(isIdle) + 1);
+    expect(directUntilIdle.filter((event) => !shimIds.has(event.json.id))).toEqual([]);
+  });
+});

@@ -1,0 +1,198 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type CountingRelay, startCountingRelay } from "../../fixtures/counting-relay.js";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { startTestShim } from "../helpers/shim.js";
+
+/**
+ * `--source poll`: no upstream stream at all. The reconciler rebuilds /event (and
+ * /global/event) of the real, broken opencode 1.14.48 from its REST API and its log.
+ */
+describe("the poll source in front of opencode 1.14.48", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  const clients: SseClient[] = [];
+  const shims: Shim[] = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    opencode = await startOpencode({
+      version: "1.14.48",
+      modelBaseURL: model.baseURL,
+      config: { permission: { bash: "ask" } },
+    });
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const shim of shims.splice(0)) await shim.close();
+  });
+
+  afterAll(async () => {
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  async function shim(flags: string[], upstream = opencode.url): Promise<Shim> {
+    const started = await startTestShim(upstream, flags);
+    shims.push(started);
+    return started;
+  }
+
+  async function subscribe(url: string): Promise<SseClient> {
+    const client = await SseClient.connect(url);
+    clients.push(client);
+    expect(client.status).toBe(200);
+    await client.waitFor(
+      (event) => event.json.type === "server.connected" || event.json.payload !== undefined,
+    );
+    return client;
+  }
+
+  const idleOf = (sessionID: string) => (event: ReceivedEvent) =>
+    event.json.type === "session.idle" && props(event).sessionID === sessionID;
+
+  it("rebuilds a prompt's events in causal order, nothing twice", async () => {
+    const polling = await shim(["--source", "poll"]);
+    expect(polling.sources?.active).toBe("poll");
+    const client = await subscribe(`${polling.url}/event`);
+    const session = await createSession(polling.url);
+    await prompt(polling.url, session.id, "[chunks:6] say hello");
+    await client.waitFor(idleOf(session.id), 30_000, "session.idle");
+
+    const events = sessionEvents(client.events, session.id);
+    const types = events.map((event) => event.json.type);
+    const first = (type: string, test: (event: ReceivedEvent) => boolean = () => true) =>
+      events.findIndex((event) => event.json.type === type && test(event));
+    const created = first("session.created");
+    const user = first("message.updated", (event) => props(event).info?.role === "user");
+    const assistant = first("message.updated", (event) => props(event).info?.role === "assistant");
+    const finalText = events.findLastIndex(
+      (event) =>
+        event.json.type === "message.part.updated" && props(event).part?.text === replyText("[chunks:6]"),
+    );
+    const busy = first("session.status", (event) => props(event).status?.type === "busy");
+    const idleStatus = first("session.status", (event) => props(event).status?.type === "idle");
+    const idle = first("session.idle");
+    expect(created).toBe(0);
+    for (const index of [user, assistant, finalText, busy, idleStatus, idle])
+      expect(index).toBeGreaterThan(created);
+    expect(user).toBeLessThan(assistant);
+    expect(assistant).toBeLessThan(finalText);
+    expect(finalText).toBeLessThan(idle);
+    expect(busy).toBeLessThan(idleStatus);
+    expect(idleStatus).toBeLessThan(idle);
+    expect(types.at(-1)).toBe("session.idle");
+
+    const ids = client.events.map((event) => event.json.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const { final, deltas } = assistantText(events);
+    expect(final).toBe(replyText("[chunks:6]"));
+    if (deltas) expect(deltas).toBe(final);
+    // Shaped as upstream shapes them.
+    const partUpdate = events[finalText];
+    expect(Object.keys(partUpdate?.json.properties ?? {}).sort()).toEqual(["part", "sessionID", "time"]);
+    expect(partUpdate?.json.id).toMatch(/^evt_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+  });
+
+  it("rebuilds a tool call that needs permission: asked, then the completed tool with its output, then idle", async () => {
+    const polling = await shim(["--source", "poll"]);
+    const client = await subscribe(`${polling.url}/event`);
+    const session = await createSession(polling.url);
+    const done = prompt(polling.url, session.id, "[bash:echo from-the-tool]");
+    const asked = await client.waitFor(
+      (event) => event.json.type === "permission.asked" && props(event).sessionID === session.id,
+      30_000,
+      "permission.asked",
+    );
+    const request = asked.json.properties as { id: string; permission: string; tool: { callID: string } };
+    expect(request.permission).toBe("bash");
+    const reply = await fetch(`${polling.url}/permission/${request.id}/reply`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reply: "once" }),
+    });
+    expect(reply.status).toBe(200);
+    await done;
+    await client.waitFor(idleOf(session.id), 30_000, "session.idle");
+
+    const events = sessionEvents(client.events, session.id);
+    const askedAt = events.indexOf(asked);
+    const completedAt = events.findIndex((event) => {
+      const part = props(event).part as
+        | { callID?: string; state?: { status?: string; output?: string } }
+        | undefined;
+      return part?.callID === request.tool.callID && part.state?.status === "completed";
+    });
+    const completed = props(events[completedAt] as ReceivedEvent).part as { state: { output: string } };
+    expect(completed.state.output).toContain("from-the-tool");
+    const replied = events.find((event) => event.json.type === "permission.replied");
+    expect(replied?.json.properties).toEqual({ sessionID: session.id, requestID: request.id, reply: "once" });
+    const idleAt = events.findIndex((event) => event.json.type === "session.idle");
+    expect(askedAt).toBeGreaterThan(-1);
+    expect(askedAt).toBeLessThan(completedAt);
+    expect(completedAt).toBeLessThan(idleAt);
+  });
+
+  it("with the log source, a new session reaches the client well within a second even at a 5 s interval", async () => {
+    const polling = await shim(["--source", "poll", "--poll-interval", "5000", "--log-dir", opencode.logDir]);
+    const client = await subscribe(`${polling.url}/event`);
+    const started = Date.now();
+    const session = await createSession(polling.url);
+    await client.waitFor(
+      (event) => event.json.type === "session.created" && props(event).sessionID === session.id,
+      5000,
+      "session.created",
+    );
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("costs at most 5 upstream requests a second with 60 idle sessions", async () => {
+    for (let i = 0; i < 60; i++) await createSession(opencode.url, { directory: opencode.otherDir });
+    const relay: CountingRelay = await startCountingRelay(opencode.url);
+    try {
+      const polling = await shim(["--source", "poll"], relay.url);
+      await subscribe(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+      const before = relay.requests.length;
+      // Time passing is what is measured here.
+      await sleep(6000);
+      const perSecond = (relay.requests.length - before) / 6;
+      expect(perSecond).toBeLessThanOrEqual(5);
+      expect(perSecond).toBeGreaterThan(0);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it("serves /global/event itself, each event wrapped with its directory", async () => {
+    const polling = await shim(["--source", "poll"]);
+    expect(polling.sources?.servesGlobalEvent).toBe(true);
+    const global = await subscribe(`${polling.url}/global/event`);
+    expect(global.events[0]?.json).toMatchObject({ payload: { type: "server.connected", properties: {} } });
+    // The shim follows the instances its clients name; this client names the other one.
+    await subscribe(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+    const session = await createSession(polling.url, { directory: opencode.otherDir });
+    await prompt(polling.url, session.id, "[chunks:3]", { directory: opencode.otherDir });
+    const idle = await global.waitFor(
+      (event) => {
+        const payload = event.json.payload as
+          | { type?: string; properties?: { sessionID?: string } }
+          | undefined;
+        return payload?.type === "session.idle" && payload.properties?.sessionID === session.id;
+      },
+      30_000,
+      "session.idle on /global/event",
+    );
+    expect(idle.json.directory).toBe(opencode.otherDir);
+    expect(typeof idle.json.project).toBe("string");
+    const created = global.events.find(
+      (event) => (event.json.payload as { type?: string } | undefined)?.type === "session.created",
+    );
+    expect(created?.json.directory).toBe(opencode.otherDir);
+  });
+});
