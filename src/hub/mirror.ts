@@ -26,12 +26,17 @@ export interface MessageEntry {
 /** What the shim knows of a session's messages. */
 export interface SessionMessages {
   messages: Map<string, MessageEntry>;
+  /** The sequence number of the last change, to let go of the books of long-quiet sessions first. */
+  touched: number;
   /**
    * Messages created at or before this upstream time were there before the shim looked:
    * history to adopt silently, not news to announce.
    */
   historyUntil: number;
 }
+
+/** Sessions whose messages are kept per instance: the recently active ones. */
+const MESSAGE_BOOKS = 64;
 
 /** The latest known state of one instance (one directory), as events have told it. */
 export class InstanceState {
@@ -65,10 +70,28 @@ export class InstanceState {
   messagesOf(sessionID: string, historyUntil: number): SessionMessages {
     let book = this.messages.get(sessionID);
     if (!book) {
-      book = { messages: new Map(), historyUntil };
+      if (this.messages.size >= MESSAGE_BOOKS) this.forgetQuietestBook();
+      book = { messages: new Map(), historyUntil, touched: 0 };
       this.messages.set(sessionID, book);
     }
     return book;
+  }
+
+  /**
+   * Lets go of the messages of the session quiet the longest (never a busy one). Should it
+   * wake up, its book starts again from its last known update, as for any session.
+   */
+  private forgetQuietestBook(): void {
+    let quietest: string | undefined;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const [sessionID, book] of this.messages) {
+      if (this.statusOf(sessionID).type !== "idle") continue;
+      if (book.touched < oldest) {
+        oldest = book.touched;
+        quietest = sessionID;
+      }
+    }
+    if (quietest !== undefined) this.messages.delete(quietest);
   }
 
   /*
@@ -183,15 +206,14 @@ export class Mirror {
         const info = p.info as MessageInfo | undefined;
         if (!info || !sessionID || !str(info.id)) return;
         const book = state.messagesOf(sessionID, info.time.created - 1);
+        book.touched = seq;
         const entry = book.messages.get(info.id);
         if (entry) entry.info = { value: info, seq };
         else book.messages.set(info.id, { info: { value: info, seq }, parts: new Map() });
         return;
       }
       case "message.removed": {
-        const messageID = str(p.messageID);
-        const entry =
-          sessionID && messageID ? state.messages.get(sessionID)?.messages.get(messageID) : undefined;
+        const entry = this.entryFor(state, sessionID, str(p.messageID), seq);
         if (!entry) return;
         entry.info = { value: undefined, seq };
         entry.parts.clear();
@@ -200,13 +222,13 @@ export class Mirror {
       case "message.part.updated": {
         const part = p.part as Part | undefined;
         if (!part || !str(part.id) || !str(part.messageID)) return;
-        const entry = this.entryFor(state, part.sessionID ?? sessionID, part.messageID);
+        const entry = this.entryFor(state, part.sessionID ?? sessionID, part.messageID, seq);
         entry?.parts.set(part.id, { value: part, seq });
         return;
       }
       case "message.part.removed": {
         const partID = str(p.partID);
-        const entry = this.entryFor(state, sessionID, str(p.messageID));
+        const entry = this.entryFor(state, sessionID, str(p.messageID), seq);
         if (entry && partID) entry.parts.set(partID, { value: undefined, seq });
         return;
       }
@@ -214,7 +236,7 @@ export class Mirror {
         const field = str(p.field);
         const delta = str(p.delta);
         const partID = str(p.partID);
-        const entry = this.entryFor(state, sessionID, str(p.messageID));
+        const entry = this.entryFor(state, sessionID, str(p.messageID), seq);
         const tracked = partID ? entry?.parts.get(partID) : undefined;
         const part = tracked?.value;
         if (!tracked || !part || !field || delta === undefined) return;
@@ -243,8 +265,15 @@ export class Mirror {
     }
   }
 
-  private entryFor(state: InstanceState, sessionID: string | undefined, messageID: string | undefined) {
+  private entryFor(
+    state: InstanceState,
+    sessionID: string | undefined,
+    messageID: string | undefined,
+    seq: number,
+  ) {
     if (!sessionID || !messageID) return undefined;
-    return state.messages.get(sessionID)?.messages.get(messageID);
+    const book = state.messages.get(sessionID);
+    if (book) book.touched = seq;
+    return book?.messages.get(messageID);
   }
 }

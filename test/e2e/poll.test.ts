@@ -139,6 +139,55 @@ describe("the poll source in front of opencode 1.14.48", () => {
     expect(completedAt).toBeLessThan(idleAt);
   });
 
+  it("rebuilds a question and its answers, and a todo list", async () => {
+    const polling = await shim(["--source", "poll"]);
+    const client = await subscribe(`${polling.url}/event`);
+    const session = await createSession(polling.url);
+    const question = {
+      questions: [
+        {
+          question: "Which colour?",
+          header: "Colour",
+          options: [
+            { label: "Red", description: "red" },
+            { label: "Blue", description: "blue" },
+          ],
+        },
+      ],
+    };
+    const done = prompt(polling.url, session.id, `[tool:question]${JSON.stringify(question)}[/tool]`);
+    const asked = await client.waitFor(
+      (event) => event.json.type === "question.asked",
+      30_000,
+      "question.asked",
+    );
+    const { id } = asked.json.properties as { id: string };
+    expect(asked.json.properties).toMatchObject({ sessionID: session.id, questions: question.questions });
+    const reply = await fetch(`${polling.url}/question/${id}/reply`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ answers: [["Blue"]] }),
+    });
+    expect(reply.status).toBe(200);
+    await done;
+    const replied = await client.waitFor(
+      (event) => event.json.type === "question.replied",
+      30_000,
+      "question.replied",
+    );
+    expect(replied.json.properties).toEqual({ sessionID: session.id, requestID: id, answers: [["Blue"]] });
+    await client.waitFor(idleOf(session.id), 30_000, "session.idle");
+
+    const todos = [{ content: "Write the test", status: "in_progress", priority: "high" }];
+    await prompt(polling.url, session.id, `[tool:todowrite]${JSON.stringify({ todos })}[/tool]`);
+    const updated = await client.waitFor(
+      (event) => event.json.type === "todo.updated",
+      30_000,
+      "todo.updated",
+    );
+    expect(updated.json.properties).toEqual({ sessionID: session.id, todos });
+  });
+
   it("with the log source, a new session reaches the client well within a second even at a 5 s interval", async () => {
     const polling = await shim(["--source", "poll", "--poll-interval", "5000", "--log-dir", opencode.logDir]);
     const client = await subscribe(`${polling.url}/event`);

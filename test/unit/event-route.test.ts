@@ -265,3 +265,24 @@ describe("GET /event with a password upstream", () => {
     );
   });
 });
+
+describe("--source passthrough", () => {
+  it("relays upstream's own /event and /global/event untouched", async () => {
+    const { upstream } = await setUp(["--source", "passthrough"]);
+    expect(shim?.sources).toBeUndefined();
+    const event = await connect("/event");
+    // The fake upstream's ids: the frame came from upstream, not from the hub.
+    expect(event.events[0]?.json.id).toMatch(/^evt_fake/);
+    expect(event.events[0]?.id).toBeUndefined();
+    const global = await SseClient.connect(`${shim?.url}/global/event`);
+    clients.push(global);
+    await global.waitFor(
+      (e) => (e.json.payload as { type?: string } | undefined)?.type === "server.connected",
+    );
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
+    const idle = await global.waitFor(
+      (e) => (e.json.payload as { type?: string } | undefined)?.type === "session.idle",
+    );
+    expect(idle.id).toBeUndefined();
+  });
+});

@@ -112,3 +112,27 @@ describe("Mirror", () => {
     expect(state.newestSessionUpdate()).toBe(5);
   });
 });
+
+describe("Mirror message books", () => {
+  it("keeps the messages of the recently active sessions, never letting go of a busy one", () => {
+    const mirror = new Mirror();
+    let seq = 0;
+    const say = (sessionID: string) =>
+      mirror.apply(
+        DIR,
+        ev("message.updated", {
+          sessionID,
+          info: { id: `msg_${sessionID}`, sessionID, role: "user", time: { created: 1 } },
+        }),
+        ++seq,
+      );
+    mirror.apply(DIR, ev("session.status", { sessionID: "ses_busy", status: { type: "busy" } }), ++seq);
+    say("ses_busy");
+    for (let i = 0; i < 100; i++) say(`ses_${i}`);
+    const books = mirror.instance(DIR).messages;
+    expect(books.size).toBeLessThanOrEqual(64);
+    expect(books.has("ses_busy")).toBe(true);
+    expect(books.has("ses_99")).toBe(true);
+    expect(books.has("ses_0")).toBe(false);
+  });
+});
