@@ -10,6 +10,7 @@ import { loggerOptions } from "./log.js";
 import { proxy } from "./proxy.js";
 import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
+import { healthRoute } from "./routes/health.js";
 import { GlobalSource } from "./sources/global.js";
 import { LogSource } from "./sources/log.js";
 import { Reconciler } from "./sources/poll.js";
@@ -35,6 +36,7 @@ export interface ShimOverrides {
   logger?: FastifyServerOptions["logger"];
   /** Global-source tuning, for tests of its failure handling. */
   stallTimeoutMs?: number;
+  maxFrameBytes?: number;
 }
 
 /** The Fastify app with its parts wired, not yet listening and with no upstream traffic. */
@@ -50,21 +52,34 @@ export function buildApp(config: Config, overrides: ShimOverrides = {}) {
   const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials);
   const hub = new Hub({ replaySize: config.replaySize });
-  const streams = { hub, upstream, maxClientBufferBytes: config.maxClientBufferBytes };
+  const streams = {
+    hub,
+    upstream,
+    maxClientBufferBytes: config.maxClientBufferBytes,
+    maxClients: config.maxClients,
+  };
 
   if (config.source === "passthrough") {
+    app.register(healthRoute, { hub, upstream, sources: undefined });
     app.register(proxy, { upstream });
     return { app, upstream, hub, sources: undefined, logSource: undefined };
   }
   const global =
     config.source === "poll"
       ? undefined
-      : new GlobalSource({ upstream, hub, log, stallTimeoutMs: overrides.stallTimeoutMs });
+      : new GlobalSource({
+          upstream,
+          hub,
+          log,
+          stallTimeoutMs: overrides.stallTimeoutMs,
+          maxFrameBytes: overrides.maxFrameBytes,
+        });
   const reconciler = new Reconciler({ upstream, hub, log, pollIntervalMs: config.pollIntervalMs });
   const sources = new EventSources(config.source, global, reconciler, log);
   const logSource = config.logDir ? new LogSource(config.logDir, reconciler, log) : undefined;
 
   app.register(eventRoute, { ...streams, sources });
+  app.register(healthRoute, { hub, upstream, sources });
   app.register(proxy, {
     upstream,
     intercept: async (request, reply) => {
@@ -86,7 +101,7 @@ export async function startShim(config: Config, overrides: ShimOverrides = {}): 
   let heartbeat: NodeJS.Timeout | undefined;
   const close = async () => {
     clearInterval(heartbeat);
-    hub.close();
+    await hub.close();
     await logSource?.close();
     await sources?.stop();
     await app.close();

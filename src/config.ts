@@ -14,6 +14,7 @@ export interface Config {
   heartbeatMs: number;
   replaySize: number;
   maxClientBufferBytes: number;
+  maxClients: number;
   logLevel: LogLevel;
   /** The shim's own credentials for upstream: opencode's own variables. */
   credentials: Credentials | undefined;
@@ -102,6 +103,13 @@ const OPTIONS = {
     value: "BYTES",
     fallback: "8MiB",
     help: "unsent bytes a client may fall behind before it is dropped (it can resume)",
+  },
+  maxClients: {
+    flag: "max-clients",
+    env: "OPENCODE_SHIM_MAX_CLIENTS",
+    value: "N",
+    fallback: "10000",
+    help: "event streams served at once; one more is answered 503",
   },
   logLevel: {
     flag: "log-level",
@@ -197,6 +205,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
         parseWith(raw("maxClientBuffer"), parseSize, "a size such as 8MiB"),
         raw("maxClientBuffer"),
       ),
+      maxClients: parseInteger(raw("maxClients"), 1, 1_000_000),
       logLevel: parseLogLevel(raw("logLevel")),
       credentials: password ? { username: env.OPENCODE_SERVER_USERNAME || "opencode", password } : undefined,
     };

@@ -39,6 +39,23 @@ function websocketHeaders(
   return headers;
 }
 
+/**
+ * opencode builds absolute `Link` URLs (message paging) from the Host it was asked on —
+ * upstream's own address. Point them back at the shim, where the client is.
+ */
+function linkBackToShim(upstream: Upstream) {
+  return (headers: Record<string, string | string[] | undefined>, request: FastifyRequest) => {
+    const link = headers.link;
+    if (typeof link === "string" && link.includes(upstream.origin) && request.headers.host) {
+      headers.link = link.replaceAll(
+        `<${upstream.origin}/`,
+        `<${request.protocol}://${request.headers.host}/`,
+      );
+    }
+    return headers;
+  };
+}
+
 function sendUpstreamError(reply: FastifyReply, { error }: { error: Error }): void {
   const statusCode = (error as { statusCode?: number }).statusCode;
   const unavailable = statusCode === undefined || statusCode >= 500;
@@ -86,6 +103,7 @@ export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, i
       // Upstream's answer is the answer: no retries that would delay or repeat a request.
       retryDelay: () => null,
       onError: sendUpstreamError,
+      rewriteHeaders: linkBackToShim(upstream),
     },
     wsClientOptions: { rewriteRequestHeaders: websocketHeaders },
   } as Parameters<typeof httpProxy>[1]);

@@ -125,11 +125,23 @@ export class Hub {
     }
   }
 
-  /** Ends every stream (shutdown). */
-  close(): void {
+  /** Ends every stream cleanly (shutdown); resolves once they are done, or after `waitMs`. */
+  async close(waitMs = 1000): Promise<void> {
+    const finished: Array<Promise<void>> = [];
     for (const set of [...this.subscribers.values(), this.globalSubscribers]) {
-      for (const subscriber of [...set]) subscriber.end();
+      for (const subscriber of [...set]) {
+        subscriber.end();
+        finished.push(subscriber.finished);
+      }
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(finished),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private setFor(subscriber: Subscriber): Set<Subscriber> {

@@ -47,6 +47,8 @@ export class InstanceState {
   readonly questions = new Map<string, Tracked<PendingRequest>>();
   readonly todos = new Map<string, Tracked<unknown[]>>();
   readonly diffs = new Map<string, Tracked<unknown[]>>();
+  /** Sessions any event has been about since the reconciler last looked at them. */
+  readonly recentlyActive = new Set<string>();
   project: string | undefined;
 
   session(sessionID: string): SessionInfo | undefined {
@@ -171,6 +173,7 @@ export class Mirror {
     if (project) state.project = project;
     const p = props(payload);
     const sessionID = str(p.sessionID);
+    if (sessionID) state.recentlyActive.add(sessionID);
     switch (payload.type) {
       case "session.created":
       case "session.updated": {

@@ -13,6 +13,8 @@ export class Subscriber {
   private closed = false;
   private readonly closeListeners: Array<() => void> = [];
   overflowed = false;
+  /** Settles once the stream is really done with (its last bytes handed to the socket). */
+  readonly finished: Promise<void>;
 
   constructor(
     readonly directory: string | undefined,
@@ -20,7 +22,12 @@ export class Subscriber {
     private readonly stream: SubscriberStream,
     private readonly maxBufferedBytes: number,
   ) {
-    stream.once("close", () => this.markClosed());
+    this.finished = new Promise((resolve) => {
+      stream.once("close", () => {
+        this.markClosed();
+        resolve();
+      });
+    });
   }
 
   /** Whether this is a `/global/event` stream, framed with each event's instance. */

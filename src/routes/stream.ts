@@ -5,11 +5,14 @@ import { SSE_HEADERS } from "../sse.js";
 import { UpstreamError } from "../upstream/errors.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
 import type { Upstream } from "../upstream/upstream.js";
+import { instanceNameProblem } from "./validate.js";
 
 export interface StreamOptions {
   hub: Hub;
   upstream: Upstream;
   maxClientBufferBytes: number;
+  /** Streams open at once; one more is answered 503. */
+  maxClients: number;
 }
 
 export function firstString(value: unknown): string | undefined {
@@ -27,6 +30,15 @@ export async function resolveForClient(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<Extract<InstanceResolution, { ok: true }> | undefined> {
+  const problem = instanceNameProblem(request);
+  if (problem) {
+    await reply.code(400).send({ error: "bad_request", message: problem });
+    return undefined;
+  }
+  if (options.hub.subscriberTotal >= options.maxClients) {
+    await tooManyClients(options, reply);
+    return undefined;
+  }
   let resolution: InstanceResolution;
   try {
     resolution = await resolveInstance(options.upstream, request.url, request.headers);
@@ -44,6 +56,16 @@ export async function resolveForClient(
   return resolution;
 }
 
+function tooManyClients(options: StreamOptions, reply: FastifyReply) {
+  return reply
+    .code(503)
+    .header("retry-after", "5")
+    .send({
+      error: "too_many_clients",
+      message: `the shim serves at most ${options.maxClients} event streams`,
+    });
+}
+
 /**
  * Turns the reply into an event stream fed by the hub: `directory` for an instance's
  * `/event`, undefined for the whole server's `/global/event`.
@@ -57,6 +79,10 @@ export function openStream(
   workspace: string | undefined,
 ): void {
   if (request.raw.destroyed) return;
+  if (options.hub.subscriberTotal >= options.maxClients) {
+    void tooManyClients(options, reply);
+    return;
+  }
   reply.hijack();
   const response = reply.raw;
   response.writeHead(200, { ...SSE_HEADERS, ...resolution.headers });

@@ -40,6 +40,12 @@ const FULL_LIST_EVERY = 15;
 const SAFETY_EVERY = 10;
 /** Log lines come in bursts: one read for a burst. */
 const NUDGE_DEBOUNCE_MS = 20;
+/**
+ * Behind a live stream, how soon a difference is looked at again: long enough for a
+ * stream that is merely behind to catch up, short enough for a lost event to be made
+ * up for promptly.
+ */
+const SETTLE_MS = 1000;
 
 /**
  * The poll source: reads upstream's REST state for each followed instance, compares it
@@ -229,7 +235,10 @@ class InstancePoller {
   private schedule(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    const delay = this.owner.intervalFor(this.state.activeSessions().length > 0);
+    const delay =
+      this.owner.currentPace === "slow" && (this.suspected.size > 0 || this.quietAfterActivity().length > 0)
+        ? SETTLE_MS
+        : this.owner.intervalFor(this.state.activeSessions().length > 0);
     this.timer = setTimeout(() => void this.run(false), delay);
     this.timer.unref();
   }
@@ -315,7 +324,9 @@ class InstancePoller {
       becameIdle = diff.becameIdle;
     }
 
-    const toRead = new Set([...this.state.activeSessions(), ...before.keys()]);
+    // Busy sessions, updated ones, and ones that went quiet since the last look (to catch what a stream lost).
+    const quiet = this.quietAfterActivity();
+    const toRead = new Set([...this.state.activeSessions(), ...before.keys(), ...quiet]);
     for (const sessionID of becameIdle) toRead.delete(sessionID);
     const turns: string[] = [];
     for (const sessionID of toRead) {
@@ -344,6 +355,19 @@ class InstancePoller {
         this.publish(diffList(this.state.diffs.get(sessionID), diff, since, "session.diff", sessionID));
       this.publish(idleEvents(sessionID));
     }
+    for (const sessionID of [...toRead, ...becameIdle]) {
+      if (this.state.statusOf(sessionID).type === "idle") this.state.recentlyActive.delete(sessionID);
+    }
+  }
+
+  /** Sessions something happened to since the last look, and that are idle now: worth one more look. */
+  private quietAfterActivity(): string[] {
+    const quiet: string[] = [];
+    for (const sessionID of this.state.recentlyActive) {
+      if (this.state.statusOf(sessionID).type === "idle" && this.state.session(sessionID))
+        quiet.push(sessionID);
+    }
+    return quiet;
   }
 
   private turnFinished(sessionID: string): boolean {

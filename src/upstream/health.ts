@@ -7,13 +7,14 @@ export interface UpstreamHealth {
 }
 
 /** One `GET /global/health` with the shim's own credentials. */
-export async function checkHealth(upstream: Upstream): Promise<UpstreamHealth> {
+export async function checkHealth(upstream: Upstream, timeoutMs = 5000): Promise<UpstreamHealth> {
   let response: Awaited<ReturnType<Upstream["pool"]["request"]>>;
   try {
     response = await upstream.pool.request({
       method: "GET",
       path: "/global/health",
       headers: upstream.ownHeaders({ accept: "application/json" }),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     throw new UpstreamError(`cannot reach upstream ${upstream.origin}: ${describeError(error)}`);

@@ -141,6 +141,21 @@ describe("/event: opencode 1.14.48 through the shim vs 1.14.41 direct", () => {
     expect(assistantText(sessionEvents(otherViaShim.events, otherSession.id)).final).toBe(
       replyText("[chunks:5]"),
     );
+    // Behind upstream's working stream, the reconciler finds nothing to correct.
+    await viaShim.waitUntil(
+      () => {
+        const mine = sessionEvents(viaShim.events, shimSession.id);
+        return mine
+          .slice(mine.findIndex((event) => event.json.type === "session.idle"))
+          .some((event) => event.json.type === "session.diff");
+      },
+      10_000,
+      "the session.diff after session.idle",
+    );
+    await shim.sources?.reconciler.reconcileAll();
+    await shim.sources?.reconciler.reconcileAll();
+    expect(shim.sources?.reconciler.corrections).toBe(0);
+
     const foreignDirectories = viaShim.events
       .map((event) => (props(event).info as { directory?: string } | undefined)?.directory)
       .filter((directory) => directory !== undefined && directory !== broken.projectDir);

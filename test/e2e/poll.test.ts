@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type CountingRelay, startCountingRelay } from "../../fixtures/counting-relay.js";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
 import { createSession, prompt } from "../helpers/rest.js";
@@ -203,7 +203,7 @@ describe("the poll source in front of opencode 1.14.48", () => {
 
   it("costs at most 5 upstream requests a second with 60 idle sessions", async () => {
     for (let i = 0; i < 60; i++) await createSession(opencode.url, { directory: opencode.otherDir });
-    const relay: CountingRelay = await startCountingRelay(opencode.url);
+    const relay: Relay = await startRelay(opencode.url);
     try {
       const polling = await shim(["--source", "poll"], relay.url);
       await subscribe(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);

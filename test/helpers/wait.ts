@@ -32,3 +32,18 @@ export async function sourceState(
   if (source.state === state) return;
   await nextEvent<[GlobalSourceState]>(source, "state", (next) => next === state, timeoutMs);
 }
+
+/** Resolves once `check` (sync or async) returns true, checking every `everyMs`; rejects after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+  everyMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

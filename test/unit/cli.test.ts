@@ -128,6 +128,7 @@ describe("opencode-event-shim (command line)", () => {
     expect((await run.exit).code).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
     await client.ended;
+    expect(client.endedCleanly).toBe(true);
   });
 
   it("never writes the upstream password to its logs", async () => {

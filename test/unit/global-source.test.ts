@@ -90,7 +90,7 @@ describe("auto mode", () => {
     clients.push(client);
     await client.waitFor((event) => event.json.type === "server.connected");
 
-    upstream.refuseGlobalEvent = true;
+    upstream.globalEventStatus = 503;
     const down = sourceState(globalOf(shim), "down");
     upstream.dropGlobalStreams();
     await down;
@@ -102,7 +102,7 @@ describe("auto mode", () => {
     );
     expect(upstream.requests.filter((line) => line === "GET /global/event").length).toBeGreaterThanOrEqual(2);
 
-    upstream.refuseGlobalEvent = false;
+    upstream.globalEventStatus = undefined;
     await sourceState(globalOf(shim), "live");
     expect(sources.active).toBe("global");
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });

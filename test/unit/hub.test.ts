@@ -268,11 +268,11 @@ describe("Hub", () => {
     expect(payloadTypes).toEqual(["server.connected", "b", "c", "d"]);
   });
 
-  it("ends every stream on close", () => {
+  it("ends every stream on close, and waits for them to finish", async () => {
     const hub = new Hub({ replaySize: 10 });
     const a = subscribe(hub);
     const b = subscribe(hub, OTHER);
-    hub.close();
+    await hub.close();
     expect(a.stream.ended && b.stream.ended).toBe(true);
     expect(hub.subscriberTotal).toBe(0);
   });

@@ -1,0 +1,165 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { startTestShim } from "../helpers/shim.js";
+import { eventually, sourceState } from "../helpers/wait.js";
+
+/**
+ * The faults opencode's users meet, injected between the shim and a real opencode
+ * 1.14.48 by a relay: streams cut or stalled mid-prompt, the server killed and restarted.
+ */
+describe("faults between the shim and opencode 1.14.48", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let relay: Relay;
+  let shim: Shim;
+  const clients: SseClient[] = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
+    relay = await startRelay(opencode.url);
+    shim = await startTestShim(relay.url, ["--heartbeat-interval", "200"], {}, { stallTimeoutMs: 1500 });
+  });
+
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+    relay.blocked.clear();
+    relay.refusing = false;
+  });
+
+  afterAll(async () => {
+    await shim?.close();
+    await relay?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  function global() {
+    const source = shim.sources?.global;
+    if (!source) throw new Error("no global source");
+    return source;
+  }
+
+  async function subscribe(): Promise<SseClient> {
+    const client = await SseClient.connect(`${shim.url}/event`);
+    clients.push(client);
+    expect(client.status).toBe(200);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    return client;
+  }
+
+  const isIdle = (sessionID: string) => (event: ReceivedEvent) =>
+    event.json.type === "session.idle" && props(event).sessionID === sessionID;
+
+  /**
+   * What a client must end up with for a finished prompt: the whole answer, idle once,
+   * nothing twice. Deltas join to the answer unless some were lost upstream-side for good
+   * (a stream that came back mid-answer); the final part carries the answer regardless.
+   */
+  function expectConverged(client: SseClient, sessionID: string, text: string, deltasWhole = true) {
+    const events = sessionEvents(client.events, sessionID);
+    const { final, deltas } = assistantText(events);
+    expect(final).toBe(replyText(text));
+    if (deltasWhole) expect(deltas).toBe(replyText(text));
+    const completed = events.filter(
+      (event) =>
+        event.json.type === "message.updated" &&
+        props(event).info?.role === "assistant" &&
+        (props(event).info as { time?: { completed?: number } }).time?.completed !== undefined,
+    );
+    expect(completed.length).toBeGreaterThan(0);
+    expect(events.filter((event) => event.json.type === "session.idle")).toHaveLength(1);
+    const ids = client.events.map((event) => event.json.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(client.isEnded).toBe(false);
+  }
+
+  it("keeps clients whole when the stream is cut mid-prompt and stays away", async () => {
+    const client = await subscribe();
+    const session = await createSession(shim.url);
+    const text = "[chunks:40] [delay:40] a long answer";
+    const done = prompt(shim.url, session.id, text);
+    await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
+
+    relay.blocked.add("/global/event");
+    const down = sourceState(global(), "down");
+    relay.cutStreams();
+    await down;
+    expect(shim.sources?.active).toBe("poll");
+    const cutAt = client.events.length;
+    await done; // the prompt finishes while the stream is away
+    await client.waitFor(isIdle(session.id), 30_000, "session.idle");
+    expect(client.events.slice(cutAt).some((event) => event.json.type === "server.heartbeat")).toBe(true);
+    expectConverged(client, session.id, text);
+
+    relay.blocked.delete("/global/event");
+    await sourceState(global(), "live", 15_000);
+    expect(shim.sources?.active).toBe("global");
+    const next = await createSession(shim.url);
+    await prompt(shim.url, next.id, "say hello");
+    await client.waitFor(isIdle(next.id), 30_000, "the next prompt's session.idle");
+    expectConverged(client, next.id, "say hello");
+  });
+
+  it("notices a stream that stalls without closing, and replaces it", async () => {
+    const client = await subscribe();
+    const session = await createSession(shim.url);
+    const text = "[chunks:60] [delay:50] another long answer";
+    const done = prompt(shim.url, session.id, text);
+    await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
+    const stalled = relay.requests.filter((line) => line === "GET /global/event").length;
+    const down = sourceState(global(), "down", 10_000);
+    relay.stallStreams();
+    await down;
+    await sourceState(global(), "live", 15_000);
+    expect(relay.requests.filter((line) => line === "GET /global/event").length).toBeGreaterThan(stalled);
+    await done;
+    await client.waitFor(isIdle(session.id), 30_000, "session.idle");
+    expectConverged(client, session.id, text, false);
+  });
+
+  it("rides out opencode being killed and restarted: streams stay open, REST says 502, health says 503", async () => {
+    const client = await subscribe();
+    await opencode.kill("SIGKILL");
+    await sourceState(global(), "down");
+    const during = await fetch(`${shim.url}/session`);
+    expect(during.status).toBe(502);
+    expect(await during.json()).toMatchObject({ error: "upstream_unavailable" });
+    const health = await fetch(`${shim.url}/shim/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: "unavailable" });
+    const beatsBefore = client.types().filter((type) => type === "server.heartbeat").length;
+    await client.waitUntil(
+      () => client.types().filter((type) => type === "server.heartbeat").length > beatsBefore,
+      5000,
+      "a heartbeat during the outage",
+    );
+
+    await opencode.restart();
+    await eventually(
+      async () => (await fetch(`${shim.url}/shim/health`)).status === 200,
+      20_000,
+      "healthy again",
+    );
+    const session = await createSession(shim.url);
+    await prompt(shim.url, session.id, "say hello");
+    await client.waitFor(isIdle(session.id), 30_000, "session.idle from the new process");
+    // Events the new process's stream never carried are made up for from REST, a moment later.
+    await client.waitUntil(
+      () => assistantText(sessionEvents(client.events, session.id)).final !== "",
+      15_000,
+      "the answer",
+    );
+    expectConverged(client, session.id, "say hello", false);
+    const types = sessionEvents(client.events, session.id).map((event) => event.json.type);
+    for (const type of ["session.created", "message.updated", "message.part.updated"])
+      expect(types).toContain(type);
+    expect(client.types()).not.toContain("server.instance.disposed");
+  });
+});

@@ -1,0 +1,194 @@
+import { connect as netConnect, type Socket } from "node:net";
+import { Writable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { startTestShim } from "../helpers/shim.js";
+import { sourceState } from "../helpers/wait.js";
+
+let upstream: FakeUpstream | undefined;
+let shim: Shim | undefined;
+const cleanups: Array<() => void> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  await shim?.close();
+  await upstream?.close();
+  shim = undefined;
+  upstream = undefined;
+});
+
+/** The shim's log lines, parsed. */
+function logCollector() {
+  const lines: Array<{ level: number; msg: string; reason?: string }> = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, logger: { level: "warn", stream } };
+}
+
+async function setUp(flags: string[] = [], overrides = {}) {
+  upstream = await startFakeUpstream();
+  shim = await startTestShim(upstream.url, flags, {}, overrides);
+  return { upstream, shim };
+}
+
+async function connect(path = "/event", headers: Record<string, string> = {}) {
+  const client = await SseClient.connect(`${shim?.url}${path}`, headers);
+  cleanups.push(() => client.close());
+  if (client.status === 200) await client.waitFor((event) => event.json.type === "server.connected");
+  return client;
+}
+
+function globalOf(running: Shim) {
+  const global = running.sources?.global;
+  if (!global) throw new Error("no global source");
+  return global;
+}
+
+describe("bad upstream input", () => {
+  it("skips what is not an event, logs each kind once, and never breaks a client's stream", async () => {
+    const logs = logCollector();
+    const { upstream } = await setUp([], { logger: logs.logger, maxFrameBytes: 64 * 1024 });
+    const client = await connect();
+    const good = (n: number) =>
+      `data: ${JSON.stringify({ directory: upstream.cwd, payload: fakeEvent("message.part.delta", { n }) })}\n\n`;
+    const garbage = [
+      "data: not json\n\n",
+      "data: not json either\n\n",
+      "data: {}\n\n",
+      'data: {"payload":{"type":5}}\n\n',
+      `data: ${JSON.stringify({ directory: 7, payload: { type: "x" } })}\n\n`,
+      `data: ${JSON.stringify({ directory: upstream.cwd, payload: fakeEvent("huge", { blob: "x".repeat(100_000) }) })}\n\n`,
+      "event: custom\nretry: 10\n: a comment\n\n",
+    ];
+    let n = 0;
+    for (const bad of garbage) upstream.emitRaw(good(n++) + bad);
+    // One event split across writes and lines ending in CRLF.
+    const split = good(n++).replaceAll("\n", "\r\n");
+    upstream.emitRaw(split.slice(0, 10));
+    upstream.emitRaw(split.slice(10));
+    upstream.emitRaw(good(n++));
+    await client.waitFor((event) => event.json.properties?.n === n - 1);
+    expect(client.events.slice(1).map((event) => event.json.properties?.n)).toEqual([...Array(n).keys()]);
+    expect(client.isEnded).toBe(false);
+    const skipped = logs.lines.filter((line) => line.msg === "skipped a frame from upstream /global/event");
+    expect(skipped.map((line) => line.reason).sort()).toEqual(
+      ["bad directory", "larger than 65536 bytes", "no payload type", "not JSON"].sort(),
+    );
+  });
+
+  it("retries a /global/event that answers 401, 404 or 500, logging the problem once", async () => {
+    const logs = logCollector();
+    const { upstream, shim } = await setUp(["--source", "global"], { logger: logs.logger });
+    const client = await connect();
+    const attempts = () => upstream.requests.filter((line) => line === "GET /global/event").length;
+    for (const status of [401, 404, 500]) {
+      upstream.globalEventStatus = status;
+      const before = attempts();
+      const down = sourceState(globalOf(shim), "down");
+      upstream.dropGlobalStreams();
+      await down;
+      // A few refused attempts later…
+      await client.waitUntil(() => attempts() >= before + 3, 10_000, "retries");
+      upstream.globalEventStatus = undefined;
+      await sourceState(globalOf(shim), "live");
+      const said = logs.lines.filter((line) => line.msg.includes(`answered ${status}`));
+      expect(said).toHaveLength(1);
+    }
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
+    await client.waitFor((event) => event.json.type === "session.idle");
+    expect(client.isEnded).toBe(false);
+  });
+});
+
+describe("bad client input", () => {
+  it.each([
+    ["an undecodable directory", "/event?directory=%E0%A4%A", {}, "directory is not valid percent-encoding"],
+    [
+      "a 5000-character directory",
+      `/event?directory=${"a".repeat(5000)}`,
+      {},
+      "directory is longer than 4096 characters",
+    ],
+    ["a NUL in the directory", "/event?directory=%2Ftmp%00x", {}, "directory contains a NUL character"],
+    [
+      "an undecodable header",
+      "/event",
+      { "x-opencode-directory": "%ZZ" },
+      "directory is not valid percent-encoding",
+    ],
+    [
+      "a 300-character workspace",
+      `/event?workspace=${"w".repeat(300)}`,
+      {},
+      "workspace is longer than 256 characters",
+    ],
+    ["an undecodable directory on /global/event", "/global/event?directory=%E0%A4%A", {}, undefined],
+  ])("answers %s with a clear 400", async (_what, path, headers, message) => {
+    await setUp(["--source", "poll"]);
+    const response = await fetch(`${shim?.url}${path}`, { headers });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; message: string };
+    expect(body.error).toBe("bad_request");
+    if (message) expect(body.message).toBe(message);
+    // …and keeps serving.
+    const client = await connect();
+    expect(client.status).toBe(200);
+  });
+
+  it("answers an absurdly long request line with a 4xx, and keeps serving", async () => {
+    await setUp();
+    const response = await fetch(`${shim?.url}/event?directory=${"a".repeat(70_000)}`);
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    expect((await connect()).status).toBe(200);
+  });
+
+  it("answers 503 past --max-clients, and lets the next one in when a client leaves", async () => {
+    await setUp(["--max-clients", "3"]);
+    const first = await connect();
+    await connect();
+    await connect();
+    const refused = await fetch(`${shim?.url}/event`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    expect(await refused.json()).toMatchObject({ error: "too_many_clients" });
+    first.close();
+    await first.ended;
+    await first
+      .waitUntil(() => shim?.hub.subscriberTotal === 2, 5000, "the first client to be gone")
+      .catch(() => {});
+    expect((await connect()).status).toBe(200);
+  });
+});
+
+describe("slow clients", () => {
+  it("drops a client that stops reading, without slowing, bloating or losing events for the others", async () => {
+    const { upstream, shim } = await setUp(["--max-client-buffer", "64KiB"]);
+    const healthy = await connect();
+    // A client that sends its request and then never reads a byte.
+    const stuck: Socket = netConnect(Number(new URL(shim.url).port), "127.0.0.1");
+    cleanups.push(() => stuck.destroy());
+    await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
+    stuck.write("GET /event HTTP/1.1\r\nHost: shim\r\nAccept: text/event-stream\r\n\r\n");
+    stuck.pause();
+    await healthy.waitUntil(() => shim.hub.subscriberTotal === 2, 5000, "the stuck client to subscribe");
+
+    const blob = "x".repeat(1000);
+    const total = 20_000;
+    for (let n = 0; n < total; n++) {
+      upstream.emit({
+        directory: upstream.cwd,
+        payload: fakeEvent("message.part.delta", { n, delta: blob }),
+      });
+    }
+    await healthy.waitFor((event) => event.json.properties?.n === total - 1, 60_000, "the last event");
+    expect(healthy.events.length).toBe(total + 1);
+    expect(shim.hub.subscriberTotal).toBe(1);
+  });
+});
