@@ -25,27 +25,28 @@ function rawQueryValues(url: string, name: string): string[] {
   return values;
 }
 
+/** The values a request gives for one naming parameter: the query's, then the header's. */
+function named(request: FastifyRequest, name: string): string[] {
+  const values = rawQueryValues(request.url, name);
+  const header = request.headers[`x-opencode-${name}`];
+  if (typeof header === "string") values.push(header);
+  return values;
+}
+
+function nameProblem(request: FastifyRequest, name: string, maxLength: number): string | undefined {
+  for (const raw of named(request, name)) {
+    const value = decode(raw);
+    if (value === undefined) return `${name} is not valid percent-encoding`;
+    if (value.length > maxLength) return `${name} is longer than ${maxLength} characters`;
+    if (value.includes("\0")) return `${name} contains a NUL character`;
+  }
+  return undefined;
+}
+
 /**
  * What is wrong with the way an event-stream request names its instance, if anything: a
  * clear 400 beats handing upstream a directory it can only choke on.
  */
 export function instanceNameProblem(request: FastifyRequest): string | undefined {
-  const directories = rawQueryValues(request.url, "directory");
-  const header = request.headers["x-opencode-directory"];
-  if (typeof header === "string") directories.push(header);
-  for (const raw of directories) {
-    const directory = decode(raw);
-    if (directory === undefined) return "directory is not valid percent-encoding";
-    if (directory.length > MAX_DIRECTORY) return `directory is longer than ${MAX_DIRECTORY} characters`;
-    if (directory.includes("\0")) return "directory contains a NUL character";
-  }
-  const workspaces = rawQueryValues(request.url, "workspace");
-  const workspaceHeader = request.headers["x-opencode-workspace"];
-  if (typeof workspaceHeader === "string") workspaces.push(workspaceHeader);
-  for (const raw of workspaces) {
-    const workspace = decode(raw);
-    if (workspace === undefined) return "workspace is not valid percent-encoding";
-    if (workspace.length > MAX_WORKSPACE) return `workspace is longer than ${MAX_WORKSPACE} characters`;
-  }
-  return undefined;
+  return nameProblem(request, "directory", MAX_DIRECTORY) ?? nameProblem(request, "workspace", MAX_WORKSPACE);
 }

@@ -4,6 +4,7 @@ import { type ModelServer, startModelServer } from "../../fixtures/model-server.
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
+import { shellAnswers } from "../helpers/pty.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { props } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";
@@ -97,21 +98,6 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
     expect(direct).toBe("refused 401");
     expect(await handshake(wsUrl)).toBe(direct);
 
-    const allowed = new WebSocket(wsUrl, { headers: GOOD });
-    cleanups.push(() => allowed.terminate());
-    let output = "";
-    const answered = new Promise<void>((resolve, reject) => {
-      allowed.on("message", (data) => {
-        output += data.toString();
-        if (output.includes("42")) resolve();
-      });
-      allowed.on("error", reject);
-    });
-    await new Promise<void>((resolve, reject) => {
-      allowed.once("open", () => resolve());
-      allowed.once("error", reject);
-    });
-    allowed.send("echo $((6*7))\n");
-    await answered;
+    await shellAnswers(wsUrl, GOOD);
   });
 });

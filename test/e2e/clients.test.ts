@@ -1,11 +1,11 @@
 import { createOpencodeClient } from "@opencode-ai/sdk";
 import { createOpencodeClient as createOpencodeClientV2 } from "@opencode-ai/sdk/v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
+import { shellAnswers } from "../helpers/pty.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";
@@ -102,24 +102,7 @@ describe("clients of opencode 1.14.48 through the shim", () => {
     });
     expect(created.status).toBe(200);
     const pty = (await created.json()) as { id: string };
-    const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/${pty.id}/connect`);
-    cleanups.push(() => socket.terminate());
-    let output = "";
-    const answered = new Promise<void>((resolve, reject) => {
-      socket.on("message", (data) => {
-        output += data.toString();
-        // The sum is only in the shell's output, never in what was typed.
-        if (output.includes("42")) resolve();
-      });
-      socket.on("error", reject);
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
-    socket.send("echo $((6*7))\n");
-    await answered;
-    socket.close();
+    await shellAnswers(`${shim.url.replace("http", "ws")}/pty/${pty.id}/connect`);
     await fetch(`${shim.url}/pty/${pty.id}`, { method: "DELETE" });
   });
 

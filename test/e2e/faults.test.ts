@@ -1,3 +1,4 @@
+import { connect as netConnect } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
@@ -122,6 +123,37 @@ describe("faults between the shim and opencode 1.14.48", () => {
     await done;
     await client.waitFor(isIdle(session.id), 30_000, "session.idle");
     expectConverged(client, session.id, text, false);
+  });
+
+  it("drops a client that never reads while thousands of deltas flow, and only that one", async () => {
+    const strict = await startTestShim(relay.url, ["--max-client-buffer", "1MiB"]);
+    try {
+      const healthy = await SseClient.connect(`${strict.url}/event`);
+      clients.push(healthy);
+      await healthy.waitFor((event) => event.json.type === "server.connected");
+      const stuck = netConnect(Number(new URL(strict.url).port), "127.0.0.1");
+      await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
+      stuck.write("GET /event HTTP/1.1\r\nHost: shim\r\nAccept: text/event-stream\r\n\r\n");
+      stuck.pause();
+      await eventually(() => strict.hub.subscriberTotal === 2, 5000, "the stuck client to subscribe");
+
+      const session = await createSession(strict.url);
+      const text = "[chunks:20000] [delay:0]";
+      await prompt(strict.url, session.id, text);
+      await healthy.waitFor(isIdle(session.id), 60_000, "session.idle");
+      const deltas = sessionEvents(healthy.events, session.id).filter(
+        (event) => event.json.type === "message.part.delta",
+      );
+      expect(deltas.length).toBeGreaterThan(10_000);
+      expect(assistantText(sessionEvents(healthy.events, session.id))).toEqual({
+        final: replyText(text),
+        deltas: replyText(text),
+      });
+      expect(strict.hub.subscriberTotal).toBe(1);
+      stuck.destroy();
+    } finally {
+      await strict.close();
+    }
   });
 
   it("rides out opencode being killed and restarted: streams stay open, REST says 502, health says 503", async () => {

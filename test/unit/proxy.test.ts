@@ -197,3 +197,12 @@ describe("passthrough", () => {
     expect(await response.json()).toMatchObject({ error: "upstream_unavailable" });
   });
 });
+
+describe("paging links", () => {
+  it("points opencode's absolute Link headers back at the shim", async () => {
+    const { shim } = await setUp();
+    const response = await fetch(`${shim.url}/paged`);
+    expect(response.headers.get("link")).toBe(`<${shim.url}/paged?limit=2&before=abc>; rel="next"`);
+    expect(response.headers.get("x-next-cursor")).toBe("abc");
+  });
+});

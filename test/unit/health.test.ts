@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type FakeUpstream, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import type { Shim } from "../../src/app.js";
+import { startTestShim } from "../helpers/shim.js";
+import { eventually, sourceState } from "../helpers/wait.js";
+
+let upstream: FakeUpstream | undefined;
+let shim: Shim | undefined;
+
+afterEach(async () => {
+  await shim?.close();
+  await upstream?.close();
+  shim = undefined;
+  upstream = undefined;
+});
+
+async function health() {
+  const response = await fetch(`${shim?.url}/shim/health`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("GET /shim/health", () => {
+  it("says ok, with upstream's version and the source in use", async () => {
+    upstream = await startFakeUpstream({ password: "pw" });
+    shim = await startTestShim(upstream.url, [], { OPENCODE_SERVER_PASSWORD: "pw" });
+    const { status, body } = await health();
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      status: "ok",
+      upstream: { url: upstream.url, version: "0.0.0-fake" },
+      source: { mode: "auto", active: "global", stream: "live" },
+      clients: 0,
+    });
+  });
+
+  it("says 503 with the reason while upstream is gone", async () => {
+    upstream = await startFakeUpstream();
+    shim = await startTestShim(upstream.url, ["--source", "poll"]);
+    expect((await health()).status).toBe(200);
+    await upstream.close();
+    upstream = undefined;
+    await eventually(async () => (await health()).status === 503, 5000, "503");
+    const { body } = await health();
+    expect(body.status).toBe("unavailable");
+    expect(String(body.reason)).toMatch(/cannot reach upstream .*ECONNREFUSED/);
+  });
+
+  it("says 503 while --source global has no stream", async () => {
+    upstream = await startFakeUpstream();
+    shim = await startTestShim(upstream.url, ["--source", "global"]);
+    const global = shim.sources?.global;
+    if (!global) throw new Error("no global source");
+    upstream.globalEventStatus = 503;
+    const down = sourceState(global, "down");
+    upstream.dropGlobalStreams();
+    await down;
+    const { status, body } = await health();
+    expect(status).toBe(503);
+    expect(String(body.reason)).toMatch(/\/global\/event is (down|connecting)/);
+  });
+});
