@@ -10,12 +10,14 @@ import { loggerOptions } from "./log.js";
 import { proxy } from "./proxy.js";
 import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
-import { healthRoute } from "./routes/health.js";
+import { shimRoutes } from "./routes/shim.js";
 import { GlobalSource } from "./sources/global.js";
 import { LogSource } from "./sources/log.js";
 import { Reconciler } from "./sources/poll.js";
 import { EventSources } from "./sources/sources.js";
+import { EmbeddedOpencode } from "./upstream/embedded.js";
 import { waitForUpstream } from "./upstream/health.js";
+import { findOpencodeBinary } from "./upstream/opencode-bin.js";
 import { Upstream } from "./upstream/upstream.js";
 
 export interface Shim {
@@ -28,6 +30,8 @@ export interface Shim {
   url: string;
   /** The opencode version upstream reported. */
   upstreamVersion: string | undefined;
+  /** The opencode the shim runs itself, when it was given no upstream. */
+  embedded: EmbeddedOpencode | undefined;
   close(): Promise<void>;
 }
 
@@ -39,10 +43,13 @@ export interface ShimOverrides {
   maxFrameBytes?: number;
 }
 
+/** A config whose upstream is known: given, or the embedded opencode's. */
+export type RunConfig = Config & { upstream: URL };
+
 /** The Fastify app with its parts wired, not yet listening and with no upstream traffic. */
-export function buildApp(config: Config, overrides: ShimOverrides = {}) {
+export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   const app = Fastify({
-    logger: overrides.logger ?? loggerOptions(config.logLevel),
+    logger: overrides.logger ?? loggerOptions(config.logLevel, config.logFormat),
     // One line per request is noise on a sidecar's hot path; it is there when debugging.
     logController: new LogController({
       disableRequestLogging: config.logLevel !== "debug" && config.logLevel !== "trace",
@@ -60,7 +67,13 @@ export function buildApp(config: Config, overrides: ShimOverrides = {}) {
   };
 
   if (config.source === "passthrough") {
-    app.register(healthRoute, { hub, upstream, sources: undefined });
+    app.register(shimRoutes, {
+      prefix: "/shim",
+      hub,
+      upstream,
+      sources: undefined,
+      corsOrigins: config.cors,
+    });
     app.register(proxy, { upstream });
     return { app, upstream, hub, sources: undefined, logSource: undefined };
   }
@@ -79,7 +92,7 @@ export function buildApp(config: Config, overrides: ShimOverrides = {}) {
   const logSource = config.logDir ? new LogSource(config.logDir, reconciler, log) : undefined;
 
   app.register(eventRoute, { ...streams, sources });
-  app.register(healthRoute, { hub, upstream, sources });
+  app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors });
   app.register(proxy, {
     upstream,
     intercept: async (request, reply) => {
@@ -96,7 +109,27 @@ export function buildApp(config: Config, overrides: ShimOverrides = {}) {
  * Waits for upstream, starts the event sources, then listens. Rejects (with nothing
  * left running) when upstream never becomes ready.
  */
-export async function startShim(config: Config, overrides: ShimOverrides = {}): Promise<Shim> {
+export async function startShim(given: Config, overrides: ShimOverrides = {}): Promise<Shim> {
+  let embedded: EmbeddedOpencode | undefined;
+  let config: RunConfig;
+  if (given.upstream) {
+    config = { ...given, upstream: given.upstream };
+  } else {
+    const log = Fastify({ logger: overrides.logger ?? loggerOptions(given.logLevel, given.logFormat) }).log;
+    embedded = new EmbeddedOpencode({
+      bin: findOpencodeBinary(given.opencodeBin, process.env),
+      args: given.opencodeArgs,
+      env: process.env,
+      log,
+    });
+    try {
+      const url = await embedded.start();
+      config = { ...given, upstream: url, logDir: given.logDir ?? embedded.logDir };
+    } catch (error) {
+      await embedded.stop();
+      throw error;
+    }
+  }
   const { app, upstream, hub, sources, logSource } = buildApp(config, overrides);
   let heartbeat: NodeJS.Timeout | undefined;
   const close = async () => {
@@ -106,6 +139,7 @@ export async function startShim(config: Config, overrides: ShimOverrides = {}): 
     await sources?.stop();
     await app.close();
     await upstream.close();
+    await embedded?.stop();
   };
   try {
     const started = Date.now();
@@ -129,6 +163,7 @@ export async function startShim(config: Config, overrides: ShimOverrides = {}): 
       hub,
       sources,
       upstream,
+      embedded,
       url: `http://${host}:${port}`,
       upstreamVersion: health.version,
       close,

@@ -4,7 +4,15 @@ import { parseDuration, parseSize } from "./units.js";
 import type { Credentials } from "./upstream/upstream.js";
 
 export interface Config {
-  upstream: URL;
+  /** The opencode server to front; undefined: the shim starts one itself. */
+  upstream: URL | undefined;
+  /** The embedded opencode's binary (undefined: found on PATH or among the installed packages). */
+  opencodeBin: string | undefined;
+  /** Arguments for the embedded `opencode serve`, from after `--`. */
+  opencodeArgs: string[];
+  /** Origins allowed to call the shim's own routes from a browser, beside localhost. */
+  cors: string[];
+  logFormat: "json" | "pretty";
   source: SourceMode;
   pollIntervalMs: number;
   logDir: string | undefined;
@@ -39,7 +47,14 @@ const OPTIONS = {
     env: "OPENCODE_SHIM_UPSTREAM",
     value: "URL",
     fallback: undefined,
-    help: "the opencode server to front, e.g. http://127.0.0.1:4096 (required)",
+    help: "the opencode server to front, e.g. http://127.0.0.1:4096; without it the shim starts `opencode serve` itself",
+  },
+  opencodeBin: {
+    flag: "opencode-bin",
+    env: "OPENCODE_BIN",
+    value: "PATH",
+    fallback: undefined,
+    help: "the opencode binary to start when there is no --upstream (else: PATH, then the opencode-linux-x64 package)",
   },
   source: {
     flag: "source",
@@ -111,12 +126,26 @@ const OPTIONS = {
     fallback: "10000",
     help: "event streams served at once; one more is answered 503",
   },
+  cors: {
+    flag: "cors",
+    env: "OPENCODE_SHIM_CORS",
+    value: "ORIGIN",
+    fallback: undefined,
+    help: "another origin allowed to call the shim's own routes from a browser (repeatable; env: comma-separated)",
+  },
   logLevel: {
     flag: "log-level",
     env: "OPENCODE_SHIM_LOG_LEVEL",
     value: "LEVEL",
     fallback: "info",
-    help: `${LOG_LEVELS.join("|")}; logs go to stderr as JSON`,
+    help: `${LOG_LEVELS.join("|")}; logs go to stderr`,
+  },
+  logFormat: {
+    flag: "log-format",
+    env: "OPENCODE_SHIM_LOG_FORMAT",
+    value: "FORMAT",
+    fallback: "json",
+    help: "json|pretty: JSON lines, or readable lines for a terminal",
   },
 } satisfies Record<string, Option>;
 
@@ -135,7 +164,7 @@ export function helpText(): string {
     return `${left.padEnd(32)}${option.help}${fallback}\n${"".padEnd(32)}env ${option.env}`;
   });
   return [
-    "Usage: opencode-event-shim --upstream URL [options]",
+    "Usage: opencode-event-shim [--upstream URL] [options] [-- opencode serve arguments]",
     "",
     "A sidecar in front of an opencode server whose GET /event is broken (1.14.43-1.14.48):",
     "every other route passes through untouched; /event is rebuilt from upstream's",
@@ -147,7 +176,9 @@ export function helpText(): string {
     `${"  --version".padEnd(32)}print the version`,
     "",
     "Upstream credentials come from opencode's own OPENCODE_SERVER_PASSWORD and",
-    "OPENCODE_SERVER_USERNAME (default user: opencode).",
+    "OPENCODE_SERVER_USERNAME (default user: opencode). Without --upstream, the shim runs",
+    "`opencode serve --hostname 127.0.0.1 --port 0` itself (plus what follows --), follows",
+    "its log, restarts it if it dies and stops it on shutdown.",
     "",
   ].join("\n");
 }
@@ -156,14 +187,19 @@ class ConfigError extends Error {}
 
 /** Command line and environment → a checked config, or a one-line reason it is wrong. */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
-  let values: Record<string, string | boolean | undefined>;
+  const separator = argv.indexOf("--");
+  const shimArgs = separator === -1 ? argv : argv.slice(0, separator);
+  const opencodeArgs = separator === -1 ? [] : argv.slice(separator + 1);
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
-    const options: Record<string, { type: "string" | "boolean" }> = {
+    const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
       help: { type: "boolean" },
       version: { type: "boolean" },
     };
     for (const option of Object.values(OPTIONS)) options[option.flag] = { type: "string" };
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    options.cors = { type: "string", multiple: true };
+    values = parseArgs({ args: shimArgs, options, strict: true, allowPositionals: false })
+      .values as typeof values;
   } catch (error) {
     return { kind: "error", message: (error as Error).message.split("\n")[0] ?? "invalid arguments" };
   }
@@ -174,6 +210,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     const option: Option = OPTIONS[key];
     const fromFlag = values[option.flag];
     if (typeof fromFlag === "string") return { text: fromFlag, source: `--${option.flag}` };
+    if (Array.isArray(fromFlag)) return { text: fromFlag.join(","), source: `--${option.flag}` };
     const fromEnv = env[option.env];
     if (fromEnv !== undefined && fromEnv !== "") return { text: fromEnv, source: option.env };
     return { text: option.fallback, source: `--${option.flag}` };
@@ -181,8 +218,18 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
 
   try {
     const password = env.OPENCODE_SERVER_PASSWORD;
+    const upstream = raw("upstream");
+    if (upstream.text !== undefined && opencodeArgs.length > 0) {
+      throw new ConfigError(
+        "arguments after -- are for the opencode the shim starts itself: not with --upstream",
+      );
+    }
     const config: Config = {
-      upstream: parseUpstream(raw("upstream")),
+      upstream: upstream.text === undefined ? undefined : parseUpstream(upstream),
+      opencodeBin: raw("opencodeBin").text,
+      opencodeArgs,
+      cors: parseOrigins(raw("cors")),
+      logFormat: parseLogFormat(raw("logFormat")),
       source: parseSource(raw("source")),
       pollIntervalMs: positive(
         parseWith(raw("pollInterval"), (text) => parseDuration(text, "ms"), "a duration in ms"),
@@ -217,11 +264,9 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
 }
 
 function parseUpstream({ text, source }: { text: string | undefined; source: string }): URL {
-  if (text === undefined)
-    throw new ConfigError("missing --upstream URL (or OPENCODE_SHIM_UPSTREAM): the opencode server to front");
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(text ?? "");
   } catch {
     throw new ConfigError(`${source}: "${text}" is not a URL (expected e.g. http://127.0.0.1:4096)`);
   }
@@ -272,6 +317,29 @@ function parseWith(
 function positive(value: number, { text, source }: { text: string | undefined; source: string }): number {
   if (value <= 0) throw new ConfigError(`${source}: "${text ?? ""}" must be more than 0`);
   return value;
+}
+
+function parseOrigins({ text, source }: { text: string | undefined; source: string }): string[] {
+  if (!text) return [];
+  return text.split(",").map((origin) => {
+    const trimmed = origin.trim();
+    let url: URL | undefined;
+    try {
+      url = new URL(trimmed);
+    } catch {}
+    if (!url || url.origin !== trimmed.replace(/\/$/, "")) {
+      throw new ConfigError(
+        `${source}: "${trimmed}" is not an origin (expected e.g. https://app.example.com)`,
+      );
+    }
+    return url.origin;
+  });
+}
+
+function parseLogFormat({ text, source }: { text: string | undefined; source: string }): "json" | "pretty" {
+  if (text !== "json" && text !== "pretty")
+    throw new ConfigError(`${source}: "${text ?? ""}" is not json or pretty`);
+  return text;
 }
 
 function parseSource({ text, source }: { text: string | undefined; source: string }): SourceMode {

@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from "fastify";
+import pretty from "pino-pretty";
 import type { LogLevel } from "./config.js";
 
 /** Query parameters that carry credentials (`?auth_token=` is opencode's). */
@@ -8,11 +9,26 @@ export function redactUrl(url: string | undefined): string | undefined {
   return url?.replace(SECRET_QUERY, "$1[redacted]");
 }
 
-/** JSON logs on stderr (stdout carries the "listening on" line), credentials never written. */
-export function loggerOptions(level: LogLevel): NonNullable<FastifyServerOptions["logger"]> {
+/**
+ * Logs on stderr (stdout carries the "listening on" line) — JSON lines, or readable ones
+ * for a terminal — with credentials never written.
+ */
+export function loggerOptions(
+  level: LogLevel,
+  format: "json" | "pretty" = "json",
+): NonNullable<FastifyServerOptions["logger"]> {
+  const stream =
+    format === "pretty"
+      ? pretty({
+          destination: 2,
+          colorize: process.stderr.isTTY,
+          translateTime: "SYS:HH:MM:ss.l",
+          ignore: "pid,hostname",
+        })
+      : process.stderr;
   return {
     level,
-    stream: process.stderr,
+    stream,
     redact: {
       paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization", "headers.cookie"],
       censor: "[redacted]",

@@ -35,7 +35,7 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
     return last.check;
   };
 
-  app.get("/shim/health", async (_request, reply) => {
+  app.get("/health", async (_request, reply) => {
     const state = await upstreamState();
     const stream = sources?.global?.state;
     let problem = state.problem;

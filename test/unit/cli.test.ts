@@ -62,7 +62,7 @@ describe("opencode-event-shim (command line)", () => {
   it("prints its help and version", async () => {
     const help = cli(["--help"]);
     expect((await help.exit).code).toBe(0);
-    expect(help.stdout()).toMatch(/Usage: opencode-event-shim --upstream URL/);
+    expect(help.stdout()).toMatch(/^Usage: opencode-event-shim \[--upstream URL\]/);
     const version = cli(["--version"]);
     expect((await version.exit).code).toBe(0);
     const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -71,7 +71,7 @@ describe("opencode-event-shim (command line)", () => {
 
   it.each([
     [["--upstream", "http://127.0.0.1:1", "--bogus"], "Unknown option '--bogus'"],
-    [[], "missing --upstream"],
+    [["--cors", "nope"], '--cors: "nope" is not an origin'],
     [["--upstream", "http://127.0.0.1:1", "--port", "banana"], '--port: "banana"'],
   ])("rejects %j with exit 2 and one line", async (args, text) => {
     const run = cli(args);

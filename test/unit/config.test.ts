@@ -25,7 +25,7 @@ describe("parseCommandLine", () => {
       logLevel: "info",
       credentials: undefined,
     });
-    expect(config.upstream.origin).toBe("http://127.0.0.1:4096");
+    expect(config.upstream?.origin).toBe("http://127.0.0.1:4096");
   });
 
   it("reads the environment, and flags win over it", () => {
@@ -35,7 +35,7 @@ describe("parseCommandLine", () => {
       OPENCODE_SHIM_HOST: "0.0.0.0",
     };
     expect(run([], env)).toMatchObject({ port: 0, host: "0.0.0.0" });
-    expect(run([], env).upstream.host).toBe("10.0.0.5:4096");
+    expect(run([], env).upstream?.host).toBe("10.0.0.5:4096");
     expect(run(["--port", "5000"], env).port).toBe(5000);
   });
 
@@ -57,6 +57,25 @@ describe("parseCommandLine", () => {
     expect(run(["--upstream=http://h:1", "--upstream-wait", "2"]).upstreamWaitMs).toBe(2000);
   });
 
+  it("starts opencode itself without --upstream, with the arguments after --", () => {
+    const config = run(["--opencode-bin", "/opt/opencode", "--", "--print-logs", "--log-level", "DEBUG"]);
+    expect(config.upstream).toBeUndefined();
+    expect(config.opencodeBin).toBe("/opt/opencode");
+    expect(config.opencodeArgs).toEqual(["--print-logs", "--log-level", "DEBUG"]);
+    expect(run([], { OPENCODE_BIN: "/usr/local/bin/opencode" }).opencodeBin).toBe("/usr/local/bin/opencode");
+  });
+
+  it("takes --cors origins, repeated or comma-separated", () => {
+    expect(run(["--cors", "https://a.example", "--cors", "http://b.example:8080"]).cors).toEqual([
+      "https://a.example",
+      "http://b.example:8080",
+    ]);
+    expect(run([], { OPENCODE_SHIM_CORS: "https://a.example, https://c.example/" }).cors).toEqual([
+      "https://a.example",
+      "https://c.example",
+    ]);
+  });
+
   it("takes upstream credentials from opencode's own variables", () => {
     expect(run(["--upstream=http://h:1"], { OPENCODE_SERVER_PASSWORD: "pw" }).credentials).toEqual({
       username: "opencode",
@@ -70,7 +89,13 @@ describe("parseCommandLine", () => {
 
   it.each([
     [["--upstream", "http://h:1", "--bogus"], /Unknown option '--bogus'/],
-    [[], /missing --upstream/],
+    [["--cors", "not an origin"], /--cors: "not an origin" is not an origin/],
+    [["--cors", "https://a.example/path"], /is not an origin/],
+    [
+      ["--upstream", "http://h:1", "--", "--print-logs"],
+      /arguments after -- are for the opencode the shim starts itself/,
+    ],
+    [["--log-format", "xml"], /--log-format: "xml" is not json or pretty/],
     [["--upstream", "not a url"], /--upstream: "not a url" is not a URL/],
     [["--upstream", "ftp://h/"], /only http:\/\/ and https:\/\//],
     [["--upstream", "http://h:1/api"], /origin only/],
