@@ -7,6 +7,7 @@ import Fastify, {
 import type { Config } from "./config.js";
 import { Hub } from "./hub/hub.js";
 import { loggerOptions } from "./log.js";
+import { Metrics } from "./metrics.js";
 import { proxy } from "./proxy.js";
 import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
@@ -59,6 +60,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials);
   const hub = new Hub({ replaySize: config.replaySize });
+  const metrics = new Metrics();
   const streams = {
     hub,
     upstream,
@@ -67,12 +69,14 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   };
 
   if (config.source === "passthrough") {
+    metrics.watch(hub, undefined);
     app.register(shimRoutes, {
       prefix: "/shim",
       hub,
       upstream,
       sources: undefined,
       corsOrigins: config.cors,
+      metrics,
     });
     app.register(proxy, { upstream });
     return { app, upstream, hub, sources: undefined, logSource: undefined };
@@ -86,13 +90,15 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
           log,
           stallTimeoutMs: overrides.stallTimeoutMs,
           maxFrameBytes: overrides.maxFrameBytes,
+          observeLatency: (seconds) => metrics.addedLatency.observe(seconds),
         });
   const reconciler = new Reconciler({ upstream, hub, log, pollIntervalMs: config.pollIntervalMs });
   const sources = new EventSources(config.source, global, reconciler, log);
   const logSource = config.logDir ? new LogSource(config.logDir, reconciler, log) : undefined;
 
   app.register(eventRoute, { ...streams, sources });
-  app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors });
+  metrics.watch(hub, sources);
+  app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
   app.register(proxy, {
     upstream,
     intercept: async (request, reply) => {

@@ -17,6 +17,18 @@ export interface HubOptions {
 
 const INSTANCE_DISPOSED = "server.instance.disposed";
 
+/** Plain counters, cheap on the hot path; the metrics endpoint reads them when scraped. */
+export interface HubStats {
+  /** Events accepted, by `origin type`. */
+  eventsIn: Map<string, number>;
+  /** Frames written to clients. */
+  framesOut: number;
+  /** Events dropped as already seen. */
+  duplicates: number;
+  /** Clients cut off for not reading. */
+  droppedClients: number;
+}
+
 /**
  * Where every source publishes and every client reads: drops events seen before,
  * numbers the rest, keeps the mirror of upstream's state current, frames each event
@@ -26,6 +38,7 @@ const INSTANCE_DISPOSED = "server.instance.disposed";
 export class Hub {
   readonly epoch = newEpoch();
   readonly mirror = new Mirror();
+  readonly stats: HubStats = { eventsIn: new Map(), framesOut: 0, duplicates: 0, droppedClients: 0 };
   private seq = 0;
   private readonly rings = new Map<string, Ring<Update>>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
@@ -57,29 +70,40 @@ export class Hub {
   /** Accepts an event; undefined when it is a duplicate of one already published. */
   publish(envelope: Envelope): Update | undefined {
     const id = envelope.payload.id;
-    if (typeof id === "string" && !this.recent.add(id)) return undefined;
+    if (typeof id === "string" && !this.recent.add(id)) {
+      this.stats.duplicates++;
+      return undefined;
+    }
     const seq = ++this.seq;
+    const key = `${envelope.origin ?? "global"} ${envelope.payload.type}`;
+    this.stats.eventsIn.set(key, (this.stats.eventsIn.get(key) ?? 0) + 1);
     const cursor = formatCursor(this.epoch, seq);
     const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
     this.mirror.apply(envelope.directory, envelope.payload, seq, envelope.project);
     this.ringFor(envelope.directory).push(update);
 
+    let written = 0;
     for (const subscriber of this.globalSubscribers) {
-      if (subscriber.accepts(update.workspace)) subscriber.write(globalFrameOf(update));
+      if (!subscriber.accepts(update.workspace)) continue;
+      subscriber.write(globalFrameOf(update));
+      written++;
     }
     const subscribers = this.subscribers.get(envelope.directory);
-    if (!subscribers) return update;
-    if (envelope.payload.type === INSTANCE_DISPOSED) {
+    if (subscribers && envelope.payload.type === INSTANCE_DISPOSED) {
       // The instance is gone for every workspace on it: all its streams end, as upstream's do.
       for (const subscriber of [...subscribers]) {
         subscriber.write(update.frame);
         subscriber.end();
+        written++;
       }
-      return update;
+    } else if (subscribers) {
+      for (const subscriber of subscribers) {
+        if (!subscriber.accepts(envelope.workspace)) continue;
+        subscriber.write(update.frame);
+        written++;
+      }
     }
-    for (const subscriber of subscribers) {
-      if (subscriber.accepts(envelope.workspace)) subscriber.write(update.frame);
-    }
+    this.stats.framesOut += written;
     return update;
   }
 
@@ -101,6 +125,7 @@ export class Hub {
     set.add(subscriber);
     this.subscriberCount++;
     subscriber.onClose(() => {
+      if (subscriber.overflowed) this.stats.droppedClients++;
       const current = this.setFor(subscriber);
       if (!current.delete(subscriber)) return;
       this.subscriberCount--;

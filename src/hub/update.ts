@@ -6,12 +6,16 @@ export interface EventPayload {
   [key: string]: unknown;
 }
 
+/** Which source an event came from: upstream's own stream, or the reconciler making up for it. */
+export type EventOrigin = "global" | "reconciler";
+
 /** An event and the instance it belongs to, as a source hands it to the hub. */
 export interface Envelope {
   directory: string;
   workspace?: string | undefined;
   project?: string | undefined;
   payload: EventPayload;
+  origin?: EventOrigin;
 }
 
 /** An envelope the hub has accepted: numbered, and framed once for every subscriber. */

@@ -14,6 +14,8 @@ export interface GlobalSourceOptions {
   stallTimeoutMs?: number;
   /** Largest frame accepted from upstream. */
   maxFrameBytes?: number;
+  /** Told, for each event, how long it took from its bytes' arrival to its frames' being written (seconds). */
+  observeLatency?: (seconds: number) => void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -35,6 +37,9 @@ export class GlobalSource extends EventEmitter {
   private running: Promise<void> | undefined;
   private lastProblem: string | undefined;
   private readonly skippedReasons = new Set<string>();
+  /** Times the stream came back after it had been live. */
+  reconnects = 0;
+  private everLive = false;
   private readonly stallTimeoutMs: number;
   private readonly maxFrameBytes: number;
   private readonly initialBackoffMs: number;
@@ -128,6 +133,8 @@ export class GlobalSource extends EventEmitter {
         );
         return false;
       }
+      /** When the bytes being parsed arrived: an event's added latency counts from there. */
+      let arrived = 0;
       const reader = createGlobalStreamReader({
         maxFrameBytes: this.maxFrameBytes,
         onFrame: (frame) => {
@@ -137,11 +144,16 @@ export class GlobalSource extends EventEmitter {
           }
           if (!live) {
             live = true;
+            if (this.everLive) this.reconnects++;
+            this.everLive = true;
             this.lastProblem = undefined;
             this.options.log.info("upstream /global/event is live");
             this.setState("live");
           }
-          if (frame.kind === "event") this.options.hub.publish(frame.envelope);
+          if (frame.kind !== "event") return;
+          if (this.options.hub.publish(frame.envelope)) {
+            this.options.observeLatency?.((performance.now() - arrived) / 1000);
+          }
         },
         onOversize: () => {
           this.problem(`an upstream frame exceeded ${this.maxFrameBytes} bytes, reconnecting`);
@@ -150,6 +162,7 @@ export class GlobalSource extends EventEmitter {
       });
       armWatchdog();
       for await (const chunk of response.body) {
+        arrived = performance.now();
         armWatchdog();
         reader.feed(chunk as Buffer);
       }

@@ -124,7 +124,9 @@ export class Reconciler {
   /** @internal */
   publish(directory: string, state: InstanceState, events: EventPayload[]): void {
     for (const payload of events) {
-      if (this.options.hub.publish({ directory, project: state.project, payload })) this.corrections++;
+      if (this.options.hub.publish({ directory, project: state.project, payload, origin: "reconciler" })) {
+        this.corrections++;
+      }
     }
   }
 

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createOpencodeClient } from "@opencode-ai/sdk";
 import { createOpencodeClient as createOpencodeClientV2 } from "@opencode-ai/sdk/v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,6 +93,32 @@ describe("clients of opencode 1.14.48 through the shim", () => {
     expect((created?.properties.info as { directory?: string } | undefined)?.directory).toBe(
       opencode.otherDir,
     );
+  });
+
+  it("a plain curl -N follows the prompt to session.idle", async () => {
+    const curl = spawn("curl", ["-sN", "--max-time", "60", `${shim.url}/event`], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    cleanups.push(() => curl.kill("SIGKILL"));
+    let output = "";
+    const seen = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => (output.includes(text) ? resolve() : undefined);
+        curl.stdout?.on("data", (chunk) => {
+          output += chunk;
+          check();
+        });
+        curl.once("exit", (code) => reject(new Error(`curl exited (${code}) before "${text}": ${output}`)));
+        check();
+      });
+    await seen('"type":"server.connected"');
+    const session = await createSession(shim.url);
+    await prompt(shim.url, session.id, "say hello");
+    await seen(`"type":"session.idle","properties":{"sessionID":"${session.id}"}`);
+    // What curl shows is opencode's framing, plus an id line per event.
+    expect(output).toMatch(/^data: \{"id":"evt_[^"]+","type":"server.connected","properties":\{\}\}\n\n/);
+    expect(output).toMatch(/\ndata: \{[^\n]*"type":"session.idle"[^\n]*\}\nid: [0-9a-f]+-\d+\n\n/);
+    curl.kill("SIGTERM");
   });
 
   it("a PTY's WebSocket works through the shim", async () => {

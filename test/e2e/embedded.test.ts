@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import {
+  type OpencodeHome,
+  opencodeBinary,
+  prepareOpencodeHome,
+  recordPid,
+} from "../../fixtures/opencode.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { eventually } from "../helpers/wait.js";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One command, no --upstream: the shim starts the real opencode 1.14.48 itself, follows
+ * its log, restarts it when it dies, and stops it when it is stopped.
+ */
+describe("the shim running opencode itself", () => {
+  let model: ModelServer;
+  let home: OpencodeHome;
+  let shim: ChildProcess;
+  let url: string;
+  let logs = "";
+  const pids = new Set<number>();
+  const clients: SseClient[] = [];
+
+  /** PIDs of the opencode processes the shim said it started. */
+  function opencodePids(): number[] {
+    return [...logs.matchAll(/"opencodePid":(\d+)/g)].map((match) => Number(match[1]));
+  }
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    home = prepareOpencodeHome({ modelBaseURL: model.baseURL }, "embedded");
+    shim = spawn(
+      process.execPath,
+      [
+        new URL("../../dist/cli.js", import.meta.url).pathname,
+        "--port",
+        "0",
+        "--opencode-bin",
+        opencodeBinary("1.14.48"),
+      ],
+      { cwd: home.projectDir, env: home.env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    shim.stderr?.setEncoding("utf8").on("data", (text: string) => {
+      logs += text;
+      for (const pid of opencodePids()) {
+        if (!pids.has(pid)) {
+          pids.add(pid);
+          recordPid(pid);
+        }
+      }
+    });
+    url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      shim.stdout?.setEncoding("utf8").on("data", (text: string) => {
+        out += text;
+        const match = /listening on (http:\/\/\S+)/.exec(out);
+        if (match?.[1]) resolve(match[1]);
+      });
+      shim.once("exit", (code) => reject(new Error(`the shim exited (${code}): ${logs}`)));
+    });
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    if (shim?.exitCode === null) shim.kill("SIGKILL");
+    for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+    await model?.close();
+    if (home) rmSync(home.root, { recursive: true, force: true });
+  });
+
+  async function promptThrough(client: SseClient, text: string) {
+    const session = await createSession(url);
+    await prompt(url, session.id, text);
+    await client.waitFor(
+      (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
+      30_000,
+      "session.idle",
+    );
+    await client.waitUntil(
+      () => assistantText(sessionEvents(client.events, session.id)).final === replyText(text),
+      10_000,
+      "the answer",
+    );
+    return session;
+  }
+
+  it("starts opencode, serves its events, and follows its log", async () => {
+    expect(opencodePids()).toHaveLength(1);
+    const health = (await (await fetch(`${url}/shim/health`)).json()) as { upstream: { version: string } };
+    expect(health.upstream.version).toBe("1.14.48");
+    expect(logs).toContain(`"file":"${home.logDir}/`);
+    const client = await SseClient.connect(`${url}/event`);
+    clients.push(client);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    const session = await promptThrough(client, "say hello");
+    expect(
+      (sessionEvents(client.events, session.id)[0]?.json.properties as { info?: { directory?: string } }).info
+        ?.directory,
+    ).toBe(home.projectDir);
+  });
+
+  it("restarts opencode when it dies, and the same client stream goes on", async () => {
+    const client = await SseClient.connect(`${url}/event`);
+    clients.push(client);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    const [first] = opencodePids();
+    if (first === undefined) throw new Error("no opencode pid");
+    process.kill(first, "SIGKILL");
+    await eventually(() => opencodePids().length === 2, 20_000, "a restarted opencode");
+    await eventually(async () => (await fetch(`${url}/shim/health`)).status === 200, 20_000, "healthy again");
+    await promptThrough(client, "[chunks:3] again");
+    expect(client.isEnded).toBe(false);
+  });
+
+  it("stops opencode when it is stopped, and exits 0", async () => {
+    const exited = new Promise<number | null>((resolve) => shim.once("exit", (code) => resolve(code)));
+    shim.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const last = opencodePids().at(-1);
+    if (last === undefined) throw new Error("no opencode pid");
+    await eventually(() => !alive(last), 5000, "opencode to be gone");
+  });
+});

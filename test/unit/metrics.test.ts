@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { startTestShim } from "../helpers/shim.js";
+import { sourceState } from "../helpers/wait.js";
+
+let upstream: FakeUpstream | undefined;
+let shim: Shim | undefined;
+const clients: SseClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await shim?.close();
+  await upstream?.close();
+  shim = undefined;
+  upstream = undefined;
+});
+
+/** One sample of the Prometheus text, by its name and labels as written. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("GET /shim/metrics", () => {
+  it("counts events in and out, duplicates, clients, reconnects and the added latency", async () => {
+    upstream = await startFakeUpstream();
+    shim = await startTestShim(upstream.url);
+    const a = await SseClient.connect(`${shim.url}/event`);
+    const b = await SseClient.connect(`${shim.url}/event`);
+    clients.push(a, b);
+    for (const client of [a, b]) await client.waitFor((event) => event.json.type === "server.connected");
+    const idle = fakeEvent("session.idle", { sessionID: "ses_1" });
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.status", { sessionID: "ses_1" }) });
+    upstream.emit({ directory: upstream.cwd, payload: idle });
+    upstream.emit({ directory: upstream.cwd, payload: idle });
+    await a.waitFor((event) => event.json.type === "session.idle");
+    await b.waitFor((event) => event.json.type === "session.idle");
+    const global = shim.sources?.global;
+    if (!global) throw new Error("no global source");
+    const down = sourceState(global, "down");
+    upstream.dropGlobalStreams();
+    await down;
+    await sourceState(global, "live");
+
+    const response = await fetch(`${shim.url}/shim/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(sample(text, 'opencode_shim_events_in_total{source="global",type="session.idle"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_events_in_total{source="global",type="session.status"}')).toBe(1);
+    expect(sample(text, "opencode_shim_events_out_total")).toBe(4);
+    expect(sample(text, "opencode_shim_duplicate_events_total")).toBe(1);
+    expect(sample(text, "opencode_shim_subscribers")).toBe(2);
+    expect(sample(text, "opencode_shim_upstream_reconnects_total")).toBe(1);
+    expect(sample(text, "opencode_shim_dropped_clients_total")).toBe(0);
+    expect(sample(text, "opencode_shim_event_added_latency_seconds_count")).toBe(2);
+    expect(sample(text, 'opencode_shim_source_info{mode="auto",active="global"}')).toBe(1);
+    expect(text).toContain("opencode_shim_reconciler_corrections_total");
+    expect(text).toContain("opencode_shim_poll_requests_total");
+    expect(sample(text, "opencode_shim_process_resident_memory_bytes")).toBeGreaterThan(0);
+
+    // Counters only go up, scrape after scrape.
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle", { sessionID: "ses_2" }) });
+    await a.waitFor((event) => event.json.properties?.sessionID === "ses_2");
+    const again = await (await fetch(`${shim.url}/shim/metrics`)).text();
+    expect(sample(again, 'opencode_shim_events_in_total{source="global",type="session.idle"}')).toBe(2);
+  });
+
+  it("answers browsers on localhost origins, and not others", async () => {
+    upstream = await startFakeUpstream();
+    shim = await startTestShim(upstream.url, ["--cors", "https://dash.example"]);
+    for (const [origin, allowed] of [
+      ["http://localhost:3000", true],
+      ["http://127.0.0.1:8080", true],
+      ["https://dash.example", true],
+      ["https://evil.example", false],
+    ] as const) {
+      const response = await fetch(`${shim.url}/shim/metrics`, { headers: { origin } });
+      expect(response.headers.get("access-control-allow-origin")).toBe(allowed ? origin : null);
+      const preflight = await fetch(`${shim.url}/shim/health`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "GET",
+          "access-control-request-headers": "x-custom",
+        },
+      });
+      expect(preflight.headers.get("access-control-allow-origin")).toBe(allowed ? origin : null);
+    }
+  });
+});
