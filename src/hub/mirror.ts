@@ -128,6 +128,16 @@ export class InstanceState {
     }
   }
 
+  /** The tool call a permission or question belongs to, as far as it is known. */
+  toolPartOf(request: PendingRequest): Part | undefined {
+    const { messageID, callID } = request.tool ?? {};
+    const entry = messageID ? this.messages.get(request.sessionID)?.messages.get(messageID) : undefined;
+    for (const tracked of entry?.parts.values() ?? []) {
+      if (tracked.value?.callID === callID) return tracked.value;
+    }
+    return undefined;
+  }
+
   /** The newest `time.updated` of the sessions known: where an incremental listing resumes. */
   newestSessionUpdate(): number {
     let newest = 0;

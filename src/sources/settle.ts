@@ -1,0 +1,40 @@
+import type { Part, PendingRequest } from "../hub/state.js";
+import type { EventPayload } from "../hub/update.js";
+import { event } from "./reconcile.js";
+
+/**
+ * A permission or question that is no longer pending was answered. How, REST only tells
+ * through the end of the tool call it belongs to, so the event waits for that end —
+ * or for the session to go idle (`sessionEnding`), when there is nothing more to wait for.
+ */
+function ended(tool: Part | undefined, sessionEnding: boolean): Part["state"] | null {
+  const state = tool?.state;
+  if (state?.status === "completed" || state?.status === "error") return state;
+  return sessionEnding ? undefined : null;
+}
+
+/** permission.replied; "always" looks like "once" over REST, a refusal ends the tool in an error. */
+export function permissionReplied(
+  request: PendingRequest,
+  tool: Part | undefined,
+  sessionEnding: boolean,
+): EventPayload | undefined {
+  const state = ended(tool, sessionEnding);
+  if (state === null) return undefined;
+  const reply = state?.status === "error" ? "reject" : "once";
+  return event("permission.replied", { sessionID: request.sessionID, requestID: request.id, reply });
+}
+
+/** question.replied with the answers the tool recorded, or question.rejected when it was dismissed. */
+export function questionSettled(
+  request: PendingRequest,
+  tool: Part | undefined,
+  sessionEnding: boolean,
+): EventPayload | undefined {
+  const state = ended(tool, sessionEnding);
+  if (state === null) return undefined;
+  const { sessionID, id: requestID } = request;
+  if (state?.status === "error") return event("question.rejected", { sessionID, requestID });
+  const answers = (state?.metadata as { answers?: unknown } | undefined)?.answers;
+  return event("question.replied", { sessionID, requestID, answers: Array.isArray(answers) ? answers : [] });
+}
