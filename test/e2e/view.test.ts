@@ -1,0 +1,359 @@
+import { existsSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import type { Shim } from "../../src/app.js";
+import { createSession, prompt } from "../helpers/rest.js";
+import { startTestShim } from "../helpers/shim.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** How long a page condition may take to hold; far more than a prompt of the offline model needs. */
+const WAIT = { timeout: 30_000 };
+
+/** Debian's Chromium, headless. Missing is a failure, never a skip. */
+async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run scripts/test-deps.sh (installs Debian's chromium package)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/** The little of the DOM the checks run in the page use (the project's type check has no DOM library). */
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+}
+interface PageGlobals {
+  document: {
+    querySelector(selector: string): PageElement | null;
+    querySelectorAll(selector: string): ArrayLike<PageElement>;
+  };
+  location: { search: string };
+}
+
+interface Row {
+  type: string;
+  session: string | undefined;
+  directory: string | undefined;
+  summary: string;
+}
+
+/** The rows the page shows now, top (newest) first. */
+function rows(page: Page): Promise<Row[]> {
+  return page.evaluate(() => {
+    const { document } = globalThis as unknown as PageGlobals;
+    return Array.from(document.querySelectorAll("#events .ev"), (row) => ({
+      type: row.dataset.type ?? "",
+      session: row.dataset.session,
+      directory: row.dataset.directory,
+      summary: (row as unknown as { querySelector(s: string): PageElement | null }).querySelector(".summary")
+        ?.textContent as string,
+    }));
+  });
+}
+
+/** Waits until the page shows a row of `type` for `session` (and `directory`, on the whole-server stream). */
+async function waitForRow(page: Page, type: string, session: string, directory?: string): Promise<void> {
+  const where = directory ? `[data-directory="${directory}"]` : "";
+  await page
+    .locator(`#events .ev[data-type="${type}"][data-session="${session}"]${where}`)
+    .first()
+    .waitFor(WAIT);
+}
+
+/** Waits until the per-type count of `type` reads `count`. */
+async function waitForCount(page: Page, type: string, count: number): Promise<void> {
+  await page.waitForFunction(
+    ({ type, count }) => {
+      const { document } = globalThis as unknown as PageGlobals;
+      return document.querySelector(`#counts .chip[data-type="${type}"] .n`)?.textContent === String(count);
+    },
+    { type, count },
+    WAIT,
+  );
+}
+
+/** Waits until the list shows exactly the rows `selector` picks, and at least one. */
+async function waitUntilEveryRow(page: Page, selector: string): Promise<void> {
+  await page.waitForFunction(
+    (selector) => {
+      const { document } = globalThis as unknown as PageGlobals;
+      const all = document.querySelectorAll("#events .ev").length;
+      return all > 0 && document.querySelectorAll(`#events .ev${selector}`).length === all;
+    },
+    selector,
+    WAIT,
+  );
+}
+
+async function waitForStatus(page: Page, state: string, mentioning: string): Promise<void> {
+  await page.waitForFunction(
+    ({ state, mentioning }) => {
+      const { document } = globalThis as unknown as PageGlobals;
+      const status = document.querySelector("#status");
+      return status?.dataset.state === state && (status.textContent ?? "").includes(mentioning);
+    },
+    { state, mentioning },
+    WAIT,
+  );
+}
+
+/** The text a delta row's summary carries (`text += "…"`). */
+function deltaText(row: Row): string {
+  const quoted = row.summary.slice(row.summary.indexOf("+= ") + 3);
+  return JSON.parse(quoted) as string;
+}
+
+/**
+ * The live event view at /shim/, in real headless Chromium, in front of the real broken
+ * opencode 1.14.48: the page follows /event with EventSource and shows a prompt's events
+ * as they happen.
+ */
+describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout: 120_000 }, () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let shim: Shim;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const requested: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
+    shim = await startTestShim(opencode.url);
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("pageerror", (error) => pageErrors.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
+    });
+    page.on("request", (request) => requested.push(request.url()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await shim?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  it("serves the page at /shim/ (and /shim leads there), loading nothing from elsewhere", async () => {
+    const html = await fetch(`${shim.url}/shim/`);
+    expect(html.status).toBe(200);
+    expect(html.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(html.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    expect(await html.text()).toContain('<script type="module" src="view.js"></script>');
+    for (const [file, type] of [
+      ["view.js", /^application\/javascript/],
+      ["view.css", /^text\/css/],
+    ] as const) {
+      const response = await fetch(`${shim.url}/shim/${file}`);
+      expect(response.status, file).toBe(200);
+      expect(response.headers.get("content-type"), file).toMatch(type);
+    }
+    expect((await fetch(`${shim.url}/shim/no-such-file`)).status).toBe(404);
+    expect((await fetch(`${shim.url}/shim/health`)).headers.get("content-type")).toMatch(/json/);
+    const bare = await fetch(`${shim.url}/shim?directory=%2Ftmp`, { redirect: "manual" });
+    expect(bare.status).toBe(302);
+    expect(new URL(bare.headers.get("location") ?? "", `${shim.url}/shim`).href).toBe(
+      `${shim.url}/shim/?directory=%2Ftmp`,
+    );
+
+    await page.goto(`${shim.url}/shim`);
+    expect(page.url()).toBe(`${shim.url}/shim/`);
+    await waitForStatus(page, "connected", "/event");
+    await page.locator('#events .ev[data-type="server.connected"]').first().waitFor(WAIT);
+    expect(requested.length).toBeGreaterThan(0);
+    for (const url of requested) expect(url.startsWith(`${shim.url}/`), url).toBe(true);
+  });
+
+  it("shows a prompt's events live, as they arrive, and a count per type", async () => {
+    const session = await createSession(shim.url);
+    let finished = false;
+    // 10 words 400 ms apart: the reply takes 4 s.
+    const text = "[chunks:10] [delay:400] say hello";
+    const running = prompt(shim.url, session.id, text).then((reply) => {
+      finished = true;
+      return reply;
+    });
+    await waitForRow(page, "session.created", session.id);
+    await waitForRow(page, "message.part.delta", session.id);
+    // The page showed the reply's first words while the model was still writing the rest.
+    expect(finished).toBe(false);
+    expect(
+      await page.locator(`#events .ev[data-type="session.idle"][data-session="${session.id}"]`).count(),
+    ).toBe(0);
+    await running;
+    await waitForRow(page, "session.idle", session.id);
+    await waitForCount(page, "session.idle", 1);
+
+    const shown = (await rows(page)).filter((row) => row.session === session.id);
+    const types = new Set(shown.map((row) => row.type));
+    for (const type of ["session.created", "message.updated", "message.part.updated", "session.status"]) {
+      expect(types, type).toContain(type);
+    }
+    // Newest first: the deltas, read bottom up, are the whole reply.
+    const deltas = shown.filter((row) => row.type === "message.part.delta").reverse();
+    expect(deltas.map(deltaText).join("")).toBe(replyText(text));
+    expect(shown.find((row) => row.type === "session.status")?.summary).toMatch(/^(busy|idle)$/);
+    const position = (type: string) => shown.findIndex((row) => row.type === type);
+    expect(position("session.idle")).toBeLessThan(position("session.created"));
+
+    // A click shows the event's full JSON.
+    const idle = page.locator(`#events .ev[data-type="session.idle"][data-session="${session.id}"]`);
+    await idle.locator(".row").click();
+    const json = JSON.parse((await idle.locator("pre").textContent()) ?? "") as {
+      type: string;
+      properties: { sessionID: string };
+    };
+    expect(json.type).toBe("session.idle");
+    expect(json.properties.sessionID).toBe(session.id);
+    expect(await idle.locator(".row").getAttribute("aria-expanded")).toBe("true");
+
+    const status = await page.locator("#status").textContent();
+    expect(status).toMatch(/last event id [0-9a-z]+-\d+ /);
+    if (process.env.VIEW_SCREENSHOT) await page.screenshot({ path: process.env.VIEW_SCREENSHOT });
+    await idle.locator(".row").click();
+    expect(await idle.locator("pre").count()).toBe(0);
+  });
+
+  it("filters by type and by session", async () => {
+    const first = (await rows(page)).find((row) => row.type === "session.idle")?.session ?? "";
+    expect(first).toMatch(/^ses_/);
+    const second = await createSession(shim.url);
+    await prompt(shim.url, second.id, "say hello again");
+    await waitForRow(page, "session.idle", second.id);
+    await waitForCount(page, "session.idle", 2);
+
+    await page.fill("#type-filter", "session.idle");
+    await waitUntilEveryRow(page, '[data-type="session.idle"]');
+    expect((await rows(page)).map((row) => row.session).sort()).toEqual([first, second.id].sort());
+
+    // A count is also a filter: click it, click it again to drop it.
+    await page.click('#counts .chip[data-type="message.part.delta"]');
+    expect(await page.inputValue("#type-filter")).toBe("message.part.delta");
+    await waitUntilEveryRow(page, '[data-type="message.part.delta"]');
+    await page.click('#counts .chip[data-type="message.part.delta"]');
+    expect(await page.inputValue("#type-filter")).toBe("");
+
+    await page.fill("#session-filter", second.id);
+    await waitUntilEveryRow(page, `[data-session="${second.id}"]`);
+    const ofSecond = await rows(page);
+    expect(ofSecond.map((row) => row.type)).toEqual(
+      expect.arrayContaining(["session.created", "session.idle"]),
+    );
+    await page.fill("#session-filter", first);
+    await waitUntilEveryRow(page, `[data-session="${first}"]`);
+
+    await page.fill("#session-filter", "");
+    await page.waitForFunction(
+      (sessions) => {
+        const { document } = globalThis as unknown as PageGlobals;
+        return sessions.every((id) => document.querySelector(`#events .ev[data-session="${id}"]`) !== null);
+      },
+      [first, second.id],
+      WAIT,
+    );
+  });
+
+  it("pause holds new events back until resumed, as the page says", async () => {
+    await page.click("#pause");
+    expect(await page.textContent("#pause")).toBe("Resume");
+    expect(await page.textContent("#pause-note")).toContain("held back");
+    const session = await createSession(shim.url);
+    await prompt(shim.url, session.id, "say hello while paused");
+    // The page has received the whole turn (it counts it)…
+    await waitForCount(page, "session.idle", 3);
+    expect(Number(await page.getAttribute("#pause-note", "data-held"))).toBeGreaterThan(5);
+    expect(await page.textContent("#pause-note")).toMatch(/Paused: \d+ new events held back/);
+    // …but shows none of it while paused.
+    expect((await rows(page)).filter((row) => row.session === session.id)).toEqual([]);
+
+    await page.click("#pause");
+    await waitForRow(page, "session.idle", session.id);
+    await waitForRow(page, "session.created", session.id);
+    expect(await page.isHidden("#pause-note")).toBe(true);
+  });
+
+  it("pause in drop mode drops new events: counted, never shown", async () => {
+    await page.selectOption("#pause-mode", "drop");
+    await page.click("#pause");
+    expect(await page.textContent("#pause-note")).toContain("dropped");
+    const session = await createSession(shim.url);
+    await prompt(shim.url, session.id, "say hello into the void");
+    await waitForCount(page, "session.idle", 4);
+    expect(Number(await page.getAttribute("#pause-note", "data-dropped"))).toBeGreaterThan(5);
+
+    await page.click("#pause");
+    expect(await page.textContent("#pause-note")).toMatch(/\d+ event\(s\) were dropped while paused/);
+    expect((await rows(page)).filter((row) => row.session === session.id)).toEqual([]);
+    await page.selectOption("#pause-mode", "hold");
+  });
+
+  it("the directory selector follows another directory's instance, and only it", async () => {
+    await page.fill("#directory", opencode.otherDir);
+    await page.click("#connect");
+    await waitForStatus(page, "connected", `/event?directory=${opencode.otherDir}`);
+    expect(new URL(page.url()).searchParams.get("directory")).toBe(opencode.otherDir);
+    // A new stream starts a new list.
+    expect(await page.textContent('#counts .chip[data-type="server.connected"] .n')).toBe("1");
+
+    // A turn in opencode's own directory, then one in the other: only the other's shows.
+    const here = await createSession(shim.url);
+    await prompt(shim.url, here.id, "say hello here");
+    const there = await createSession(shim.url, { directory: opencode.otherDir });
+    await prompt(shim.url, there.id, "say hello there", { directory: opencode.otherDir });
+    await waitForRow(page, "session.idle", there.id);
+    await waitForCount(page, "session.idle", 1);
+    const shown = await rows(page);
+    expect(shown.filter((row) => row.session === here.id)).toEqual([]);
+    for (const row of shown) if (row.session) expect(row.session).toBe(there.id);
+
+    // The page's own URL names the directory: opening it (even without the slash) follows it again.
+    await page.goto(`${shim.url}/shim?directory=${encodeURIComponent(opencode.otherDir)}`);
+    expect(await page.inputValue("#directory")).toBe(opencode.otherDir);
+    await waitForStatus(page, "connected", `/event?directory=${opencode.otherDir}`);
+  });
+
+  it("the whole server: /global/event, with each event's directory", async () => {
+    await page.selectOption("#source", "global");
+    await page.click("#connect");
+    await waitForStatus(page, "connected", "/global/event");
+    expect(await page.isDisabled("#directory")).toBe(true);
+    expect(new URL(page.url()).searchParams.get("source")).toBe("global");
+
+    const here = await createSession(shim.url);
+    const there = await createSession(shim.url, { directory: opencode.otherDir });
+    await Promise.all([
+      prompt(shim.url, here.id, "say hello here"),
+      prompt(shim.url, there.id, "say hello there", { directory: opencode.otherDir }),
+    ]);
+    await waitForRow(page, "session.idle", here.id, opencode.projectDir);
+    await waitForRow(page, "session.idle", there.id, opencode.otherDir);
+    const directoryCell = page
+      .locator(`#events .ev[data-type="session.idle"][data-session="${there.id}"] .dir`)
+      .first();
+    expect(await directoryCell.isVisible()).toBe(true);
+    expect(await directoryCell.textContent()).toBe(opencode.otherDir);
+    await waitForRow(page, "message.part.delta", here.id, opencode.projectDir);
+
+    await page.fill("#session-filter", there.id);
+    await waitUntilEveryRow(page, `[data-session="${there.id}"][data-directory="${opencode.otherDir}"]`);
+    await page.fill("#session-filter", "");
+  });
+
+  it("raised no error in the page", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
