@@ -8,7 +8,7 @@ import {
   prepareOpencodeHome,
   recordPid,
 } from "../../fixtures/opencode.js";
-import { SseClient } from "../../fixtures/sse-client.js";
+import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { eventually } from "../helpers/wait.js";
@@ -107,10 +107,10 @@ describe("the shim running opencode itself", () => {
     clients.push(client);
     await client.waitFor((event) => event.json.type === "server.connected");
     const session = await promptThrough(client, "say hello");
-    expect(
-      (sessionEvents(client.events, session.id)[0]?.json.properties as { info?: { directory?: string } }).info
-        ?.directory,
-    ).toBe(home.projectDir);
+    const created = sessionEvents(client.events, session.id).find(
+      (event) => event.json.type === "session.created",
+    );
+    expect((props(created as ReceivedEvent).info as { directory?: string }).directory).toBe(home.projectDir);
   });
 
   it("restarts opencode when it dies, and the same client stream goes on", async () => {
