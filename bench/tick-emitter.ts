@@ -1,0 +1,79 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { nowUs } from "./clock.js";
+import { pace } from "./pace.js";
+
+/**
+ * A minimal opencode for the fan-out benchmark, run in its own process (see
+ * tick-emitter-process.ts) so that the clients' work cannot delay its clock: the three
+ * routes the shim needs (`/global/health`, `/path`, `/global/event`), and
+ * `POST /emit?rate=R&count=N`, which writes the next N `bench.tick` events at R a second
+ * to every `/global/event` stream, each stamped with the shared clock (µs), and answers
+ * when done. Events are numbered (`n`) from 0 across calls, so ids never repeat.
+ */
+
+export const DIRECTORY = "/bench/project";
+
+const streams = new Set<ServerResponse>();
+let next = 0;
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
+
+function openGlobalEvent(response: ServerResponse): void {
+  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  response.write(
+    `data: {"payload":{"id":"evt_bench_connected","type":"server.connected","properties":{}}}\n\n`,
+  );
+  streams.add(response);
+  response.on("close", () => streams.delete(response));
+}
+
+async function emit(url: URL, response: ServerResponse): Promise<void> {
+  const rate = Number(url.searchParams.get("rate"));
+  const count = Number(url.searchParams.get("count"));
+  const base = next;
+  next += count;
+  const elapsedMs = await pace(rate, count, (first, end) => {
+    let frames = "";
+    for (let n = base + first; n < base + end; n++) {
+      frames += `data: {"directory":"${DIRECTORY}","payload":{"id":"evt_bench${n}","type":"bench.tick","properties":{"n":${n},"t":${nowUs()}}}}\n\n`;
+    }
+    for (const stream of streams) stream.write(frames);
+  });
+  json(response, 200, { elapsedMs });
+}
+
+function route(request: IncomingMessage, response: ServerResponse): void {
+  const url = new URL(request.url ?? "/", "http://emitter");
+  switch (`${request.method} ${url.pathname}`) {
+    case "GET /global/health":
+      json(response, 200, { healthy: true, version: "bench" });
+      break;
+    case "GET /path":
+      json(response, 200, {
+        home: "/bench",
+        state: "/bench/state",
+        config: "/bench/config",
+        worktree: DIRECTORY,
+        directory: DIRECTORY,
+      });
+      break;
+    case "GET /global/event":
+      openGlobalEvent(response);
+      break;
+    case "POST /emit":
+      request.resume();
+      void emit(url, response);
+      break;
+    default:
+      json(response, 404, { error: "not found" });
+  }
+}
+
+const server = createServer(route);
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+});
