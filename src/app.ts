@@ -101,11 +101,12 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
   app.register(proxy, {
     upstream,
-    intercept: async (request, reply) => {
-      if (request.method !== "GET" || request.url.split("?")[0] !== "/global/event") return false;
-      if (!sources.servesGlobalEvent) return false;
-      await serveGlobalEvent(streams, request, reply);
-      return true;
+    intercept: {
+      wants: (request) =>
+        sources.servesGlobalEvent &&
+        request.method === "GET" &&
+        request.url.split("?")[0] === "/global/event",
+      answer: (request, reply) => serveGlobalEvent(streams, request, reply),
     },
   });
   return { app, upstream, hub, sources, logSource };
@@ -141,11 +142,8 @@ export async function startShim(given: Config, overrides: ShimOverrides = {}): P
   const close = async () => {
     clearInterval(heartbeat);
     await hub.close();
-    await logSource?.close();
-    await sources?.stop();
-    await app.close();
+    await Promise.all([logSource?.close(), sources?.stop(), app.close(), embedded?.stop()]);
     await upstream.close();
-    await embedded?.stop();
   };
   try {
     const started = Date.now();

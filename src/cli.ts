@@ -43,7 +43,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     shim.app.log.info(`${signal}: shutting down`);
-    const force = setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS);
+    const force = setTimeout(() => {
+      shim.embedded?.killNow();
+      process.exit(0);
+    }, SHUTDOWN_GRACE_MS);
     force.unref();
     shim.close().then(
       () => process.exit(0),

@@ -5,14 +5,19 @@ import { describeError } from "./upstream/errors.js";
 import { resolveInstance } from "./upstream/instance.js";
 import type { Upstream } from "./upstream/upstream.js";
 
+/** A route the shim serves itself, now and then, in place of upstream. */
+export interface Interception {
+  /** Asked of every proxied request: cheap, and synchronous. */
+  wants(request: FastifyRequest): boolean;
+  answer(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+}
+
 export interface ProxyOptions {
   upstream: Upstream;
-  /**
-   * Looks at a request before it is proxied; true when it answered the request itself
-   * (the shim serving a route upstream would otherwise have served).
-   */
-  intercept?: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
+  intercept?: Interception;
 }
+
+type Hook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
 
 /** Headers that belong to the client's own WebSocket handshake, not to the one upstream. */
 const WS_HANDSHAKE_HEADERS = new Set([
@@ -70,14 +75,36 @@ function sendUpstreamError(reply: FastifyReply, { error }: { error: Error }): vo
  * would reach the client as an open socket that closes. Asking upstream first (as the
  * client) turns it back into upstream's own HTTP answer, 401 and all.
  */
-function refuseUpgradesUpstreamWouldRefuse(upstream: Upstream) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    try {
-      const resolution = await resolveInstance(upstream, request.url, request.headers);
-      if (!resolution.ok)
-        return reply.code(resolution.statusCode).headers(resolution.headers).send(resolution.body);
-    } catch (error) {
-      return sendUpstreamError(reply, { error: error as Error });
+async function refuseUpgradesUpstreamWouldRefuse(
+  upstream: Upstream,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  try {
+    const resolution = await resolveInstance(upstream, request.url, request.headers);
+    if (!resolution.ok)
+      await reply.code(resolution.statusCode).headers(resolution.headers).send(resolution.body);
+  } catch (error) {
+    sendUpstreamError(reply, { error: error as Error });
+  }
+}
+
+/**
+ * Before a request is proxied: WebSocket upgrades are checked with upstream first, and
+ * an interception answers its route. Everything else — nearly every request — goes on at
+ * once, without a promise.
+ */
+function beforeProxying(upstream: Upstream, intercept: Interception | undefined): Hook {
+  const goOnUnlessAnswered = (reply: FastifyReply, done: () => void) => () => {
+    if (!reply.sent) done();
+  };
+  return (request, reply, done) => {
+    if (request.headers.upgrade?.toLowerCase() === "websocket") {
+      refuseUpgradesUpstreamWouldRefuse(upstream, request, reply).then(goOnUnlessAnswered(reply, done), done);
+    } else if (intercept?.wants(request)) {
+      intercept.answer(request, reply).catch(done);
+    } else {
+      done();
     }
   };
 }
@@ -88,14 +115,10 @@ function refuseUpgradesUpstreamWouldRefuse(upstream: Upstream) {
  * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
  */
 export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, intercept }) => {
-  const checkUpgrade = refuseUpgradesUpstreamWouldRefuse(upstream);
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,
-    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
-      if (request.headers.upgrade?.toLowerCase() === "websocket") return checkUpgrade(request, reply);
-      if (intercept && (await intercept(request, reply))) return reply;
-    },
+    preHandler: beforeProxying(upstream, intercept),
     undici: upstream.pool,
     destroyAgent: false,
     disableRequestLogging: true,

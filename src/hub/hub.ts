@@ -17,6 +17,13 @@ export interface HubOptions {
 
 const INSTANCE_DISPOSED = "server.instance.disposed";
 
+/** Frames to write in one go, and whether they end with the instance's disposal. */
+interface Frames {
+  buffer: Buffer;
+  count: number;
+  disposed: boolean;
+}
+
 /** Plain counters, cheap on the hot path; the metrics endpoint reads them when scraped. */
 export interface HubStats {
   /** Events accepted, by `origin type`. */
@@ -46,6 +53,8 @@ export class Hub {
   private readonly recent: RecentIds;
   private subscriberCount = 0;
   private readonly maxInstances: number;
+  private pending: Update[] = [];
+  private flushScheduled = false;
   /** The newest update of any instance whose history was dropped: a cursor older than it may have lost events. */
   private forgottenUpTo = 0;
 
@@ -81,30 +90,75 @@ export class Hub {
     const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
     this.mirror.apply(envelope.directory, envelope.payload, seq, envelope.project);
     this.ringFor(envelope.directory).push(update);
-
-    let written = 0;
-    for (const subscriber of this.globalSubscribers) {
-      if (!subscriber.accepts(update.workspace)) continue;
-      subscriber.write(globalFrameOf(update));
-      written++;
+    this.pending.push(update);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
-    const subscribers = this.subscribers.get(envelope.directory);
-    if (subscribers && envelope.payload.type === INSTANCE_DISPOSED) {
-      // The instance is gone for every workspace on it: all its streams end, as upstream's do.
-      for (const subscriber of [...subscribers]) {
-        subscriber.write(update.frame);
-        subscriber.end();
-        written++;
-      }
-    } else if (subscribers) {
-      for (const subscriber of subscribers) {
-        if (!subscriber.accepts(envelope.workspace)) continue;
-        subscriber.write(update.frame);
-        written++;
-      }
-    }
-    this.stats.framesOut += written;
     return update;
+  }
+
+  /**
+   * Writes out what was published since the last flush. Publishing only queues: the
+   * updates of one turn of the event loop (one chunk from upstream, one read of the
+   * reconciler) go out together at its end, in one write per subscriber, and subscribers
+   * that want the same updates share one buffer.
+   */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    this.deliverAll(this.globalSubscribers, batch);
+    const byDirectory = new Map<string, Update[]>();
+    for (const update of batch) {
+      const updates = byDirectory.get(update.directory);
+      if (updates) updates.push(update);
+      else byDirectory.set(update.directory, [update]);
+    }
+    for (const [directory, updates] of byDirectory) {
+      const subscribers = this.subscribers.get(directory);
+      if (subscribers) this.deliverAll(subscribers, updates);
+    }
+  }
+
+  /**
+   * Writes each subscriber its part of `updates`, once. Those that want all of it (no
+   * workspace filter, there from the start) share one buffer.
+   */
+  private deliverAll(subscribers: Set<Subscriber>, updates: Update[]): void {
+    const firstSeq = (updates[0] as Update).seq;
+    let shared: Frames | undefined;
+    for (const subscriber of [...subscribers]) {
+      if (subscriber.isClosed) continue;
+      const whole = subscriber.workspace === undefined && subscriber.since < firstSeq;
+      const frames = whole
+        ? (shared ??= this.framesFor(subscriber, updates))
+        : this.framesFor(subscriber, updates);
+      if (frames.count === 0) continue;
+      subscriber.write(frames.buffer);
+      this.stats.framesOut += frames.count;
+      if (frames.disposed) subscriber.end();
+    }
+  }
+
+  /** The frames of `updates` a subscriber gets, up to an instance disposal (which ends its stream). */
+  private framesFor(subscriber: Subscriber, updates: Update[]): Frames {
+    const frames: Buffer[] = [];
+    let disposed = false;
+    for (const update of updates) {
+      if (update.seq <= subscriber.since) continue;
+      const disposal = update.payload.type === INSTANCE_DISPOSED && !subscriber.global;
+      // The instance is gone for every workspace on it: its disposal reaches all its streams.
+      if (!disposal && !subscriber.accepts(update.workspace)) continue;
+      frames.push(frameFor(subscriber, update));
+      if (disposal) {
+        disposed = true;
+        break;
+      }
+    }
+    const buffer = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
+    return { buffer, count: frames.length, disposed };
   }
 
   /**
@@ -112,6 +166,7 @@ export class Hub {
    * successors are all still held — every later update it would have seen, then live ones.
    */
   subscribe(subscriber: Subscriber, lastEventId?: string): { resumed: boolean } {
+    subscriber.since = this.seq;
     subscriber.write(serverFrame("server.connected", subscriber.global));
     const missed = this.missedSince(subscriber.directory, lastEventId);
     if (missed) {
@@ -152,6 +207,7 @@ export class Hub {
 
   /** Ends every stream cleanly (shutdown); resolves once they are done, or after `waitMs`. */
   async close(waitMs = 1000): Promise<void> {
+    this.flush();
     const finished: Array<Promise<void>> = [];
     for (const set of [...this.subscribers.values(), this.globalSubscribers]) {
       for (const subscriber of [...set]) {

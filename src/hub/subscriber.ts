@@ -13,6 +13,8 @@ export class Subscriber {
   private closed = false;
   private readonly closeListeners: Array<() => void> = [];
   overflowed = false;
+  /** The hub's sequence number when this stream started: it is written only what came after. */
+  since = 0;
   /** Settles once the stream is really done with (its last bytes handed to the socket). */
   readonly finished: Promise<void>;
 
@@ -44,15 +46,16 @@ export class Subscriber {
     return this.workspace === undefined || this.workspace === workspace;
   }
 
-  write(frame: Buffer): void {
+  /** Writes frames, unless the client is already more than `maxBufferedBytes` behind: then it is cut off. */
+  write(frames: Buffer): void {
     if (this.closed) return;
-    if (this.stream.writableLength + frame.length > this.maxBufferedBytes) {
+    if (this.stream.writableLength > this.maxBufferedBytes) {
       this.overflowed = true;
       this.markClosed();
       this.stream.destroy();
       return;
     }
-    this.stream.write(frame);
+    this.stream.write(frames);
   }
 
   /** Ends the stream cleanly, as upstream does after `server.instance.disposed`. */

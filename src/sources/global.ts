@@ -165,6 +165,9 @@ export class GlobalSource extends EventEmitter {
         arrived = performance.now();
         armWatchdog();
         reader.feed(chunk as Buffer);
+        // Let the hub write this chunk's events out (and sockets drain) before the next
+        // chunk: with upstream's data already buffered, the loop would otherwise never yield.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       if (!this.stopped) this.problem("GET /global/event ended, reconnecting");
     } catch (error) {

@@ -63,6 +63,14 @@ export class EmbeddedOpencode {
     clearTimeout(killer);
   }
 
+  /** Last resort, when the shim must exit now: SIGKILL, no waiting. */
+  killNow(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null)
+      this.child.kill("SIGKILL");
+  }
+
   private launch(): Promise<URL> {
     const args = ["serve", "--hostname", "127.0.0.1", "--port", String(this.port), ...this.options.args];
     const child = spawn(this.options.bin, args, { env: this.options.env, stdio: ["ignore", "pipe", "pipe"] });

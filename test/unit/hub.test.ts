@@ -13,6 +13,13 @@ function event(type: string, directory = DIR, extra: Partial<Envelope> = {}): En
   return { directory, payload: { id: `evt_${counter}`, type, properties: { n: counter } }, ...extra };
 }
 
+/** Publishes and writes out at once (the hub writes at the end of the event loop's turn). */
+function publish(hub: Hub, envelope: Envelope) {
+  const update = hub.publish(envelope);
+  hub.flush();
+  return update;
+}
+
 function subscribe(
   hub: Hub,
   directory = DIR,
@@ -38,9 +45,9 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 10 });
     const mine = subscribe(hub, DIR);
     const theirs = subscribe(hub, OTHER);
-    hub.publish(event("session.created", DIR));
-    hub.publish(event("session.created", OTHER));
-    hub.publish(event("session.idle", DIR));
+    publish(hub, event("session.created", DIR));
+    publish(hub, event("session.created", OTHER));
+    publish(hub, event("session.idle", DIR));
     expect(mine.stream.types()).toEqual(["server.connected", "session.created", "session.idle"]);
     expect(theirs.stream.types()).toEqual(["server.connected", "session.created"]);
     const ids = mine.stream
@@ -55,7 +62,7 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 10 });
     const a = subscribe(hub);
     const b = subscribe(hub);
-    hub.publish(event("session.updated"));
+    publish(hub, event("session.updated"));
     expect(a.stream.chunks[1]).toBe(b.stream.chunks[1]);
   });
 
@@ -63,16 +70,16 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 10 });
     const { stream } = subscribe(hub);
     const first = event("message.updated");
-    expect(hub.publish(first)).toBeDefined();
-    expect(hub.publish({ ...first })).toBeUndefined();
+    expect(publish(hub, first)).toBeDefined();
+    expect(publish(hub, { ...first })).toBeUndefined();
     expect(stream.types()).toEqual(["server.connected", "message.updated"]);
   });
 
   it("keeps events without an id (nothing to dedupe them by)", () => {
     const hub = new Hub({ replaySize: 10 });
     const { stream } = subscribe(hub);
-    hub.publish({ directory: DIR, payload: { type: "tui.toast.show", properties: {} } });
-    hub.publish({ directory: DIR, payload: { type: "tui.toast.show", properties: {} } });
+    publish(hub, { directory: DIR, payload: { type: "tui.toast.show", properties: {} } });
+    publish(hub, { directory: DIR, payload: { type: "tui.toast.show", properties: {} } });
     expect(stream.types()).toEqual(["server.connected", "tui.toast.show", "tui.toast.show"]);
   });
 
@@ -80,9 +87,9 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 10 });
     const any = subscribe(hub);
     const wsA = subscribe(hub, DIR, { workspace: "wrk_a" });
-    hub.publish(event("session.created", DIR, { workspace: "wrk_a" }));
-    hub.publish(event("session.created", DIR, { workspace: "wrk_b" }));
-    hub.publish(event("session.created", DIR));
+    publish(hub, event("session.created", DIR, { workspace: "wrk_a" }));
+    publish(hub, event("session.created", DIR, { workspace: "wrk_b" }));
+    publish(hub, event("session.created", DIR));
     expect(any.stream.types()).toHaveLength(4);
     expect(wsA.stream.types()).toEqual(["server.connected", "session.created"]);
   });
@@ -91,15 +98,15 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 100 });
     const live = subscribe(hub);
     for (let i = 0; i < 5; i++) {
-      hub.publish(event("message.part.delta"));
-      hub.publish(event("message.part.delta"));
-      hub.publish(event("message.part.delta", OTHER));
+      publish(hub, event("message.part.delta"));
+      publish(hub, event("message.part.delta"));
+      publish(hub, event("message.part.delta", OTHER));
     }
     const frames = live.stream.frames();
     const cursor = frames[1]?.id;
     const resumed = subscribe(hub, DIR, { lastEventId: cursor });
     expect(resumed.result.resumed).toBe(true);
-    hub.publish(event("session.idle"));
+    publish(hub, event("session.idle"));
     const expected = live.stream
       .frames()
       .slice(2)
@@ -115,7 +122,7 @@ describe("Hub", () => {
   it("starts afresh when the cursor is older than the history, foreign or garbage", () => {
     const hub = new Hub({ replaySize: 3 });
     const live = subscribe(hub);
-    for (let i = 0; i < 10; i++) hub.publish(event("message.part.delta"));
+    for (let i = 0; i < 10; i++) publish(hub, event("message.part.delta"));
     const oldCursor = live.stream.frames()[1]?.id;
     for (const lastEventId of [oldCursor, "0000000000-1", "garbage", `${hub.epoch}-999999`]) {
       const fresh = subscribe(hub, DIR, { lastEventId });
@@ -136,10 +143,10 @@ describe("Hub", () => {
   it("replays only the named workspace's events", () => {
     const hub = new Hub({ replaySize: 10 });
     const live = subscribe(hub);
-    hub.publish(event("a", DIR, { workspace: "wrk_a" }));
+    publish(hub, event("a", DIR, { workspace: "wrk_a" }));
     const cursor = live.stream.frames()[1]?.id;
-    hub.publish(event("b", DIR, { workspace: "wrk_b" }));
-    hub.publish(event("c", DIR, { workspace: "wrk_a" }));
+    publish(hub, event("b", DIR, { workspace: "wrk_b" }));
+    publish(hub, event("c", DIR, { workspace: "wrk_a" }));
     const resumed = subscribe(hub, DIR, { workspace: "wrk_a", lastEventId: cursor });
     expect(resumed.stream.types()).toEqual(["server.connected", "c"]);
   });
@@ -149,22 +156,22 @@ describe("Hub", () => {
     const mine = subscribe(hub);
     const workspaced = subscribe(hub, DIR, { workspace: "wrk_a" });
     const theirs = subscribe(hub, OTHER);
-    hub.publish(event("server.instance.disposed", DIR));
+    publish(hub, event("server.instance.disposed", DIR));
     expect(mine.stream.ended).toBe(true);
     expect(mine.stream.types()).toEqual(["server.connected", "server.instance.disposed"]);
     expect(workspaced.stream.ended).toBe(true);
     expect(theirs.stream.ended).toBe(false);
     expect(hub.subscriberTotal).toBe(1);
-    hub.publish(event("session.created", DIR));
+    publish(hub, event("session.created", DIR));
     expect(mine.stream.types()).toHaveLength(2);
   });
 
   it("lets a client that reconnects after disposal resume right after the disposal", () => {
     const hub = new Hub({ replaySize: 10 });
     const first = subscribe(hub);
-    hub.publish(event("server.instance.disposed"));
+    publish(hub, event("server.instance.disposed"));
     const cursor = first.stream.frames()[1]?.id;
-    hub.publish(event("session.created"));
+    publish(hub, event("session.created"));
     const again = subscribe(hub, DIR, { lastEventId: cursor });
     expect(again.stream.types()).toEqual(["server.connected", "session.created"]);
   });
@@ -185,7 +192,7 @@ describe("Hub", () => {
     const slow = subscribe(hub, DIR, { max: 4096 });
     const fast = subscribe(hub, DIR, { max: 4096 });
     slow.stream.stuck = true;
-    for (let i = 0; i < 1000; i++) hub.publish(event("message.part.delta"));
+    for (let i = 0; i < 1000; i++) publish(hub, event("message.part.delta"));
     expect(slow.stream.destroyed).toBe(true);
     expect(slow.subscriber.overflowed).toBe(true);
     expect(fast.stream.types()).toHaveLength(1001);
@@ -200,14 +207,14 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 10, maxInstances: 2 });
     const watched = subscribe(hub, "/a");
     const left = subscribe(hub, "/b");
-    hub.publish(event("x", "/a"));
-    hub.publish(event("x", "/b"));
+    publish(hub, event("x", "/a"));
+    publish(hub, event("x", "/b"));
     const cursorA = watched.stream.frames()[1]?.id;
     const cursorB = left.stream.frames()[1]?.id;
     left.stream.end();
-    hub.publish(event("y", "/b")); // nobody saw this one; it goes with /b's history
-    hub.publish(event("x", "/c"));
-    hub.publish(event("x", "/a"));
+    publish(hub, event("y", "/b")); // nobody saw this one; it goes with /b's history
+    publish(hub, event("x", "/c"));
+    publish(hub, event("x", "/a"));
     expect(subscribe(hub, "/a", { lastEventId: cursorA }).result.resumed).toBe(true);
     expect(subscribe(hub, "/b", { lastEventId: cursorB }).result.resumed).toBe(false);
     // A cursor at /b's last event lost nothing: it resumes (with nothing to replay).
@@ -220,9 +227,9 @@ describe("Hub", () => {
     const stream = new FakeStream();
     hub.subscribe(new Subscriber(undefined, undefined, stream.asStream(), 1 << 20));
     const mine = subscribe(hub, DIR);
-    hub.publish(event("session.created", DIR, { project: "prj_1" }));
-    hub.publish(event("session.created", OTHER, { project: "prj_2", workspace: "wrk_a" }));
-    hub.publish(event("server.instance.disposed", DIR));
+    publish(hub, event("session.created", DIR, { project: "prj_1" }));
+    publish(hub, event("session.created", OTHER, { project: "prj_2", workspace: "wrk_a" }));
+    publish(hub, event("server.instance.disposed", DIR));
     hub.heartbeat();
     const frames = stream.frames() as unknown as Array<{ id?: string; json: Record<string, unknown> }>;
     expect(frames[0]?.json).toMatchObject({ payload: { type: "server.connected", properties: {} } });
@@ -250,12 +257,12 @@ describe("Hub", () => {
     const hub = new Hub({ replaySize: 10 });
     const first = new FakeStream();
     hub.subscribe(new Subscriber(undefined, undefined, first.asStream(), 1 << 20));
-    hub.publish(event("a", DIR));
+    publish(hub, event("a", DIR));
     const cursor = first.frames()[1]?.id;
     first.end();
-    hub.publish(event("b", OTHER));
-    hub.publish(event("c", DIR));
-    hub.publish(event("d", "/third"));
+    publish(hub, event("b", OTHER));
+    publish(hub, event("c", DIR));
+    publish(hub, event("d", "/third"));
     const again = new FakeStream();
     const { resumed } = hub.subscribe(
       new Subscriber(undefined, undefined, again.asStream(), 1 << 20),
@@ -266,6 +273,47 @@ describe("Hub", () => {
       .frames()
       .map((frame) => (frame.json as unknown as { payload: { type: string } }).payload.type);
     expect(payloadTypes).toEqual(["server.connected", "b", "c", "d"]);
+  });
+
+  it("writes a turn's events to each subscriber in one go, a late joiner only what came after it", async () => {
+    const hub = new Hub({ replaySize: 100 });
+    const early = subscribe(hub);
+    const before = early.stream.chunks.length;
+    hub.publish(event("message.part.delta"));
+    hub.publish(event("message.part.delta"));
+    const late = subscribe(hub);
+    hub.publish(event("message.part.delta", DIR, { workspace: "wrk_a" }));
+    hub.publish(event("session.idle"));
+    expect(early.stream.chunks.length).toBe(before); // nothing yet: writing waits for the end of the turn
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(early.stream.chunks.length).toBe(before + 1);
+    expect(early.stream.types()).toEqual([
+      "server.connected",
+      "message.part.delta",
+      "message.part.delta",
+      "message.part.delta",
+      "session.idle",
+    ]);
+    expect(late.stream.types()).toEqual(["server.connected", "message.part.delta", "session.idle"]);
+    expect(hub.stats.framesOut).toBe(6);
+  });
+
+  it("ends streams at a disposal within a turn, and spares those that came after it", () => {
+    const hub = new Hub({ replaySize: 100 });
+    const before = subscribe(hub);
+    hub.publish(event("session.updated"));
+    hub.publish(event("server.instance.disposed"));
+    const after = subscribe(hub);
+    hub.publish(event("session.created"));
+    hub.flush();
+    expect(before.stream.types()).toEqual([
+      "server.connected",
+      "session.updated",
+      "server.instance.disposed",
+    ]);
+    expect(before.stream.ended).toBe(true);
+    expect(after.stream.types()).toEqual(["server.connected", "session.created"]);
+    expect(after.stream.ended).toBe(false);
   });
 
   it("ends every stream on close, and waits for them to finish", async () => {
