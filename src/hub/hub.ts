@@ -132,9 +132,8 @@ export class Hub {
     for (const subscriber of [...subscribers]) {
       if (subscriber.isClosed) continue;
       const whole = subscriber.workspace === undefined && subscriber.since < firstSeq;
-      const frames = whole
-        ? (shared ??= this.framesFor(subscriber, updates))
-        : this.framesFor(subscriber, updates);
+      if (whole && !shared) shared = this.framesFor(subscriber, updates);
+      const frames = whole && shared ? shared : this.framesFor(subscriber, updates);
       if (frames.count === 0) continue;
       subscriber.write(frames.buffer);
       this.stats.framesOut += frames.count;

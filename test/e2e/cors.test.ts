@@ -1,33 +1,15 @@
-import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
 import type { Shim } from "../../src/app.js";
+import { launchChromium } from "../helpers/chromium.js";
 import { startTestShim } from "../helpers/shim.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  // A name that is no localhost, served from this machine: the origin opencode would not allow.
-  "--host-resolver-rules=MAP evil.test 127.0.0.1",
-];
+/** A name that is no localhost, served from this machine: the origin opencode would not allow. */
+const EVIL = ["--host-resolver-rules=MAP evil.test 127.0.0.1"];
 const WAIT = { timeout: 20_000 };
-
-/** Debian's Chromium, headless. Missing is a failure, never a skip. */
-async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/test-deps.sh (installs Debian's chromium package)`);
-  }
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-}
 
 /** What the page-side code below uses of the browser (the project's type check has no DOM library). */
 interface BrowserGlobals {
@@ -127,7 +109,7 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await launchChromium(EVIL);
     pages = createServer((_request, response) => {
       response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
       response.end("<!doctype html><title>a page on another origin</title><p>another origin</p>");

@@ -1,32 +1,14 @@
-import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import type { Shim } from "../../src/app.js";
+import { launchChromium } from "../helpers/chromium.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { startTestShim } from "../helpers/shim.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** How long a page condition may take to hold; far more than a prompt of the offline model needs. */
 const WAIT = { timeout: 30_000 };
-
-/** Debian's Chromium, headless. Missing is a failure, never a skip. */
-async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/test-deps.sh (installs Debian's chromium package)`);
-  }
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-}
 
 /** The little of the DOM the checks run in the page use (the project's type check has no DOM library). */
 interface PageElement {
