@@ -4,7 +4,7 @@ import { globalFrame, instanceFrame, serverFrame } from "./frames.js";
 import { Mirror } from "./mirror.js";
 import { Ring } from "./ring.js";
 import type { Subscriber } from "./subscriber.js";
-import type { Envelope, Update } from "./update.js";
+import type { Envelope, EventOrigin, Update } from "./update.js";
 
 export interface HubOptions {
   /** Updates kept per instance for `Last-Event-ID` replay. */
@@ -69,6 +69,13 @@ export class Hub {
 
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /** How many events from one source the hub has accepted. */
+  eventsFrom(origin: EventOrigin): number {
+    let total = 0;
+    for (const [key, count] of this.stats.eventsIn) if (key.startsWith(`${origin} `)) total += count;
+    return total;
   }
 
   /** Whether anyone follows `directory`, directly or through `/global/event`. */

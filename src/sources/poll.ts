@@ -34,13 +34,19 @@ export class Reconciler {
   private pace: Pace = "fast";
   private readonly pollers = new Map<string, InstancePoller>();
   private retiredRequests = 0;
-  /** Events published to make up for what no stream said. */
-  corrections = 0;
 
   constructor(readonly options: ReconcilerOptions) {}
 
   get currentPace(): Pace {
     return this.pace;
+  }
+
+  /** Events published to make up for what no stream said (the hub counts events by origin). */
+  get corrections(): number {
+    let total = 0;
+    for (const [key, count] of this.options.hub.stats.eventsIn)
+      if (key.startsWith("reconciler ")) total += count;
+    return total;
   }
 
   /** Requests made to upstream so far. */
@@ -101,9 +107,7 @@ export class Reconciler {
   /** @internal */
   publish(directory: string, state: InstanceState, events: EventPayload[]): void {
     for (const payload of events) {
-      if (this.options.hub.publish({ directory, project: state.project, payload, origin: "reconciler" })) {
-        this.corrections++;
-      }
+      this.options.hub.publish({ directory, project: state.project, payload, origin: "reconciler" });
     }
   }
 
