@@ -97,6 +97,28 @@ describe("opencode-event-shim (command line)", () => {
     expect(stderr).not.toMatch(/\s+at .*\(.*:\d+:\d+\)/);
   });
 
+  it("writes readable log lines with --log-format pretty, JSON lines by default", async () => {
+    const pretty = cli([
+      "--upstream",
+      "http://127.0.0.1:9",
+      "--upstream-wait",
+      "0.2",
+      "--log-format",
+      "pretty",
+    ]);
+    const json = cli(["--upstream", "http://127.0.0.1:9", "--upstream-wait", "0.2"]);
+    await Promise.all([pretty.exit, json.exit]);
+    const [prettyLine] = pretty.stderr().split("\n");
+    expect(prettyLine).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: waiting for upstream http:\/\/127\.0\.0\.1:9/,
+    );
+    const [jsonLine] = json.stderr().split("\n");
+    expect(JSON.parse(jsonLine ?? "")).toMatchObject({
+      level: 30,
+      msg: expect.stringContaining("waiting for upstream"),
+    });
+  });
+
   it("waits for an upstream that starts later", async () => {
     const reserved = await startFakeUpstream();
     const port = new URL(reserved.url).port;
