@@ -1,11 +1,13 @@
+import { availableParallelism } from "node:os";
 import { fakeEvent, startFakeUpstream } from "../fixtures/fake-upstream.js";
 import { nowUs } from "./clock.js";
 import type { BenchContext } from "./context.js";
 import { type Nginx, startNginx } from "./nginx.js";
 import { createSession, prompt } from "./opencode-api.js";
 import { pace } from "./pace.js";
-import { CpuMeter, type ShimProcess, startShim } from "./process.js";
+import { CpuMeter, MachineCpuMeter, type ShimProcess, startShim } from "./process.js";
 import { type Cell, count, ms, percent } from "./report.js";
+import { type Buckets, describeBounds, difference, observations, readBuckets } from "./shim-histogram.js";
 import { openSseReader, type SseReader, type TimedEvent } from "./sse-reader.js";
 import { type Summary, summarize } from "./stats.js";
 
@@ -31,6 +33,10 @@ interface Run {
   lost: number;
   /** The shim's CPU over the measured events, as a share of one core. */
   shimCpu: number;
+  /** How busy the whole machine was meanwhile, in cores: what every process waited on. */
+  machineCores: number;
+  /** The shim's own histogram over the measured events: bytes in → frames written to every client. */
+  inside: Buckets;
 }
 
 /** The clients, all in this process: two on upstream's `/global/event`, one through nginx, one on the shim's `/event`. */
@@ -114,12 +120,19 @@ async function fakeUpstreamRun(events: number): Promise<Run> {
     shim = await startShim(upstream.url);
     const clients = await openClients(upstream.url, nginx, `${shim.url}/event`, readers);
     await pace(RATE, WARM_UP, emit);
+    const lastWarmUp = (event: TimedEvent) => event.type === TICK && event.properties.n === WARM_UP - 1;
+    await clients.viaShim.waitFor(lastWarmUp, 5000, "the last warm-up tick");
+    const before = await readBuckets(shim.url);
     const cpu = new CpuMeter([shim.pid]);
+    const machine = new MachineCpuMeter();
     cpu.start();
+    machine.start();
     const elapsedMs = await pace(RATE, events, emit);
     const shimCpu = cpu.stop().share;
+    const machineCores = machine.stop();
     const last = (event: TimedEvent) => event.type === TICK && event.properties.n === next - 1;
     await Promise.all(readers.map((reader) => reader.waitFor(last, 5000, "the last tick").catch(() => {})));
+    const inside = difference(await readBuckets(shim.url), before);
     return {
       upstream: "fake upstream (fixtures)",
       events,
@@ -128,6 +141,8 @@ async function fakeUpstreamRun(events: number): Promise<Run> {
       viaShim: emitToClient(clients.viaShim),
       ...compare(clients, 0, isMeasuredTick),
       shimCpu,
+      machineCores,
+      inside,
     };
   } finally {
     for (const reader of readers) reader.close();
@@ -153,17 +168,22 @@ async function opencodeRun(context: BenchContext, replies: number, chunks: numbe
     await prompt(base, await createSession(base, directory), "[chunks:1000][delay:1] warm-up", directory);
     const sessions = await Promise.all(Array.from({ length: replies }, () => createSession(base, directory)));
     const from = clients.direct.events.length;
+    const before = await readBuckets(shim.url);
     const cpu = new CpuMeter([shim.pid]);
+    const machine = new MachineCpuMeter();
     cpu.start();
+    machine.start();
     await Promise.all(
       sessions.map((id) => prompt(base, id, `[chunks:${chunks}][delay:1] a long reply`, directory)),
     );
     const shimCpu = cpu.stop().share;
+    const machineCores = machine.stop();
     const idle = (id: string) => (event: TimedEvent) =>
       event.type === "session.idle" && event.properties.sessionID === id;
     await Promise.all(
       sessions.map((id) => clients.viaShim.waitFor(idle(id), 10_000, "session.idle").catch(() => {})),
     );
+    const inside = difference(await readBuckets(shim.url), before);
     const ofInstance = (event: TimedEvent) =>
       event.directory === directory && !event.type.startsWith("server.");
     const streamed = clients.direct.events.slice(from).filter(ofInstance);
@@ -174,6 +194,8 @@ async function opencodeRun(context: BenchContext, replies: number, chunks: numbe
       perSecond: streamed.length / seconds,
       ...compare(clients, from, ofInstance),
       shimCpu,
+      machineCores,
+      inside,
     };
   } finally {
     for (const reader of readers) reader.close();
@@ -207,8 +229,10 @@ export async function runLatency(context: BenchContext): Promise<void> {
       "added via shim p50 / p99 / max",
       "added via nginx p50 / p99 / max",
       "control: 2nd direct client p50 / p99 / max",
+      "inside the shim p50 / p99",
       "lost",
       "shim CPU",
+      "machine busy (cores)",
     ],
     rows: runs.map((run): Cell[] => [
       run.upstream,
@@ -219,14 +243,18 @@ export async function runLatency(context: BenchContext): Promise<void> {
       triple(run.added),
       triple(run.nginxAdded),
       triple(run.skew),
+      describeBounds(run.inside),
       run.lost,
       percent(run.shimCpu, 0),
+      `${run.machineCores.toFixed(2)} of ${availableParallelism()}`,
     ]),
     notes: [
       "added via X = arrival at X's client − arrival at the direct client, for the same event id; every client in the benchmark process.",
       "via nginx: upstream's own /global/event through nginx (1 worker, unbuffered): one extra hop, no rebuilding.",
       "control: a second direct client against the first.",
       "opencode's events carry no emit time, so only the differences are measured for it. shim CPU: over the measured events, share of one core.",
+      "inside the shim: its own histogram opencode_shim_event_added_latency_seconds over the measured events (bytes in from upstream → frames written to every client), as the bound of the bucket holding p50 / p99.",
+      "machine busy: CPU time of every process on the machine over the measured events (/proc/stat), in cores.",
     ],
   });
   for (const run of runs) {
@@ -236,5 +264,7 @@ export async function runLatency(context: BenchContext): Promise<void> {
       measured: `p50 ${ms(run.added.p50)} ms, p99 ${ms(run.added.p99)} ms (nginx hop: ${ms(run.nginxAdded.p50)} / ${ms(run.nginxAdded.p99)}), lost ${run.lost}`,
       met: run.added.p50 <= 1000 && run.added.p99 <= 5000 && run.lost === 0,
     });
+    if (observations(run.inside) === 0)
+      throw new Error(`${run.upstream}: the shim observed no event's latency`);
   }
 }

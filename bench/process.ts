@@ -185,3 +185,27 @@ export class CpuMeter {
     return this.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   }
 }
+
+/** CPU seconds the whole machine has spent busy (every core, every process), per /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLOCK_TICKS
+  );
+}
+
+/** How busy the machine was between start() and stop(), in cores (2 = both cores of a 2-core machine). */
+export class MachineCpuMeter {
+  private busyAtStart = 0;
+  private wallAtStart = 0;
+
+  start(): void {
+    this.busyAtStart = machineBusySeconds();
+    this.wallAtStart = performance.now();
+  }
+
+  stop(): number {
+    return (machineBusySeconds() - this.busyAtStart) / ((performance.now() - this.wallAtStart) / 1000);
+  }
+}

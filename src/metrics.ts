@@ -112,7 +112,7 @@ export class Metrics {
     this.addedLatency = new Histogram({
       name: "opencode_shim_event_added_latency_seconds",
       help: "Seconds from an event's bytes arriving from upstream to its frames being written to every client",
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     });
   }

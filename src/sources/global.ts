@@ -133,8 +133,8 @@ export class GlobalSource extends EventEmitter {
         );
         return false;
       }
-      /** When the bytes being parsed arrived: an event's added latency counts from there. */
-      let arrived = 0;
+      /** Events of the chunk being parsed that the hub took: their latency is observed once written. */
+      let published = 0;
       const reader = createGlobalStreamReader({
         maxFrameBytes: this.maxFrameBytes,
         onFrame: (frame) => {
@@ -151,9 +151,7 @@ export class GlobalSource extends EventEmitter {
             this.setState("live");
           }
           if (frame.kind !== "event") return;
-          if (this.options.hub.publish(frame.envelope)) {
-            this.options.observeLatency?.((performance.now() - arrived) / 1000);
-          }
+          if (this.options.hub.publish(frame.envelope)) published++;
         },
         onOversize: () => {
           this.problem(`an upstream frame exceeded ${this.maxFrameBytes} bytes, reconnecting`);
@@ -162,12 +160,15 @@ export class GlobalSource extends EventEmitter {
       });
       armWatchdog();
       for await (const chunk of response.body) {
-        arrived = performance.now();
+        const arrived = performance.now();
         armWatchdog();
+        published = 0;
         reader.feed(chunk as Buffer);
         // Let the hub write this chunk's events out (and sockets drain) before the next
         // chunk: with upstream's data already buffered, the loop would otherwise never yield.
+        // The hub's flush was queued by the first publish, so it has run when this resolves.
         await new Promise((resolve) => setImmediate(resolve));
+        if (published > 0) this.observeWritten(published, (performance.now() - arrived) / 1000);
       }
       if (!this.stopped) this.problem("GET /global/event ended, reconnecting");
     } catch (error) {
@@ -180,6 +181,13 @@ export class GlobalSource extends EventEmitter {
   }
 
   /** Logs each kind of bad frame once; there may be thousands of the same. */
+  /** Bytes in from upstream → frames written to every client, for each of `events`. */
+  private observeWritten(events: number, seconds: number): void {
+    const observe = this.options.observeLatency;
+    if (!observe) return;
+    for (let i = 0; i < events; i++) observe(seconds);
+  }
+
   private skipped(reason: string): void {
     if (this.skippedReasons.has(reason)) return;
     this.skippedReasons.add(reason);

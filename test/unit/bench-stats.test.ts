@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { describeBounds, difference, parseBuckets, quantileBoundMs } from "../../bench/shim-histogram.js";
 import { Histogram, median, summarize } from "../../bench/stats.js";
 
 // The benchmarks' figures are only as good as this arithmetic.
@@ -34,5 +35,27 @@ describe("benchmark statistics", () => {
     histogram.record(0.4);
     expect(histogram.percentile(0.5)).toBeLessThanOrEqual(1);
     expect(histogram.summary().count).toBe(2);
+  });
+
+  it("reads the shim's own latency histogram from its metrics, over a window", () => {
+    const scrape = (counts: number[]) =>
+      [
+        "# TYPE opencode_shim_event_added_latency_seconds histogram",
+        ...[0.0001, 0.001, 0.01].map(
+          (le, i) => `opencode_shim_event_added_latency_seconds_bucket{le="${le}"} ${counts[i]}`,
+        ),
+        `opencode_shim_event_added_latency_seconds_bucket{le="+Inf"} ${counts[3]}`,
+        `opencode_shim_event_added_latency_seconds_sum 0.5`,
+        `opencode_shim_event_added_latency_seconds_count ${counts[3]}`,
+      ].join("\n");
+    const before = parseBuckets(scrape([10, 10, 10, 10]));
+    // In the window: 98 events ≤ 0.1 ms, 1 ≤ 1 ms, 1 ≤ 10 ms.
+    const window = difference(parseBuckets(scrape([108, 109, 110, 110])), before);
+    expect(window.map((bucket) => bucket.count)).toEqual([98, 99, 100, 100]);
+    expect(quantileBoundMs(window, 0.5)).toBe(0.1);
+    expect(quantileBoundMs(window, 0.99)).toBe(1);
+    expect(quantileBoundMs(window, 1)).toBe(10);
+    expect(describeBounds(window)).toBe("≤ 0.1 / ≤ 1");
+    expect(describeBounds(difference(before, before))).toBe("– / –");
   });
 });
