@@ -9,6 +9,7 @@ import { Hub } from "./hub/hub.js";
 import { loggerOptions } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { proxy } from "./proxy.js";
+import { isAllowedPreflight, preflightHeaders } from "./routes/cors.js";
 import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
 import { shimRoutes } from "./routes/shim.js";
@@ -48,6 +49,12 @@ export interface ShimOverrides {
 export type RunConfig = Config & { upstream: URL };
 
 /** The Fastify app with its parts wired, not yet listening and with no upstream traffic. */
+/** A request URL's path, without its query. */
+function pathOf(url: string): string {
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
 export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   const app = Fastify({
     logger: overrides.logger ?? loggerOptions(config.logLevel, config.logFormat),
@@ -66,6 +73,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     upstream,
     maxClientBufferBytes: config.maxClientBufferBytes,
     maxClients: config.maxClients,
+    corsOrigins: config.cors,
   };
 
   if (config.source === "passthrough") {
@@ -99,15 +107,26 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   app.register(eventRoute, { ...streams, sources });
   metrics.watch(hub, sources);
   app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
+  const rebuilt = (path: string) =>
+    path === "/event" || (path === "/global/event" && sources.servesGlobalEvent);
   app.register(proxy, {
     upstream,
-    intercept: {
-      wants: (request) =>
-        sources.servesGlobalEvent &&
-        request.method === "GET" &&
-        request.url.split("?")[0] === "/global/event",
-      answer: (request, reply) => serveGlobalEvent(streams, request, reply),
-    },
+    intercept: [
+      {
+        wants: (request) =>
+          sources.servesGlobalEvent && request.method === "GET" && pathOf(request.url) === "/global/event",
+        answer: (request, reply) => serveGlobalEvent(streams, request, reply),
+      },
+      {
+        // Preflights for the streams the shim serves, from origins it allows (`--cors` too);
+        // any other preflight is upstream's to answer.
+        wants: (request) =>
+          rebuilt(pathOf(request.url)) && isAllowedPreflight(request.method, request.headers, config.cors),
+        answer: async (request, reply) => {
+          await reply.code(204).headers(preflightHeaders(request.headers)).send();
+        },
+      },
+    ],
   });
   return { app, upstream, hub, sources, logSource };
 }
@@ -125,7 +144,8 @@ export async function startShim(given: Config, overrides: ShimOverrides = {}): P
     const log = Fastify({ logger: overrides.logger ?? loggerOptions(given.logLevel, given.logFormat) }).log;
     embedded = new EmbeddedOpencode({
       bin: findOpencodeBinary(given.opencodeBin, process.env),
-      args: given.opencodeArgs,
+      // The origins the shim allows, opencode allows too: a browser app needs its REST as well.
+      args: [...given.cors.flatMap((origin) => ["--cors", origin]), ...given.opencodeArgs],
       env: process.env,
       log,
     });

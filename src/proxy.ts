@@ -14,7 +14,8 @@ export interface Interception {
 
 export interface ProxyOptions {
   upstream: Upstream;
-  intercept?: Interception;
+  /** Proxied requests the shim answers itself instead: the first that wants one answers it. */
+  intercept?: Interception[];
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
@@ -94,17 +95,17 @@ async function refuseUpgradesUpstreamWouldRefuse(
  * an interception answers its route. Everything else — nearly every request — goes on at
  * once, without a promise.
  */
-function beforeProxying(upstream: Upstream, intercept: Interception | undefined): Hook {
+function beforeProxying(upstream: Upstream, intercept: Interception[]): Hook {
   const goOnUnlessAnswered = (reply: FastifyReply, done: () => void) => () => {
     if (!reply.sent) done();
   };
   return (request, reply, done) => {
     if (request.headers.upgrade?.toLowerCase() === "websocket") {
       refuseUpgradesUpstreamWouldRefuse(upstream, request, reply).then(goOnUnlessAnswered(reply, done), done);
-    } else if (intercept?.wants(request)) {
-      intercept.answer(request, reply).catch(done);
     } else {
-      done();
+      const interception = intercept.find((candidate) => candidate.wants(request));
+      if (interception) interception.answer(request, reply).catch(done);
+      else done();
     }
   };
 }
@@ -118,7 +119,7 @@ export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, i
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,
-    preHandler: beforeProxying(upstream, intercept),
+    preHandler: beforeProxying(upstream, intercept ?? []),
     undici: upstream.pool,
     destroyAgent: false,
     disableRequestLogging: true,

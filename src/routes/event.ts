@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { EventSources } from "../sources/sources.js";
 import { describeError } from "../upstream/errors.js";
-import { firstString, openStream, resolveForClient, type StreamOptions } from "./stream.js";
+import { firstString, openStream, resolveForClient, type StreamOptions, withCors } from "./stream.js";
 
 export interface EventRouteOptions extends StreamOptions {
   sources: EventSources;
@@ -25,7 +25,7 @@ export const eventRoute: FastifyPluginAsync<EventRouteOptions> = async (app, opt
     } catch (error) {
       const message = `cannot read upstream's state: ${describeError(error)}`;
       request.log.warn({ reason: message }, "cannot open /event");
-      return reply.code(502).send({ error: "upstream_unavailable", message });
+      return withCors(options, request, reply).code(502).send({ error: "upstream_unavailable", message });
     }
     openStream(options, request, reply, resolution, resolution.directory, workspaceOf(request));
     return reply;

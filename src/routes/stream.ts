@@ -5,6 +5,7 @@ import { SSE_HEADERS } from "../sse.js";
 import { UpstreamError } from "../upstream/errors.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
 import type { Upstream } from "../upstream/upstream.js";
+import { streamCorsHeaders } from "./cors.js";
 import { instanceNameProblem } from "./validate.js";
 
 export interface StreamOptions {
@@ -13,6 +14,13 @@ export interface StreamOptions {
   maxClientBufferBytes: number;
   /** Streams open at once; one more is answered 503. */
   maxClients: number;
+  /** Browser origins allowed beyond opencode's own (`--cors`). */
+  corsOrigins: readonly string[];
+}
+
+/** The shim's own answers on its streams' routes carry CORS headers too, so a browser can read them. */
+export function withCors(options: StreamOptions, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.headers(streamCorsHeaders(firstString(request.headers.origin), options.corsOrigins));
 }
 
 export function firstString(value: unknown): string | undefined {
@@ -32,11 +40,11 @@ export async function resolveForClient(
 ): Promise<Extract<InstanceResolution, { ok: true }> | undefined> {
   const problem = instanceNameProblem(request);
   if (problem) {
-    await reply.code(400).send({ error: "bad_request", message: problem });
+    await withCors(options, request, reply).code(400).send({ error: "bad_request", message: problem });
     return undefined;
   }
   if (options.hub.subscriberTotal >= options.maxClients) {
-    await tooManyClients(options, reply);
+    await tooManyClients(options, withCors(options, request, reply));
     return undefined;
   }
   let resolution: InstanceResolution;
@@ -46,7 +54,7 @@ export async function resolveForClient(
     const message = error instanceof Error ? error.message : String(error);
     const statusCode = error instanceof UpstreamError ? error.statusCode : 502;
     request.log.warn({ reason: message }, "cannot open an event stream");
-    await reply.code(statusCode).send({ error: "upstream_unavailable", message });
+    await withCors(options, request, reply).code(statusCode).send({ error: "upstream_unavailable", message });
     return undefined;
   }
   if (!resolution.ok) {
@@ -80,12 +88,17 @@ export function openStream(
 ): void {
   if (request.raw.destroyed) return;
   if (options.hub.subscriberTotal >= options.maxClients) {
-    void tooManyClients(options, reply);
+    void tooManyClients(options, withCors(options, request, reply));
     return;
   }
   reply.hijack();
   const response = reply.raw;
-  response.writeHead(200, { ...SSE_HEADERS, ...resolution.headers });
+  const cors = streamCorsHeaders(
+    firstString(request.headers.origin),
+    options.corsOrigins,
+    resolution.headers,
+  );
+  response.writeHead(200, { ...SSE_HEADERS, ...cors });
   response.flushHeaders();
   const subscriber = new Subscriber(directory, workspace, response, options.maxClientBufferBytes);
   subscriber.onClose(() => {

@@ -42,6 +42,37 @@ function fetchInPage(page: Page, url: string, headers: Record<string, string> = 
   );
 }
 
+/** Runs `fetch(url, {headers})` in the page on a stream: its status and first chunk of text, or the error. */
+function fetchStreamStartInPage(page: Page, url: string, headers: Record<string, string>) {
+  return page.evaluate(
+    async ({ url, headers }) => {
+      const browser = globalThis as unknown as BrowserGlobals;
+      try {
+        const response = await browser.fetch(url, { headers });
+        const reader = response.body?.getReader();
+        const first = await reader?.read();
+        await reader?.cancel();
+        return { status: response.status, text: new TextDecoder().decode(first?.value) };
+      } catch (error) {
+        return { error: String(error) };
+      }
+    },
+    { url, headers },
+  );
+}
+
+/** A preflight for `path` from Node, as a browser sends it before a request with custom headers. */
+function preflightFor(base: string, path: string, origin: string) {
+  return fetch(`${base}${path}`, {
+    method: "OPTIONS",
+    headers: {
+      origin,
+      "access-control-request-method": "GET",
+      "access-control-request-headers": "x-opencode-directory",
+    },
+  });
+}
+
 /** Opens an EventSource in the page, recorded in `streams[name]` (its state, the data of each message). */
 async function openEventSource(page: Page, name: string, url: string): Promise<void> {
   await page.evaluate(
@@ -105,6 +136,7 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
   let shim: Shim;
   let polling: Shim;
   let withCors: Shim;
+  let pollingWithCors: Shim;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
 
@@ -121,12 +153,19 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
     // With --source poll the shim serves /global/event itself.
     polling = await startTestShim(upstream.url, ["--source", "poll"]);
     withCors = await startTestShim(upstream.url, ["--cors", `http://evil.test:${port}`]);
+    pollingWithCors = await startTestShim(upstream.url, [
+      "--cors",
+      `http://evil.test:${port}`,
+      "--source",
+      "poll",
+    ]);
   });
 
   afterAll(async () => {
     for (const context of contexts) await context.close();
     await browser?.close();
     await withCors?.close();
+    await pollingWithCors?.close();
     await polling?.close();
     await shim?.close();
     await upstream?.close();
@@ -193,6 +232,23 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe(origin);
     expect(preflight.headers.get("access-control-allow-headers")).toContain("x-probe");
+
+    // A stream read with fetch and a custom header: the browser preflights /event first.
+    const started = await fetchStreamStartInPage(page, `${shim.url}/event`, {
+      "x-opencode-directory": upstream.cwd,
+    });
+    expect(started).toMatchObject({ status: 200 });
+    expect(started.text).toContain('"server.connected"');
+    for (const [base, path] of [
+      [shim.url, "/event"],
+      [polling.url, "/global/event"],
+    ] as const) {
+      const answer = await preflightFor(base, path, origin);
+      expect(answer.status, path).toBe(204);
+      expect(answer.headers.get("access-control-allow-origin"), path).toBe(origin);
+      expect(answer.headers.get("access-control-allow-headers"), path).toBe("x-opencode-directory");
+    }
+    expect(errors).toEqual([]);
   });
 
   it("a page on an origin nobody allowed gets CORS errors, and no Access-Control-Allow-Origin", async () => {
@@ -251,9 +307,22 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
       },
     });
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    for (const [base, path] of [
+      [shim.url, "/event"],
+      [polling.url, "/global/event"],
+    ] as const) {
+      expect(
+        (await preflightFor(base, path, origin)).headers.get("access-control-allow-origin"),
+        path,
+      ).toBeNull();
+    }
+    // The shim's own refusals say nothing to that origin either.
+    const refused = await fetch(`${shim.url}/event?directory=${"x".repeat(5000)}`, { headers: { origin } });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
 
-  it("with --cors naming that origin, the page on it may use /shim/*", async () => {
+  it("with --cors naming that origin, the page on it may use /shim/*, /event and the rebuilt /global/event", async () => {
     const origin = `http://evil.test:${port}`;
     const { page, errors } = await pageAt(origin);
 
@@ -270,5 +339,42 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
     expect(await allowOriginFor(withCors.url, "/shim/", origin)).toBe(origin);
     // Only the origins named: another port of the same host is still refused.
     expect(await allowOriginFor(withCors.url, "/shim/health", "http://evil.test:1234")).toBeNull();
+
+    // The streams, though upstream itself does not allow this origin.
+    expect(await allowOriginFor(upstream.url, "/path", origin)).toBeNull();
+    await openEventSource(page, "event", `${withCors.url}/event`);
+    await openEventSource(page, "global", `${pollingWithCors.url}/global/event`);
+    await waitForStream(page, "event", "open", '"server.connected"');
+    await waitForStream(page, "global", "open", '"server.connected"');
+    upstream.emit({
+      directory: upstream.cwd,
+      payload: fakeEvent("session.idle", { sessionID: "ses_named" }),
+    });
+    await waitForStream(page, "event", "open", '"ses_named"');
+    const started = await fetchStreamStartInPage(page, `${withCors.url}/event`, {
+      "x-opencode-directory": upstream.cwd,
+    });
+    expect(started).toMatchObject({ status: 200 });
+    expect(started.text).toContain('"server.connected"');
+    for (const [base, path] of [
+      [withCors.url, "/event"],
+      [pollingWithCors.url, "/global/event"],
+    ] as const) {
+      expect(await allowOriginFor(base, path, origin), path).toBe(origin);
+      expect(await allowOriginFor(base, path, "http://evil.test:1234"), path).toBeNull();
+      const answer = await preflightFor(base, path, origin);
+      expect(answer.status, path).toBe(204);
+      expect(answer.headers.get("access-control-allow-origin"), path).toBe(origin);
+      expect(
+        (await preflightFor(base, path, "http://evil.test:1234")).headers.get("access-control-allow-origin"),
+      ).toBeNull();
+    }
+    // The shim's own refusals are readable by that page too.
+    const refused = await fetch(`${withCors.url}/event?directory=${"x".repeat(5000)}`, {
+      headers: { origin },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(errors).toEqual([]);
   });
 });

@@ -1,17 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
-import {
-  type OpencodeHome,
-  opencodeBinary,
-  prepareOpencodeHome,
-  recordPid,
-} from "../../fixtures/opencode.js";
+import { type OpencodeHome, prepareOpencodeHome, recordPid } from "../../fixtures/opencode.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { eventually } from "../helpers/wait.js";
+
+/** A browser origin opencode allows only when told (`--cors`). */
+const OTHER_ORIGIN = "http://app.example.test:8080";
 
 function alive(pid: number): boolean {
   try {
@@ -43,16 +42,16 @@ describe("the shim running opencode itself", () => {
   beforeAll(async () => {
     model = await startModelServer();
     home = prepareOpencodeHome({ modelBaseURL: model.baseURL }, "embedded");
+    // As the README's `npm start` runs it: no --opencode-bin, so the shim finds opencode
+    // itself — here the project's npm-installed 1.14.48, with no other opencode on PATH.
+    const path = [dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter);
+    if (!path.split(delimiter).every((dir) => !existsSync(join(dir, "opencode")))) {
+      throw new Error(`an opencode on ${path} would be started instead of the dev dependency`);
+    }
     shim = spawn(
       process.execPath,
-      [
-        new URL("../../dist/cli.js", import.meta.url).pathname,
-        "--port",
-        "0",
-        "--opencode-bin",
-        opencodeBinary("1.14.48"),
-      ],
-      { cwd: home.projectDir, env: home.env, stdio: ["ignore", "pipe", "pipe"] },
+      [new URL("../../dist/cli.js", import.meta.url).pathname, "--port", "0", "--cors", OTHER_ORIGIN],
+      { cwd: home.projectDir, env: { ...home.env, PATH: path }, stdio: ["ignore", "pipe", "pipe"] },
     );
     shim.stderr?.setEncoding("utf8").on("data", (text: string) => {
       logs += text;
@@ -103,6 +102,26 @@ describe("the shim running opencode itself", () => {
     const health = (await (await fetch(`${url}/shim/health`)).json()) as { upstream: { version: string } };
     expect(health.upstream.version).toBe("1.14.48");
     expect(logs).toContain(`"file":"${home.logDir}/`);
+    // The start-up line names upstream, its version and the event source, as JSON.
+    const startLine = logs
+      .split("\n")
+      .filter((line) => line.includes('"upstreamVersion"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)[0];
+    expect(startLine).toMatchObject({
+      upstream: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      upstreamVersion: "1.14.48",
+      source: "auto (now global)",
+      logDir: home.logDir,
+    });
+    expect(startLine?.msg).toMatch(
+      /^fronting opencode 1\.14\.48 at http:\/\/127\.0\.0\.1:\d+; \/event source: auto/,
+    );
+    // --cors reached opencode too: its REST answers that origin, through the shim.
+    const rest = await fetch(`${url}/path`, { headers: { origin: OTHER_ORIGIN } });
+    expect(rest.status).toBe(200);
+    expect(rest.headers.get("access-control-allow-origin")).toBe(OTHER_ORIGIN);
+    const refused = await fetch(`${url}/path`, { headers: { origin: "http://elsewhere.test:8080" } });
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
     const client = await SseClient.connect(`${url}/event`);
     clients.push(client);
     await client.waitFor((event) => event.json.type === "server.connected");
