@@ -192,7 +192,9 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     const position = (type: string) => shown.findIndex((row) => row.type === type);
     expect(position("session.idle")).toBeLessThan(position("session.created"));
 
-    // A click shows the event's full JSON.
+    // A click shows the event's full JSON. Paused first, so that events still arriving
+    // cannot move the rows between Playwright's aim and its click.
+    await page.click("#pause");
     const idle = page.locator(`#events .ev[data-type="session.idle"][data-session="${session.id}"]`);
     await idle.locator(".row").click();
     const json = JSON.parse((await idle.locator("pre").textContent()) ?? "") as {
@@ -208,6 +210,8 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     if (process.env.VIEW_SCREENSHOT) await page.screenshot({ path: process.env.VIEW_SCREENSHOT });
     await idle.locator(".row").click();
     expect(await idle.locator("pre").count()).toBe(0);
+    await page.click("#pause");
+    expect(await page.textContent("#pause")).toBe("Pause");
   });
 
   it("filters by type and by session", async () => {
