@@ -18,6 +18,8 @@ export interface GlobalSourceOptions {
   observeLatency?: (seconds: number) => void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** A stream live at least this long counts as healthy: after it, the first retry is immediate. */
+  stableAfterMs?: number;
 }
 
 export type GlobalSourceState = "connecting" | "live" | "down" | "stopped";
@@ -44,6 +46,7 @@ export class GlobalSource extends EventEmitter {
   private readonly maxFrameBytes: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly stableAfterMs: number;
 
   constructor(private readonly options: GlobalSourceOptions) {
     super();
@@ -51,6 +54,7 @@ export class GlobalSource extends EventEmitter {
     this.maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 3_000;
+    this.stableAfterMs = options.stableAfterMs ?? 5_000;
   }
 
   get state(): GlobalSourceState {
@@ -94,10 +98,12 @@ export class GlobalSource extends EventEmitter {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      const wasLive = await this.connectOnce();
+      const liveMs = await this.connectOnce();
       if (this.stopped) break;
       this.setState("down");
-      failures = wasLive ? 0 : failures + 1;
+      // A stream that breaks soon after it went live (a flapping upstream) backs off like
+      // one that never went live: only a healthy stream's end is retried at once.
+      failures = liveMs >= this.stableAfterMs ? 0 : failures + 1;
       const delay =
         failures === 0 ? 0 : Math.min(this.initialBackoffMs * 2 ** (failures - 1), this.maxBackoffMs);
       if (delay > 0) await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => {});
@@ -105,11 +111,12 @@ export class GlobalSource extends EventEmitter {
     }
   }
 
-  /** One connection, from request to end of stream. True when it got as far as streaming. */
-  private async connectOnce(): Promise<boolean> {
+  /** One connection, from request to end of stream: how long it was live (ms), 0 if never. */
+  private async connectOnce(): Promise<number> {
     const abort = new AbortController();
     this.abort = abort;
     let live = false;
+    let liveSince = 0;
     let watchdog: NodeJS.Timeout | undefined;
     const armWatchdog = () => {
       clearTimeout(watchdog);
@@ -131,7 +138,7 @@ export class GlobalSource extends EventEmitter {
         this.problem(
           `GET /global/event answered ${response.statusCode} ${contentType || "(no content-type)"}`,
         );
-        return false;
+        return 0;
       }
       /** Events of the chunk being parsed that the hub took: their latency is observed once written. */
       let published = 0;
@@ -144,6 +151,7 @@ export class GlobalSource extends EventEmitter {
           }
           if (!live) {
             live = true;
+            liveSince = performance.now();
             if (this.everLive) this.reconnects++;
             this.everLive = true;
             this.lastProblem = undefined;
@@ -177,7 +185,7 @@ export class GlobalSource extends EventEmitter {
     } finally {
       clearTimeout(watchdog);
     }
-    return live;
+    return live ? performance.now() - liveSince : 0;
   }
 
   /** Logs each kind of bad frame once; there may be thousands of the same. */

@@ -3,7 +3,7 @@ import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
 import { startTestShim } from "../helpers/shim.js";
-import { sourceState } from "../helpers/wait.js";
+import { eventually, sourceState } from "../helpers/wait.js";
 
 let upstream: FakeUpstream | undefined;
 
@@ -100,7 +100,12 @@ describe("auto mode", () => {
     await served.waitFor(
       (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
     );
-    expect(upstream.requests.filter((line) => line === "GET /global/event").length).toBeGreaterThanOrEqual(2);
+    // It keeps trying upstream's stream meanwhile (backing off: that stream was live only briefly).
+    await eventually(
+      () => (upstream?.requests ?? []).filter((line) => line === "GET /global/event").length >= 3,
+      5000,
+      "two more tries of upstream's stream",
+    );
 
     upstream.globalEventStatus = undefined;
     await sourceState(globalOf(shim), "live");
