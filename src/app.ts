@@ -14,6 +14,7 @@ import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
 import { shimRoutes } from "./routes/shim.js";
 import { GlobalSource } from "./sources/global.js";
+import { InstanceDiscovery } from "./sources/instance-discovery.js";
 import { LogSource } from "./sources/log.js";
 import { Reconciler } from "./sources/poll.js";
 import { EventSources } from "./sources/sources.js";
@@ -48,13 +49,13 @@ export interface ShimOverrides {
 /** A config whose upstream is known: given, or the embedded opencode's. */
 export type RunConfig = Config & { upstream: URL };
 
-/** The Fastify app with its parts wired, not yet listening and with no upstream traffic. */
 /** A request URL's path, without its query. */
 function pathOf(url: string): string {
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);
 }
 
+/** The Fastify app with its parts wired, not yet listening and with no upstream traffic. */
 export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   const app = Fastify({
     logger: overrides.logger ?? loggerOptions(config.logLevel, config.logFormat),
@@ -109,13 +110,15 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
   const rebuilt = (path: string) =>
     path === "/event" || (path === "/global/event" && sources.servesGlobalEvent);
+  const discovery = new InstanceDiscovery(sources, hub, upstream, log);
   app.register(proxy, {
     upstream,
+    notice: (request) => discovery.notice(request),
     intercept: [
       {
         wants: (request) =>
           sources.servesGlobalEvent && request.method === "GET" && pathOf(request.url) === "/global/event",
-        answer: (request, reply) => serveGlobalEvent(streams, request, reply),
+        answer: (request, reply) => serveGlobalEvent(streams, sources, request, reply),
       },
       {
         // Preflights for the streams the shim serves, from origins it allows (`--cors` too);

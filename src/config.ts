@@ -131,7 +131,7 @@ const OPTIONS = {
     env: "OPENCODE_SHIM_CORS",
     value: "ORIGIN",
     fallback: undefined,
-    help: "another origin allowed to call the shim's own routes from a browser (repeatable; env: comma-separated)",
+    help: "another origin allowed to call /event and /shim/* from a browser, passed on to an opencode the shim starts (repeatable; env: comma-separated)",
   },
   logLevel: {
     flag: "log-level",

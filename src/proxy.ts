@@ -16,6 +16,8 @@ export interface ProxyOptions {
   upstream: Upstream;
   /** Proxied requests the shim answers itself instead: the first that wants one answers it. */
   intercept?: Interception[];
+  /** Told of every request about to go upstream (not of WebSocket upgrades); a promise holds it until settled. */
+  notice?: (request: FastifyRequest) => Promise<void> | undefined;
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
@@ -95,7 +97,11 @@ async function refuseUpgradesUpstreamWouldRefuse(
  * an interception answers its route. Everything else — nearly every request — goes on at
  * once, without a promise.
  */
-function beforeProxying(upstream: Upstream, intercept: Interception[]): Hook {
+function beforeProxying(
+  upstream: Upstream,
+  intercept: Interception[],
+  notice: ((request: FastifyRequest) => Promise<void> | undefined) | undefined,
+): Hook {
   const goOnUnlessAnswered = (reply: FastifyReply, done: () => void) => () => {
     if (!reply.sent) done();
   };
@@ -104,7 +110,12 @@ function beforeProxying(upstream: Upstream, intercept: Interception[]): Hook {
       refuseUpgradesUpstreamWouldRefuse(upstream, request, reply).then(goOnUnlessAnswered(reply, done), done);
     } else {
       const interception = intercept.find((candidate) => candidate.wants(request));
-      if (interception) interception.answer(request, reply).catch(done);
+      if (interception) {
+        interception.answer(request, reply).catch(done);
+        return;
+      }
+      const noticed = notice?.(request);
+      if (noticed) noticed.then(() => done(), done);
       else done();
     }
   };
@@ -115,11 +126,11 @@ function beforeProxying(upstream: Upstream, intercept: Interception[]): Hook {
  * any method, path, query, headers and body, streamed both ways, no timeouts, and
  * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
  */
-export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, intercept }) => {
+export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, intercept, notice }) => {
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,
-    preHandler: beforeProxying(upstream, intercept ?? []),
+    preHandler: beforeProxying(upstream, intercept ?? [], notice),
     undici: upstream.pool,
     destroyAgent: false,
     disableRequestLogging: true,

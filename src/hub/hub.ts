@@ -63,6 +63,11 @@ export class Hub {
     this.maxInstances = options.maxInstances ?? 1024;
   }
 
+  /** Clients of the whole server's stream (the shim's own `/global/event`). */
+  get globalSubscriberCount(): number {
+    return this.globalSubscribers.size;
+  }
+
   get subscriberTotal(): number {
     return this.subscriberCount;
   }

@@ -1,16 +1,29 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { openStream, resolveForClient, type StreamOptions } from "./stream.js";
+import type { EventSources } from "../sources/sources.js";
+import { describeError } from "../upstream/errors.js";
+import { openStream, resolveForClient, type StreamOptions, withCors } from "./stream.js";
 
 /**
  * `GET /global/event` served by the shim itself, for when it is not on upstream's own
- * global stream (it polls): every instance's events, wrapped as opencode wraps them.
- * Upstream still decides who may see it.
+ * global stream (it polls): every followed instance's events, wrapped as opencode wraps
+ * them — the client's own instance among them from the start. Upstream still decides who
+ * may see it.
  */
 export async function serveGlobalEvent(
   options: StreamOptions,
+  sources: EventSources,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
   const resolution = await resolveForClient(options, request, reply);
-  if (resolution) openStream(options, request, reply, resolution, undefined, undefined);
+  if (!resolution) return;
+  try {
+    await sources.prepare(resolution.directory);
+  } catch (error) {
+    const message = `cannot read upstream's state: ${describeError(error)}`;
+    request.log.warn({ reason: message }, "cannot open /global/event");
+    await withCors(options, request, reply).code(502).send({ error: "upstream_unavailable", message });
+    return;
+  }
+  openStream(options, request, reply, resolution, undefined, undefined);
 }

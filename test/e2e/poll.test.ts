@@ -223,8 +223,20 @@ describe("the poll source in front of opencode 1.14.48", () => {
     expect(polling.sources?.servesGlobalEvent).toBe(true);
     const global = await subscribe(`${polling.url}/global/event`);
     expect(global.events[0]?.json).toMatchObject({ payload: { type: "server.connected", properties: {} } });
-    // The shim follows the instances its clients name; this client names the other one.
-    await subscribe(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+    // Its own instance (upstream's directory: it named none) is followed from the start…
+    const own = await createSession(polling.url);
+    const ownCreated = await global.waitFor(
+      (event) =>
+        (event.json.payload as { properties?: { info?: { id?: string } } }).properties?.info?.id === own.id,
+      10_000,
+      "session.created of its own instance",
+    );
+    expect(ownCreated.json).toMatchObject({
+      directory: opencode.projectDir,
+      payload: { type: "session.created" },
+    });
+    // …and so is any other instance a request names while it is connected, with no /event client at all.
+    expect(polling.hub.subscriberTotal).toBe(1);
     const session = await createSession(polling.url, { directory: opencode.otherDir });
     await prompt(polling.url, session.id, "[chunks:3]", { directory: opencode.otherDir });
     const idle = await global.waitFor(
@@ -239,9 +251,10 @@ describe("the poll source in front of opencode 1.14.48", () => {
     );
     expect(idle.json.directory).toBe(opencode.otherDir);
     expect(typeof idle.json.project).toBe("string");
-    const created = global.events.find(
-      (event) => (event.json.payload as { type?: string } | undefined)?.type === "session.created",
-    );
+    const created = global.events.find((event) => {
+      const payload = event.json.payload as { type?: string; properties?: { info?: { id?: string } } };
+      return payload.type === "session.created" && payload.properties?.info?.id === session.id;
+    });
     expect(created?.json.directory).toBe(opencode.otherDir);
   });
 });

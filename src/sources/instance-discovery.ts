@@ -1,0 +1,60 @@
+import type { FastifyBaseLogger, FastifyRequest } from "fastify";
+import type { Hub } from "../hub/hub.js";
+import { firstString } from "../routes/stream.js";
+import { instanceNameProblem } from "../routes/validate.js";
+import { describeError } from "../upstream/errors.js";
+import { resolveInstance } from "../upstream/instance.js";
+import type { Upstream } from "../upstream/upstream.js";
+import type { EventSources } from "./sources.js";
+
+/** Different directory names remembered at most, while the shim serves `/global/event`. */
+const MAX_KNOWN = 1000;
+
+/**
+ * While the shim serves `/global/event` itself (it polls), it can only carry the events of
+ * instances it follows. A client of the global stream — opencode's web app, its TUI —
+ * names the instances it works in on its REST calls (`?directory=`, `x-opencode-directory`):
+ * each one named while such a client is connected is resolved through upstream, as the
+ * client, and followed from then on.
+ */
+export class InstanceDiscovery {
+  /** Directory names seen, each with the following of its instance (settled once it is followed). */
+  private readonly known = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly sources: EventSources,
+    private readonly hub: Hub,
+    private readonly upstream: Upstream,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /**
+   * Told of every proxied request. Cheap and synchronous unless the request names an
+   * instance not yet followed: then it resolves once that instance is followed, so that
+   * what the request changes upstream (a session it creates) is news to the poller.
+   */
+  notice(request: FastifyRequest): Promise<void> | undefined {
+    if (!this.sources.servesGlobalEvent || this.hub.globalSubscriberCount === 0) {
+      this.known.clear();
+      return undefined;
+    }
+    const named =
+      firstString((request.query as Record<string, unknown> | undefined)?.directory) ||
+      firstString(request.headers["x-opencode-directory"]);
+    if (!named || instanceNameProblem(request)) return undefined;
+    const following = this.known.get(named);
+    if (following || this.known.size >= MAX_KNOWN) return following;
+    const follow = this.follow(request);
+    this.known.set(named, follow);
+    return follow;
+  }
+
+  private async follow(request: FastifyRequest): Promise<void> {
+    try {
+      const resolution = await resolveInstance(this.upstream, request.url, request.headers);
+      if (resolution.ok) await this.sources.prepare(resolution.directory);
+    } catch (error) {
+      this.log.debug({ reason: describeError(error) }, "could not follow an instance named by a request");
+    }
+  }
+}
