@@ -13,6 +13,7 @@ import { isAllowedPreflight, preflightHeaders } from "./routes/cors.js";
 import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
 import { shimRoutes } from "./routes/shim.js";
+import { refuseAbsoluteForm } from "./routes/validate.js";
 import { GlobalSource } from "./sources/global.js";
 import { InstanceDiscovery } from "./sources/instance-discovery.js";
 import { LogSource } from "./sources/log.js";
@@ -65,6 +66,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     }),
     forceCloseConnections: true,
   });
+  app.addHook("onRequest", refuseAbsoluteForm);
   const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials);
   const hub = new Hub({ replaySize: config.replaySize });

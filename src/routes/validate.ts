@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 
 /** Longer than any path a filesystem takes (PATH_MAX is 4096). */
 const MAX_DIRECTORY = 4096;
@@ -49,4 +49,20 @@ function nameProblem(request: FastifyRequest, name: string, maxLength: number): 
  */
 export function instanceNameProblem(request: FastifyRequest): string | undefined {
   return nameProblem(request, "directory", MAX_DIRECTORY) ?? nameProblem(request, "workspace", MAX_WORKSPACE);
+}
+
+/**
+ * An `onRequest` hook: a request whose target is not a path (absolute-form, as sent to a
+ * forward proxy) is refused, so no request line can suggest another host. Upstream is
+ * the only place the shim ever connects to in any case.
+ */
+export function refuseAbsoluteForm(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  const target = request.raw.url ?? "";
+  if (target.startsWith("/") || (target === "*" && request.method === "OPTIONS")) {
+    done();
+    return;
+  }
+  reply
+    .code(400)
+    .send({ error: "bad_request", message: "the request target must be a path: this is no forward proxy" });
 }
