@@ -147,8 +147,10 @@ describe("the shim running opencode itself", () => {
 
   it("stops opencode when it is stopped, and exits 0", async () => {
     const exited = new Promise<number | null>((resolve) => shim.once("exit", (code) => resolve(code)));
+    const started = Date.now();
     shim.kill("SIGTERM");
     expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
     const last = opencodePids().at(-1);
     if (last === undefined) throw new Error("no opencode pid");
     await eventually(() => !alive(last), 5000, "opencode to be gone");

@@ -5,6 +5,7 @@ import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
+import { sample, scrape } from "../helpers/metrics.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";
@@ -99,6 +100,7 @@ describe("faults between the shim and opencode 1.14.48", () => {
     expect(client.events.slice(cutAt).some((event) => event.json.type === "server.heartbeat")).toBe(true);
     expectConverged(client, session.id, text);
 
+    const beforeReturn = sessionEvents(client.events, session.id).length;
     relay.blocked.delete("/global/event");
     await sourceState(global(), "live", 15_000);
     expect(shim.sources?.active).toBe("global");
@@ -106,6 +108,55 @@ describe("faults between the shim and opencode 1.14.48", () => {
     await prompt(shim.url, next.id, "say hello");
     await client.waitFor(isIdle(next.id), 30_000, "the next prompt's session.idle");
     expectConverged(client, next.id, "say hello");
+    // The read of REST when the stream came back repeated nothing about the first prompt
+    // (opencode itself may still say something new about it, such as a generated title).
+    const firstPrompt = sessionEvents(client.events, session.id);
+    const content = (event: ReceivedEvent) => {
+      const { time: _sent, ...rest } = (event.json.properties ?? {}) as Record<string, unknown>;
+      return `${event.json.type} ${JSON.stringify(rest)}`;
+    };
+    const before = new Set(firstPrompt.slice(0, beforeReturn).map(content));
+    for (const event of firstPrompt.slice(beforeReturn)) {
+      expect(before.has(content(event)), content(event)).toBe(false);
+      expect(["session.idle", "session.status", "message.part.delta"]).not.toContain(event.json.type);
+    }
+    expectConverged(client, session.id, text);
+  });
+
+  it("with --source global, a prompt that finished while the stream was away arrives when it is back", async () => {
+    const strict = await startTestShim(
+      relay.url,
+      ["--source", "global", "--heartbeat-interval", "200"],
+      {},
+      {
+        stallTimeoutMs: 1500,
+      },
+    );
+    try {
+      const source = strict.sources?.global;
+      if (!source) throw new Error("no global source");
+      const client = await SseClient.connect(`${strict.url}/event`);
+      clients.push(client);
+      await client.waitFor((event) => event.json.type === "server.connected");
+      const session = await createSession(strict.url);
+      const text = "[chunks:30] [delay:30] while away";
+      const done = prompt(strict.url, session.id, text);
+      await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
+
+      relay.blocked.add("/global/event");
+      const down = sourceState(source, "down");
+      relay.cutStreams();
+      await down;
+      expect(strict.sources?.active).toBe("global");
+      await done; // finished upstream; nothing polls meanwhile in this mode
+      expect(client.events.some(isIdle(session.id))).toBe(false);
+
+      relay.blocked.delete("/global/event");
+      await client.waitFor(isIdle(session.id), 30_000, "session.idle after the stream is back");
+      expectConverged(client, session.id, text, false);
+    } finally {
+      await strict.close();
+    }
   });
 
   it("notices a stream that stalls without closing, and replaces it", async () => {
@@ -150,6 +201,9 @@ describe("faults between the shim and opencode 1.14.48", () => {
         deltas: replyText(text),
       });
       expect(strict.hub.subscriberTotal).toBe(1);
+      const metrics = await scrape(strict.url);
+      expect(sample(metrics, "opencode_shim_dropped_clients_total")).toBe(1);
+      expect(sample(metrics, "opencode_shim_subscribers")).toBe(1);
       stuck.destroy();
     } finally {
       await strict.close();

@@ -5,6 +5,7 @@ import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
+import { sample, scrape } from "../helpers/metrics.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";
@@ -98,6 +99,18 @@ describe("the poll source in front of opencode 1.14.48", () => {
     const partUpdate = events[finalText];
     expect(Object.keys(partUpdate?.json.properties ?? {}).sort()).toEqual(["part", "sessionID", "time"]);
     expect(partUpdate?.json.id).toMatch(/^evt_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+
+    // The metrics say where these came from, and what they cost.
+    const metrics = await scrape(polling.url);
+    expect(sample(metrics, 'opencode_shim_events_in_total{source="reconciler",type="session.idle"}')).toBe(1);
+    expect(
+      sample(metrics, 'opencode_shim_events_in_total{source="global",type="session.idle"}'),
+    ).toBeUndefined();
+    expect(sample(metrics, "opencode_shim_reconciler_corrections_total")).toBeGreaterThanOrEqual(
+      events.length,
+    );
+    expect(sample(metrics, "opencode_shim_poll_requests_total")).toBeGreaterThan(0);
+    expect(sample(metrics, 'opencode_shim_source_info{mode="poll",active="poll"}')).toBe(1);
   });
 
   it("rebuilds a tool call that needs permission: asked, then the completed tool with its output, then idle", async () => {

@@ -135,23 +135,27 @@ describe("opencode-event-shim (command line)", () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it("listens where it says, serves /event, and exits 0 on SIGTERM", async () => {
-    upstream = await startFakeUpstream();
-    const run = cli([], { OPENCODE_SHIM_UPSTREAM: upstream.url, OPENCODE_SHIM_PORT: "0" });
-    const url = await listening(run);
-    expect(run.stdout()).toBe(`opencode-event-shim listening on ${url}\n`);
-    const client = await SseClient.connect(`${url}/event`);
-    await client.waitFor((event) => event.json.type === "server.connected");
-    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
-    await client.waitFor((event) => event.json.type === "session.idle");
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "listens where it says, serves /event, and exits 0 on %s",
+    async (signal) => {
+      upstream = await startFakeUpstream();
+      const run = cli([], { OPENCODE_SHIM_UPSTREAM: upstream.url, OPENCODE_SHIM_PORT: "0" });
+      const url = await listening(run);
+      expect(run.stdout()).toBe(`opencode-event-shim listening on ${url}\n`);
+      const client = await SseClient.connect(`${url}/event`);
+      await client.waitFor((event) => event.json.type === "server.connected");
+      upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
+      await client.waitFor((event) => event.json.type === "session.idle");
 
-    const started = Date.now();
-    run.child.kill("SIGTERM");
-    expect((await run.exit).code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5000);
-    await client.ended;
-    expect(client.endedCleanly).toBe(true);
-  });
+      const started = Date.now();
+      run.child.kill(signal);
+      expect((await run.exit).code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await client.ended;
+      expect(client.endedCleanly).toBe(true);
+      await expect(fetch(`${url}/shim/health`)).rejects.toThrow();
+    },
+  );
 
   it("never writes the upstream password to its logs", async () => {
     upstream = await startFakeUpstream({ password: "hunter2-secret" });

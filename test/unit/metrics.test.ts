@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
+import { sample } from "../helpers/metrics.js";
 import { startTestShim } from "../helpers/shim.js";
 import { sourceState } from "../helpers/wait.js";
 
@@ -16,12 +17,6 @@ afterEach(async () => {
   shim = undefined;
   upstream = undefined;
 });
-
-/** One sample of the Prometheus text, by its name and labels as written. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe("GET /shim/metrics", () => {
   it("counts events in and out, duplicates, clients, reconnects and the added latency", async () => {
