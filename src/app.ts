@@ -45,6 +45,8 @@ export interface ShimOverrides {
   /** Global-source tuning, for tests of its failure handling. */
   stallTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** The shim's own short reads of upstream, for tests of an upstream that hangs. */
+  upstreamRequestTimeoutMs?: number;
 }
 
 /** A config whose upstream is known: given, or the embedded opencode's. */
@@ -68,7 +70,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   });
   app.addHook("onRequest", refuseAbsoluteForm);
   const log = app.log as FastifyBaseLogger;
-  const upstream = new Upstream(config.upstream, config.credentials);
+  const upstream = new Upstream(config.upstream, config.credentials, overrides.upstreamRequestTimeoutMs);
   const hub = new Hub({ replaySize: config.replaySize });
   const metrics = new Metrics();
   const streams = {

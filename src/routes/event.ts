@@ -1,7 +1,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { EventSources } from "../sources/sources.js";
-import { describeError } from "../upstream/errors.js";
-import { firstString, openStream, resolveForClient, type StreamOptions, withCors } from "./stream.js";
+import {
+  firstString,
+  openStream,
+  refuseForUpstream,
+  resolveForClient,
+  type StreamOptions,
+} from "./stream.js";
 
 export interface EventRouteOptions extends StreamOptions {
   sources: EventSources;
@@ -23,9 +28,8 @@ export const eventRoute: FastifyPluginAsync<EventRouteOptions> = async (app, opt
     try {
       await options.sources.prepare(resolution.directory);
     } catch (error) {
-      const message = `cannot read upstream's state: ${describeError(error)}`;
-      request.log.warn({ reason: message }, "cannot open /event");
-      return withCors(options, request, reply).code(502).send({ error: "upstream_unavailable", message });
+      await refuseForUpstream(options, request, reply, error, "cannot read upstream's state: ");
+      return reply;
     }
     openStream(options, request, reply, resolution, resolution.directory, workspaceOf(request));
     return reply;

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { EventSources } from "../sources/sources.js";
-import { describeError } from "../upstream/errors.js";
-import { openStream, resolveForClient, type StreamOptions, withCors } from "./stream.js";
+import { openStream, refuseForUpstream, resolveForClient, type StreamOptions } from "./stream.js";
 
 /**
  * `GET /global/event` served by the shim itself, for when it is not on upstream's own
@@ -20,9 +19,7 @@ export async function serveGlobalEvent(
   try {
     await sources.prepare(resolution.directory);
   } catch (error) {
-    const message = `cannot read upstream's state: ${describeError(error)}`;
-    request.log.warn({ reason: message }, "cannot open /global/event");
-    await withCors(options, request, reply).code(502).send({ error: "upstream_unavailable", message });
+    await refuseForUpstream(options, request, reply, error, "cannot read upstream's state: ");
     return;
   }
   openStream(options, request, reply, resolution, undefined, undefined);

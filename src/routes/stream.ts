@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Hub } from "../hub/hub.js";
 import { Subscriber } from "../hub/subscriber.js";
 import { SSE_HEADERS } from "../sse.js";
-import { UpstreamError } from "../upstream/errors.js";
+import { describeError, UpstreamError } from "../upstream/errors.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { streamCorsHeaders } from "./cors.js";
@@ -51,10 +51,7 @@ export async function resolveForClient(
   try {
     resolution = await resolveInstance(options.upstream, request.url, request.headers);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const statusCode = error instanceof UpstreamError ? error.statusCode : 502;
-    request.log.warn({ reason: message }, "cannot open an event stream");
-    await withCors(options, request, reply).code(statusCode).send({ error: "upstream_unavailable", message });
+    await refuseForUpstream(options, request, reply, error, "");
     return undefined;
   }
   if (!resolution.ok) {
@@ -62,6 +59,25 @@ export async function resolveForClient(
     return undefined;
   }
   return resolution;
+}
+
+/**
+ * Answers a stream request upstream could not serve: 504 when it did not answer in time,
+ * 502 otherwise, with a JSON body saying why.
+ */
+export async function refuseForUpstream(
+  options: StreamOptions,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  what: string,
+): Promise<void> {
+  const message = `${what}${describeError(error)}`;
+  const statusCode = error instanceof UpstreamError ? error.statusCode : 502;
+  request.log.warn({ reason: message }, "cannot open an event stream");
+  await withCors(options, request, reply)
+    .code(statusCode)
+    .send({ error: statusCode === 504 ? "upstream_timeout" : "upstream_unavailable", message });
 }
 
 function tooManyClients(options: StreamOptions, reply: FastifyReply) {

@@ -1,5 +1,5 @@
 import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../hub/state.js";
-import { describeError, UpstreamError } from "../upstream/errors.js";
+import { describeError, isTimeout, UpstreamError } from "../upstream/errors.js";
 import type { Upstream } from "../upstream/upstream.js";
 
 /** Sessions beyond upstream's default page of 100 must be listed too, or they would look deleted. */
@@ -73,6 +73,7 @@ export class SnapshotReader {
         method: "GET",
         path,
         headers: this.upstream.ownHeaders({ accept: "application/json" }),
+        ...this.upstream.ownRequestTimeouts,
       });
     } catch (error) {
       throw new UpstreamError(`GET ${path.split("?")[0]} failed: ${describeError(error)}`);
@@ -87,7 +88,8 @@ export class SnapshotReader {
     }
     try {
       return (await response.body.json()) as T;
-    } catch {
+    } catch (error) {
+      if (isTimeout(error)) throw new UpstreamError(`GET ${path.split("?")[0]} ${describeError(error)}`, 504);
       throw new UpstreamError(`GET ${path.split("?")[0]} did not answer JSON`);
     }
   }

@@ -20,3 +20,9 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+/** Whether undici gave up waiting for an answer (a per-request timeout). */
+export function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { describeError, UpstreamError } from "./errors.js";
+import { describeError, isTimeout, UpstreamError } from "./errors.js";
 import type { Upstream } from "./upstream.js";
 
 /** Request headers that decide which instance a request means and whether it may see it. */
@@ -44,12 +44,21 @@ export async function resolveInstance(
   }
 
   let response: Awaited<ReturnType<Upstream["pool"]["request"]>>;
+  let body: Buffer;
   try {
-    response = await upstream.pool.request({ method: "GET", path: `/path${query}`, headers });
+    response = await upstream.pool.request({
+      method: "GET",
+      path: `/path${query}`,
+      headers,
+      ...upstream.ownRequestTimeouts,
+    });
+    body = Buffer.from(await response.body.arrayBuffer());
   } catch (error) {
+    if (isTimeout(error)) {
+      throw new UpstreamError(`upstream did not answer GET /path in time: ${describeError(error)}`, 504);
+    }
     throw new UpstreamError(`upstream unreachable: ${describeError(error)}`);
   }
-  const body = Buffer.from(await response.body.arrayBuffer());
   const responseHeaders = response.headers as Record<string, string | string[] | undefined>;
 
   if (response.statusCode !== 200) {

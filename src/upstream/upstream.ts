@@ -5,17 +5,24 @@ export interface Credentials {
   password: string;
 }
 
+/** How long the shim's own short reads (instance lookups, REST snapshots) may wait for an answer. */
+export const OWN_REQUEST_TIMEOUT_MS = 15_000;
+
 /**
  * The one connection pool to opencode, shared by the proxy, the event source and the
- * instance lookups. No timeouts: prompts and event streams legitimately run for minutes.
+ * instance lookups. No timeouts on the pool: prompts and event streams legitimately run
+ * for minutes. The shim's own short reads pass `ownRequestTimeouts` instead.
  */
 export class Upstream {
   readonly origin: string;
   readonly pool: Pool;
   /** The shim's own `Authorization`, for the requests it makes on its own behalf. */
   readonly authorization: string | undefined;
+  /** undici's per-request timeouts for the shim's own short reads. */
+  readonly ownRequestTimeouts: { headersTimeout: number; bodyTimeout: number };
 
-  constructor(url: URL, credentials?: Credentials) {
+  constructor(url: URL, credentials?: Credentials, requestTimeoutMs = OWN_REQUEST_TIMEOUT_MS) {
+    this.ownRequestTimeouts = { headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs };
     this.origin = url.origin;
     this.pool = new Pool(this.origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
     this.authorization = credentials

@@ -106,6 +106,29 @@ describe("bad upstream input", () => {
   });
 });
 
+describe("an upstream that accepts and never answers", () => {
+  it("answers a new /event 504 with a JSON body in bounded time; open streams and other clients go on", async () => {
+    const { upstream, shim } = await setUp([], { upstreamRequestTimeoutMs: 300 });
+    const open = await connect();
+    upstream.hangPath = true;
+    const started = Date.now();
+    const response = await fetch(`${shim.url}/event`);
+    expect(response.status).toBe(504);
+    expect(await response.json()).toMatchObject({
+      error: "upstream_timeout",
+      message: expect.stringContaining("GET /path"),
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle", { sessionID: "ses_hang" }) });
+    await open.waitFor((event) => event.json.properties?.sessionID === "ses_hang");
+    expect(open.isEnded).toBe(false);
+
+    upstream.hangPath = false;
+    const later = await connect();
+    expect(later.status).toBe(200);
+  });
+});
+
 describe("bad client input", () => {
   it.each([
     ["an undecodable directory", "/event?directory=%E0%A4%A", {}, "directory is not valid percent-encoding"],
