@@ -32,7 +32,7 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const SOURCES: readonly SourceMode[] = ["auto", "global", "poll", "passthrough"];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-interface Option {
+export interface Option {
   flag: string;
   env: string;
   value: string;
@@ -41,7 +41,7 @@ interface Option {
 }
 
 /** Every setting: its flag, its environment variable, its default. `--help` is made from this. */
-const OPTIONS = {
+export const OPTIONS = {
   upstream: {
     flag: "upstream",
     env: "OPENCODE_SHIM_UPSTREAM",
@@ -75,7 +75,7 @@ const OPTIONS = {
     env: "OPENCODE_SHIM_LOG_DIR",
     value: "DIR",
     fallback: undefined,
-    help: "opencode's log folder (e.g. ~/.local/share/opencode/log): its lines trigger an immediate poll",
+    help: "opencode's log folder (e.g. ~/.local/share/opencode/log): its lines trigger an immediate poll; when the shim starts opencode, that opencode's own",
   },
   host: {
     flag: "host",

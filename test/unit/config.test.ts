@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { helpText, parseCommandLine } from "../../src/config.js";
+import { helpText, OPTIONS, type Option, parseCommandLine } from "../../src/config.js";
 
 const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
   const parsed = parseCommandLine(argv, env);
@@ -121,28 +122,31 @@ describe("parseCommandLine", () => {
     expect(error(["--upstream", "http://h:1"], { OPENCODE_SHIM_PORT: "x" })).toMatch(/^OPENCODE_SHIM_PORT:/);
   });
 
-  it("documents every flag with its environment variable in --help", () => {
+  it("documents every flag with its environment variable and default in --help, and in the README", () => {
     expect(parseCommandLine(["--help"], {}).kind).toBe("help");
     const text = helpText();
-    for (const flag of [
-      "upstream",
-      "host",
-      "port",
-      "upstream-wait",
-      "heartbeat-interval",
-      "replay-size",
-      "max-client-buffer",
-      "log-level",
-    ]) {
-      expect(text).toContain(`--${flag} `);
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const options: Option[] = Object.values(OPTIONS);
+    expect(options.length).toBe(15);
+    for (const option of options) {
+      const line = text
+        .split("\n")
+        .find((candidate) => candidate.trimStart().startsWith(`--${option.flag} `));
+      expect(line, option.flag).toContain(`--${option.flag} ${option.value}`);
+      expect(text, option.flag).toContain(`env ${option.env}`);
+      if (option.fallback !== undefined) expect(line, option.flag).toContain(`[default: ${option.fallback}]`);
+      // The README's configuration table: the same flag, variable and default.
+      const row = readme.split("\n").find((candidate) => candidate.startsWith(`| \`--${option.flag} `));
+      expect(row, `README row for --${option.flag}`).toBeDefined();
+      const [flag, env, fallback] = (row ?? "").slice(2).split(" | ");
+      expect(flag).toBe(`\`--${option.flag} ${option.value}\``);
+      expect(env).toBe(`\`${option.env}\``);
+      expect(fallback).toMatch(
+        option.fallback === undefined ? /^\(none/ : new RegExp(`^\`${option.fallback}\`$`),
+      );
     }
-    for (const env of [
-      "OPENCODE_SHIM_UPSTREAM",
-      "OPENCODE_SHIM_PORT",
-      "OPENCODE_SHIM_HOST",
-      "OPENCODE_SERVER_PASSWORD",
-    ]) {
-      expect(text).toContain(env);
-    }
+    for (const env of ["OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME"]) expect(text).toContain(env);
+    expect(text).toContain("--help");
+    expect(text).toContain("--version");
   });
 });
