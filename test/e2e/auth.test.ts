@@ -74,6 +74,10 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
   it("passes REST, /global/event and WebSocket refusals and grants through", async () => {
     expect((await fetch(`${shim.url}/session`)).status).toBe(401);
     expect((await fetch(`${shim.url}/session`, { headers: GOOD })).status).toBe(200);
+    const goodToken = `auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`;
+    const badToken = `auth_token=${encodeURIComponent(token("opencode", "wrong"))}`;
+    expect((await fetch(`${shim.url}/session?${goodToken}`)).status).toBe(200);
+    expect((await fetch(`${shim.url}/session?${badToken}`)).status).toBe(401);
     const global = await open(shim.url, "/global/event");
     expect(global.status).toBe(401);
 
@@ -99,5 +103,36 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
     expect(await handshake(wsUrl)).toBe(direct);
 
     await shellAnswers(wsUrl, GOOD);
+  });
+
+  it("guards the shim's own /global/event (poll mode) exactly as upstream guards its own", async () => {
+    const polling = await startTestShim(opencode.url, ["--source", "poll"], {
+      OPENCODE_SERVER_PASSWORD: PASSWORD,
+    });
+    try {
+      expect(polling.sources?.servesGlobalEvent).toBe(true);
+      const cases: Array<[string, Record<string, string>]> = [
+        ["/global/event", {}],
+        ["/global/event", basic("opencode", "wrong")],
+        [`/global/event?auth_token=${encodeURIComponent(token("opencode", "wrong"))}`, {}],
+        ["/global/event", GOOD],
+        [`/global/event?auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`, {}],
+      ];
+      for (const [path, headers] of cases) {
+        const direct = await open(opencode.url, path, headers);
+        const viaShim = await open(polling.url, path, headers);
+        expect(viaShim.status, `${path} ${JSON.stringify(headers)}`).toBe(direct.status);
+        expect(viaShim.headers["www-authenticate"]).toBe(direct.headers["www-authenticate"]);
+        if (viaShim.status === 200) {
+          await viaShim.waitFor(
+            (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
+          );
+        }
+        direct.close();
+        viaShim.close();
+      }
+    } finally {
+      await polling.close();
+    }
   });
 });
