@@ -203,6 +203,35 @@ describe("Hub", () => {
     expect(slow.stream.frames().length - 1 + back.stream.frames().length - 1).toBe(1000);
   });
 
+  it("holds at most the buffer limit plus one batch for a client that never reads, then lets it go", () => {
+    const hub = new Hub({ replaySize: 100 });
+    const limit = 64 * 1024;
+    const stuck = subscribe(hub, DIR, { max: limit });
+    const reading = subscribe(hub, DIR, { max: limit });
+    stuck.stream.stuck = true;
+    const delta = "x".repeat(1000);
+    let peak = 0;
+    let largestBatch = 0;
+    for (let batch = 0; batch < 1000; batch++) {
+      for (let i = 0; i < 10; i++) {
+        hub.publish({
+          directory: DIR,
+          payload: { id: `evt_big_${batch}_${i}`, type: "message.part.delta", properties: { delta } },
+        });
+      }
+      hub.flush();
+      // One write per flush: the batch, as the reading client got it.
+      largestBatch = Math.max(largestBatch, reading.stream.chunks.at(-1)?.length ?? 0);
+      peak = Math.max(peak, stuck.stream.writableLength);
+    }
+    // 10,000 events of 1 KB (10 MB) went by; the stuck client never held more than this.
+    expect(stuck.stream.destroyed).toBe(true);
+    expect(peak).toBeGreaterThan(limit);
+    expect(peak).toBeLessThanOrEqual(limit + largestBatch);
+    expect(reading.stream.types()).toHaveLength(10_001);
+    expect(hub.subscriberTotal).toBe(1);
+  });
+
   it("forgets the history of the idlest instance beyond maxInstances, never one with subscribers", () => {
     const hub = new Hub({ replaySize: 10, maxInstances: 2 });
     const watched = subscribe(hub, "/a");
