@@ -176,4 +176,29 @@ describe("clients of opencode 1.14.48 through the shim", () => {
     );
     expect(assistantText(sessionEvents(again.events, session.id)).final).toBe(replyText("[chunks:4]"));
   });
+
+  it("ends streams when a config change disposes the instance (PATCH /config), like upstream", async () => {
+    const direct = await SseClient.connect(`${opencode.url}/global/event`);
+    cleanups.push(() => direct.close());
+    const client = await SseClient.connect(`${shim.url}/event`);
+    cleanups.push(() => client.close());
+    await client.waitFor((event) => event.json.type === "server.connected");
+    const patched = await fetch(`${shim.url}/config`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(patched.status).toBe(200);
+    await client.ended;
+    expect(client.events.at(-1)?.json).toMatchObject({
+      type: "server.instance.disposed",
+      properties: { directory: opencode.projectDir },
+    });
+    // What upstream itself said on its own stream.
+    await direct.waitFor(
+      (event) => (event.json.payload as BusEvent | undefined)?.type === "server.instance.disposed",
+      10_000,
+      "upstream's server.instance.disposed",
+    );
+  });
 });
