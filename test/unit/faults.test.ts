@@ -82,13 +82,14 @@ describe("bad upstream input", () => {
     );
   });
 
-  it("retries a /global/event that answers 401, 404 or 500, logging the problem once", async () => {
+  it("retries a /global/event that answers 401, 404, 500 or an HTML page, logging the problem once", async () => {
     const logs = logCollector();
     const { upstream, shim } = await setUp(["--source", "global"], { logger: logs.logger });
     const client = await connect();
     const attempts = () => upstream.requests.filter((line) => line === "GET /global/event").length;
-    for (const status of [401, 404, 500]) {
-      upstream.globalEventStatus = status;
+    for (const answer of [401, 404, 500, "html"] as const) {
+      if (answer === "html") upstream.htmlGlobalEvent = true;
+      else upstream.globalEventStatus = answer;
       const before = attempts();
       const down = sourceState(globalOf(shim), "down");
       upstream.dropGlobalStreams();
@@ -96,9 +97,13 @@ describe("bad upstream input", () => {
       // A few refused attempts later…
       await client.waitUntil(() => attempts() >= before + 3, 10_000, "retries");
       upstream.globalEventStatus = undefined;
+      upstream.htmlGlobalEvent = false;
       await sourceState(globalOf(shim), "live");
-      const said = logs.lines.filter((line) => line.msg.includes(`answered ${status}`));
+      const said = logs.lines.filter((line) =>
+        line.msg.includes(answer === "html" ? "answered 200 text/html" : `answered ${answer}`),
+      );
       expect(said).toHaveLength(1);
+      expect(client.isEnded).toBe(false);
     }
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
     await client.waitFor((event) => event.json.type === "session.idle");
