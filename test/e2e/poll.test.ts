@@ -92,6 +92,18 @@ describe("the poll source in front of opencode 1.14.48", () => {
 
     const ids = client.events.map((event) => event.json.id);
     expect(new Set(ids).size).toBe(ids.length);
+    // Nothing said twice in other words either: one turn, one idle, no event repeated.
+    expect(types.filter((type) => type === "session.idle")).toHaveLength(1);
+    expect(
+      events
+        .filter((event) => event.json.type === "session.status")
+        .map((event) => props(event).status?.type),
+    ).toEqual(["busy", "idle"]);
+    const content = events.map((event) => {
+      const { time: _sent, ...rest } = (event.json.properties ?? {}) as Record<string, unknown>;
+      return `${event.json.type} ${JSON.stringify(rest)}`;
+    });
+    expect(new Set(content).size).toBe(content.length);
     const { final, deltas } = assistantText(events);
     expect(final).toBe(replyText("[chunks:6]"));
     if (deltas) expect(deltas).toBe(final);
@@ -214,7 +226,7 @@ describe("the poll source in front of opencode 1.14.48", () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
-  it("costs at most 5 upstream requests a second with 60 idle sessions", async () => {
+  it("costs at most 5 upstream requests a second with 60 idle sessions: about 1", async () => {
     for (let i = 0; i < 60; i++) await createSession(opencode.url, { directory: opencode.otherDir });
     const relay: Relay = await startRelay(opencode.url);
     try {
@@ -224,8 +236,9 @@ describe("the poll source in front of opencode 1.14.48", () => {
       // Time passing is what is measured here.
       await sleep(6000);
       const perSecond = (relay.requests.length - before) / 6;
-      expect(perSecond).toBeLessThanOrEqual(5);
-      expect(perSecond).toBeGreaterThan(0);
+      // The issue's bound is 5 a second; with nothing busy the shim reads the instance about once a second.
+      expect(perSecond).toBeLessThanOrEqual(2);
+      expect(perSecond).toBeGreaterThanOrEqual(0.5);
     } finally {
       await relay.close();
     }
