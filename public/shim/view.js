@@ -23,6 +23,7 @@ const ui = {
   sourceForm: $("source-form"),
   source: $("source"),
   directory: $("directory"),
+  directories: $("directories"),
   typeFilter: $("type-filter"),
   types: $("types"),
   sessionFilter: $("session-filter"),
@@ -222,7 +223,10 @@ function toRecord(data, lastEventId) {
   if (state.source === "global") {
     // /global/event: {directory, project, workspace?, payload}
     event = isObject(parsed.payload) ? parsed.payload : {};
-    if (typeof parsed.directory === "string") record.directory = parsed.directory;
+    if (typeof parsed.directory === "string") {
+      record.directory = parsed.directory;
+      knowDirectory(parsed.directory);
+    }
   }
   if (event.type === "sync" && isObject(event.syncEvent)) {
     const sync = event.syncEvent;
@@ -646,7 +650,42 @@ ui.events.addEventListener("keydown", (event) => {
 
 ui.footer.textContent = `Keeps the newest ${MAX_ROWS.toLocaleString("en")} events. Times are when this page received them. Click a row for its JSON. Counts include events held or dropped while paused.`;
 
+// ---------------------------------------------------------------- known directories
+
+const knownDirectories = new Set();
+
+/** Offers a directory in the selector's list (once). */
+function knowDirectory(directory) {
+  if (!directory || directory === "/" || knownDirectories.has(directory)) return;
+  knownDirectories.add(directory);
+  const option = document.createElement("option");
+  option.value = directory;
+  ui.directories.append(option);
+}
+
+/** The directories opencode knows: its own (GET /path) and its projects' (GET /project). Best effort. */
+async function loadDirectories() {
+  const sources = [
+    ["../path", (body) => [body?.directory]],
+    ["../project", (body) => (Array.isArray(body) ? body.map((project) => project?.worktree) : [])],
+  ];
+  for (const [url, pick] of sources) {
+    try {
+      const response = await fetch(url, { headers: { accept: "application/json" } });
+      if (!response.ok) continue;
+      for (const directory of pick(await response.json())) {
+        if (typeof directory === "string") knowDirectory(directory);
+      }
+    } catch {
+      // The list is a convenience: typing a path works without it.
+    }
+  }
+}
+
+ui.directory.addEventListener("focus", () => void loadDirectories());
+
 const params = new URLSearchParams(location.search);
 ui.directory.value = params.get("directory") ?? "";
 ui.source.value = params.get("source") === "global" ? "global" : "instance";
 connect();
+void loadDirectories();

@@ -292,6 +292,14 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     await page.click("#connect");
     await waitForStatus(page, "connected", `/event?directory=${opencode.otherDir}`);
     expect(new URL(page.url()).searchParams.get("directory")).toBe(opencode.otherDir);
+    // The selector offers the directories opencode knows: its own, and its projects'.
+    await page.focus("#directory");
+    for (const directory of [opencode.projectDir, opencode.otherDir]) {
+      await page.waitForSelector(`#directories option[value="${directory}"]`, {
+        state: "attached",
+        timeout: 10_000,
+      });
+    }
     // A new stream starts a new list.
     expect(await page.textContent('#counts .chip[data-type="server.connected"] .n')).toBe("1");
 
