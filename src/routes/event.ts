@@ -1,12 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { EventSources } from "../sources/sources.js";
-import {
-  firstString,
-  openStream,
-  refuseForUpstream,
-  resolveForClient,
-  type StreamOptions,
-} from "./stream.js";
+import { firstString, type StreamOptions, serveStream } from "./stream.js";
 
 export interface EventRouteOptions extends StreamOptions {
   sources: EventSources;
@@ -23,15 +17,10 @@ function workspaceOf(request: FastifyRequest): string | undefined {
  */
 export const eventRoute: FastifyPluginAsync<EventRouteOptions> = async (app, options) => {
   app.get("/event", { exposeHeadRoute: false }, async (request, reply) => {
-    const resolution = await resolveForClient(options, request, reply);
-    if (!resolution) return reply;
-    try {
-      await options.sources.prepare(resolution.directory);
-    } catch (error) {
-      await refuseForUpstream(options, request, reply, error, "cannot read upstream's state: ");
-      return reply;
-    }
-    openStream(options, request, reply, resolution, resolution.directory, workspaceOf(request));
+    await serveStream(options, (directory) => options.sources.prepare(directory), request, reply, {
+      global: false,
+      workspace: workspaceOf(request),
+    });
     return reply;
   });
 };

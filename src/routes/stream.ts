@@ -19,7 +19,7 @@ export interface StreamOptions {
 }
 
 /** The shim's own answers on its streams' routes carry CORS headers too, so a browser can read them. */
-export function withCors(options: StreamOptions, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function withCors(options: StreamOptions, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.headers(streamCorsHeaders(firstString(request.headers.origin), options.corsOrigins));
 }
 
@@ -33,7 +33,7 @@ export function firstString(value: unknown): string | undefined {
  * Asks upstream, as the client, which instance the request names. Undefined when the
  * reply has been sent already: upstream's own refusal, or a 502 when it cannot be asked.
  */
-export async function resolveForClient(
+async function resolveForClient(
   options: StreamOptions,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -65,7 +65,7 @@ export async function resolveForClient(
  * Answers a stream request upstream could not serve: 504 when it did not answer in time,
  * 502 otherwise, with a JSON body saying why.
  */
-export async function refuseForUpstream(
+async function refuseForUpstream(
   options: StreamOptions,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -78,6 +78,30 @@ export async function refuseForUpstream(
   await withCors(options, request, reply)
     .code(statusCode)
     .send({ error: statusCode === 504 ? "upstream_timeout" : "upstream_unavailable", message });
+}
+
+/**
+ * Serves one of the shim's event streams: resolves the client's instance as upstream
+ * would, has `prepare` follow it, then opens the stream — of that instance (`/event`), or
+ * of every followed instance, the client's among them (the shim's own `/global/event`).
+ */
+export async function serveStream(
+  options: StreamOptions,
+  prepare: (directory: string) => Promise<void>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  scope: { global: true } | { global: false; workspace: string | undefined },
+): Promise<void> {
+  const resolution = await resolveForClient(options, request, reply);
+  if (!resolution) return;
+  try {
+    await prepare(resolution.directory);
+  } catch (error) {
+    await refuseForUpstream(options, request, reply, error, "cannot read upstream's state: ");
+    return;
+  }
+  if (scope.global) openStream(options, request, reply, resolution, undefined, undefined);
+  else openStream(options, request, reply, resolution, resolution.directory, scope.workspace);
 }
 
 function tooManyClients(options: StreamOptions, reply: FastifyReply) {
@@ -94,7 +118,7 @@ function tooManyClients(options: StreamOptions, reply: FastifyReply) {
  * Turns the reply into an event stream fed by the hub: `directory` for an instance's
  * `/event`, undefined for the whole server's `/global/event`.
  */
-export function openStream(
+function openStream(
   options: StreamOptions,
   request: FastifyRequest,
   reply: FastifyReply,

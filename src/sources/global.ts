@@ -188,7 +188,6 @@ export class GlobalSource extends EventEmitter {
     return live ? performance.now() - liveSince : 0;
   }
 
-  /** Logs each kind of bad frame once; there may be thousands of the same. */
   /** Bytes in from upstream → frames written to every client, for each of `events`. */
   private observeWritten(events: number, seconds: number): void {
     const observe = this.options.observeLatency;
@@ -196,6 +195,7 @@ export class GlobalSource extends EventEmitter {
     for (let i = 0; i < events; i++) observe(seconds);
   }
 
+  /** Logs each kind of bad frame once; there may be thousands of the same. */
   private skipped(reason: string): void {
     if (this.skippedReasons.has(reason)) return;
     this.skippedReasons.add(reason);

@@ -35,7 +35,7 @@ export class InstanceDiscovery {
    */
   notice(request: FastifyRequest): Promise<void> | undefined {
     if (!this.sources.servesGlobalEvent || this.hub.globalSubscriberCount === 0) {
-      this.known.clear();
+      if (this.known.size > 0) this.known.clear();
       return undefined;
     }
     const named =
@@ -44,16 +44,19 @@ export class InstanceDiscovery {
     if (!named || instanceNameProblem(request)) return undefined;
     const following = this.known.get(named);
     if (following || this.known.size >= MAX_KNOWN) return following;
-    const follow = this.follow(request);
+    const follow = this.follow(named, request);
     this.known.set(named, follow);
     return follow;
   }
 
-  private async follow(request: FastifyRequest): Promise<void> {
+  /** Never rejects: the request goes on regardless, and a later one naming the instance tries again. */
+  private async follow(named: string, request: FastifyRequest): Promise<void> {
     try {
       const resolution = await resolveInstance(this.upstream, request.url, request.headers);
       if (resolution.ok) await this.sources.prepare(resolution.directory);
+      else this.known.delete(named);
     } catch (error) {
+      this.known.delete(named);
       this.log.debug({ reason: describeError(error) }, "could not follow an instance named by a request");
     }
   }
