@@ -95,6 +95,23 @@ function compare(clients: Clients, from: number, keep: (event: TimedEvent) => bo
   };
 }
 
+/**
+ * What is measured over the measured events: the shim's CPU and the machine's from now to
+ * `stop()`, and the shim's own latency histogram from now to `histogram()` (read once its
+ * clients have everything).
+ */
+async function measureWindow(shim: ShimProcess) {
+  const before = await readBuckets(shim.url);
+  const cpu = new CpuMeter([shim.pid]);
+  const machine = new MachineCpuMeter();
+  cpu.start();
+  machine.start();
+  return {
+    stop: () => ({ shimCpu: cpu.stop().share, machineCores: machine.stop() }),
+    histogram: async () => difference(await readBuckets(shim.url), before),
+  };
+}
+
 const isMeasuredTick = (event: TimedEvent) => event.type === TICK && Number(event.properties.n) >= WARM_UP;
 
 function emitToClient(reader: SseReader): Summary {
@@ -122,17 +139,12 @@ async function fakeUpstreamRun(events: number): Promise<Run> {
     await pace(RATE, WARM_UP, emit);
     const lastWarmUp = (event: TimedEvent) => event.type === TICK && event.properties.n === WARM_UP - 1;
     await clients.viaShim.waitFor(lastWarmUp, 5000, "the last warm-up tick");
-    const before = await readBuckets(shim.url);
-    const cpu = new CpuMeter([shim.pid]);
-    const machine = new MachineCpuMeter();
-    cpu.start();
-    machine.start();
+    const window = await measureWindow(shim);
     const elapsedMs = await pace(RATE, events, emit);
-    const shimCpu = cpu.stop().share;
-    const machineCores = machine.stop();
+    const { shimCpu, machineCores } = window.stop();
     const last = (event: TimedEvent) => event.type === TICK && event.properties.n === next - 1;
     await Promise.all(readers.map((reader) => reader.waitFor(last, 5000, "the last tick").catch(() => {})));
-    const inside = difference(await readBuckets(shim.url), before);
+    const inside = await window.histogram();
     return {
       upstream: "fake upstream (fixtures)",
       events,
@@ -168,22 +180,17 @@ async function opencodeRun(context: BenchContext, replies: number, chunks: numbe
     await prompt(base, await createSession(base, directory), "[chunks:1000][delay:1] warm-up", directory);
     const sessions = await Promise.all(Array.from({ length: replies }, () => createSession(base, directory)));
     const from = clients.direct.events.length;
-    const before = await readBuckets(shim.url);
-    const cpu = new CpuMeter([shim.pid]);
-    const machine = new MachineCpuMeter();
-    cpu.start();
-    machine.start();
+    const window = await measureWindow(shim);
     await Promise.all(
       sessions.map((id) => prompt(base, id, `[chunks:${chunks}][delay:1] a long reply`, directory)),
     );
-    const shimCpu = cpu.stop().share;
-    const machineCores = machine.stop();
+    const { shimCpu, machineCores } = window.stop();
     const idle = (id: string) => (event: TimedEvent) =>
       event.type === "session.idle" && event.properties.sessionID === id;
     await Promise.all(
       sessions.map((id) => clients.viaShim.waitFor(idle(id), 10_000, "session.idle").catch(() => {})),
     );
-    const inside = difference(await readBuckets(shim.url), before);
+    const inside = await window.histogram();
     const ofInstance = (event: TimedEvent) =>
       event.directory === directory && !event.type.startsWith("server.");
     const streamed = clients.direct.events.slice(from).filter(ofInstance);
