@@ -62,9 +62,13 @@ describe("the poll source in front of opencode 1.14.48", () => {
     const polling = await shim(["--source", "poll"]);
     expect(polling.sources?.active).toBe("poll");
     const client = await subscribe(`${polling.url}/event`);
+    // Beside it, a shim on upstream's own stream: the same prompt's events as opencode sends them.
+    const streaming = await shim([]);
+    const reference = await subscribe(`${streaming.url}/event`);
     const session = await createSession(polling.url);
     await prompt(polling.url, session.id, "[chunks:6] say hello");
     await client.waitFor(idleOf(session.id), 30_000, "session.idle");
+    await reference.waitFor(idleOf(session.id), 30_000, "session.idle from upstream's stream");
 
     const events = sessionEvents(client.events, session.id);
     const types = events.map((event) => event.json.type);
@@ -107,7 +111,34 @@ describe("the poll source in front of opencode 1.14.48", () => {
     const { final, deltas } = assistantText(events);
     expect(final).toBe(replyText("[chunks:6]"));
     if (deltas) expect(deltas).toBe(final);
-    // Shaped as upstream shapes them.
+    // Shaped as upstream shapes them: each made-up event has the properties of the same
+    // event from upstream's own stream, and its `info` / `part` / `status` only fields that
+    // upstream's own events carry there (a made-up event may show a later state: a
+    // session.created read after the prompt began already names its agent and model).
+    const keysOf = (value: unknown) =>
+      typeof value === "object" && value !== null ? Object.keys(value).sort() : [];
+    const upstreamKeys = new Map<string, Set<string>>();
+    const nestedKeys = new Map<string, Set<string>>();
+    for (const event of sessionEvents(reference.events, session.id)) {
+      const properties = (event.json.properties ?? {}) as Record<string, unknown>;
+      upstreamKeys.set(
+        event.json.type,
+        new Set([...(upstreamKeys.get(event.json.type) ?? []), keysOf(properties).join()]),
+      );
+      for (const key of ["info", "part", "status"]) {
+        nestedKeys.set(key, new Set([...(nestedKeys.get(key) ?? []), ...keysOf(properties[key])]));
+      }
+    }
+    for (const event of events) {
+      const properties = (event.json.properties ?? {}) as Record<string, unknown>;
+      const known = [...(upstreamKeys.get(event.json.type) ?? [])];
+      expect(known, `${event.json.type}: its properties`).toContain(keysOf(properties).join());
+      for (const key of ["info", "part", "status"]) {
+        for (const field of keysOf(properties[key])) {
+          expect(nestedKeys.get(key)?.has(field), `${event.json.type}: ${key}.${field}`).toBe(true);
+        }
+      }
+    }
     const partUpdate = events[finalText];
     expect(Object.keys(partUpdate?.json.properties ?? {}).sort()).toEqual(["part", "sessionID", "time"]);
     expect(partUpdate?.json.id).toMatch(/^evt_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
