@@ -1,3 +1,4 @@
+import { eventId } from "../ids.js";
 import { formatCursor, newEpoch, parseCursor } from "./cursor.js";
 import { RecentIds } from "./dedupe.js";
 import { globalFrame, instanceFrame, serverFrame } from "./frames.js";
@@ -94,6 +95,19 @@ export class Hub {
     if (typeof id === "string" && !this.recent.add(id)) {
       this.stats.duplicates++;
       return undefined;
+    }
+    const unannounced = this.mirror.unannouncedSession(envelope.directory, envelope.payload);
+    if (unannounced) {
+      // What a client needs before an update of a session it never heard of: its creation.
+      this.publish({
+        ...envelope,
+        origin: "reconciler",
+        payload: {
+          id: eventId(),
+          type: "session.created",
+          properties: { sessionID: unannounced.id, info: unannounced },
+        },
+      });
     }
     const seq = ++this.seq;
     const key = `${envelope.origin ?? "global"} ${envelope.payload.type}`;

@@ -50,6 +50,8 @@ export class InstanceState {
   /** Sessions any event has been about since the reconciler last looked at them. */
   readonly recentlyActive = new Set<string>();
   project: string | undefined;
+  /** Whether a first look at upstream has been taken in: every session older than that is known. */
+  adopted = false;
 
   session(sessionID: string): SessionInfo | undefined {
     return this.sessions.get(sessionID)?.value;
@@ -176,6 +178,20 @@ export class Mirror {
 
   peek(directory: string): InstanceState | undefined {
     return this.instances.get(directory);
+  }
+
+  /**
+   * The session an update announces, when nothing ever announced it: its instance has had
+   * its first look, and the session is unknown, so it was created since and its
+   * `session.created` was lost (with a stream that broke, say). Undefined otherwise.
+   */
+  unannouncedSession(directory: string, payload: EventPayload): SessionInfo | undefined {
+    if (payload.type !== "session.updated") return undefined;
+    const state = this.instances.get(directory);
+    if (!state?.adopted) return undefined;
+    const info = props(payload).info as SessionInfo | undefined;
+    const id = str(info?.id);
+    return id && info && !state.sessions.has(id) ? info : undefined;
   }
 
   apply(directory: string, payload: EventPayload, seq: number, project?: string): void {

@@ -169,6 +169,7 @@ export class InstancePoller {
     ]);
     this.state.project ??= project;
     this.state.adoptSessions(sessions, seq);
+    this.state.adopted = true;
     this.state.adoptStatuses(statuses, seq);
     this.state.adoptRequests(this.state.permissions, permissions, seq);
     this.state.adoptRequests(this.state.questions, questions, seq);

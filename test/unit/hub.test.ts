@@ -232,6 +232,46 @@ describe("Hub", () => {
     expect(hub.subscriberTotal).toBe(1);
   });
 
+  it("announces a session whose session.created was lost, before its first update", () => {
+    const hub = new Hub({ replaySize: 100 });
+    const info = (id: string) => ({ id, directory: DIR, title: id, time: { created: 1, updated: 2 } });
+    const updated = (id: string, directory = DIR): Envelope => ({
+      directory,
+      payload: {
+        id: `evt_upd_${id}_${counter++}`,
+        type: "session.updated",
+        properties: { sessionID: id, info: info(id) },
+      },
+    });
+    const state = hub.mirror.instance(DIR);
+    state.adoptSessions([info("ses_old")], 0);
+    state.adopted = true;
+    const here = subscribe(hub, DIR);
+    const there = subscribe(hub, OTHER);
+    publish(hub, updated("ses_old")); // known from the first look: nothing to add
+    publish(hub, updated("ses_new")); // created since, its creation never seen
+    publish(hub, updated("ses_new"));
+    publish(hub, updated("ses_elsewhere", OTHER)); // an instance nobody has looked at: no guessing
+    const said = here.stream
+      .frames()
+      .map(
+        (frame) =>
+          `${frame.json.type} ${(frame.json.properties as { sessionID?: string } | undefined)?.sessionID ?? ""}`,
+      );
+    expect(said).toEqual([
+      "server.connected ",
+      "session.updated ses_old",
+      "session.created ses_new",
+      "session.updated ses_new",
+      "session.updated ses_new",
+    ]);
+    const created = here.stream.frames()[2]?.json;
+    expect(created?.properties).toEqual({ sessionID: "ses_new", info: info("ses_new") });
+    expect(created?.id).toMatch(/^evt_/);
+    expect(there.stream.types()).toEqual(["server.connected", "session.updated"]);
+    expect(hub.stats.eventsIn.get("reconciler session.created")).toBe(1);
+  });
+
   it("forgets the history of the idlest instance beyond maxInstances, never one with subscribers", () => {
     const hub = new Hub({ replaySize: 10, maxInstances: 2 });
     const watched = subscribe(hub, "/a");
