@@ -47,6 +47,8 @@ export class InstancePoller {
   /** Behind a live stream: differences seen by the previous read and by this one. */
   private suspectedBefore = new Set<string>();
   private suspected = new Set<string>();
+  /** When the shim began to follow the instance (upstream's clock is this machine's). */
+  private readonly followedSince = Date.now();
 
   constructor(
     private readonly owner: Reconciler,
@@ -157,7 +159,12 @@ export class InstancePoller {
     this.owner.publish(this.reader.directory, this.state, events);
   }
 
-  /** The first look: everything already there is history, taken in without a word. */
+  /**
+   * The first look: what was there before the shim began to follow the instance is
+   * history, taken in without a word. A session created since (the first look may come
+   * late, after an outage) is left unknown: it is news, announced by the next read or
+   * before its first update from the stream.
+   */
   private async adoptPresent(): Promise<void> {
     const seq = this.hub.lastSeq;
     const [sessions, statuses, permissions, questions, project] = await Promise.all([
@@ -168,11 +175,22 @@ export class InstancePoller {
       this.state.project ? Promise.resolve(this.state.project) : this.reader.project(),
     ]);
     this.state.project ??= project;
-    this.state.adoptSessions(sessions, seq);
+    const news = new Set(
+      sessions
+        .filter((info) => info.time.created >= this.followedSince && !this.state.sessions.has(info.id))
+        .map((info) => info.id),
+    );
+    const old = <T extends { sessionID: string }>(items: T[]) =>
+      items.filter((item) => !news.has(item.sessionID));
+    this.state.adoptSessions(
+      sessions.filter((info) => !news.has(info.id)),
+      seq,
+    );
     this.state.adopted = true;
+    for (const sessionID of news) delete statuses[sessionID];
     this.state.adoptStatuses(statuses, seq);
-    this.state.adoptRequests(this.state.permissions, permissions, seq);
-    this.state.adoptRequests(this.state.questions, questions, seq);
+    this.state.adoptRequests(this.state.permissions, old(permissions), seq);
+    this.state.adoptRequests(this.state.questions, old(questions), seq);
     for (const sessionID of Object.keys(statuses)) {
       if (this.state.messages.has(sessionID)) continue;
       const messages = await this.reader.messages(sessionID, this.owner.options.messageWindow ?? 10);

@@ -117,6 +117,49 @@ describe("the reconciler's cost follows the work", () => {
   });
 });
 
+describe("the first look", () => {
+  it("takes in what was there before the instance was followed, and announces what came after", async () => {
+    const rest = await startRestUpstream();
+    const upstream = new Upstream(rest.url);
+    const hub = new Hub({ replaySize: 100 });
+    const reconciler = new Reconciler({
+      upstream,
+      hub,
+      log: Fastify({ logger: false }).log,
+      pollIntervalMs: 50,
+    });
+    const stream = new FakeStream();
+    hub.subscribe(new Subscriber(DIRECTORY, undefined, stream.asStream(), 1 << 20));
+    stops.push(async () => {
+      stream.destroy();
+      await reconciler.stop();
+      await upstream.close();
+      await rest.close();
+    });
+    // The first look is delayed (upstream was away): by the time it is taken, a session has
+    // been created since the client came — news — beside one that was always there.
+    rest.sessions.push(session(1));
+    const following = reconciler.track(DIRECTORY);
+    const fresh: SessionInfo = {
+      id: "ses_fresh",
+      directory: DIRECTORY,
+      title: "f",
+      time: { created: Date.now() + 1, updated: Date.now() + 1 },
+    };
+    rest.sessions.push(fresh);
+    await following;
+    await eventually(
+      () => stream.types().includes("session.created"),
+      5000,
+      "session.created of the new session",
+    );
+    const created = stream.frames().filter((frame) => frame.json.type === "session.created");
+    expect(created.map((frame) => (frame.json.properties as { sessionID: string }).sessionID)).toEqual([
+      "ses_fresh",
+    ]);
+  });
+});
+
 describe("behind a live stream (slow pace)", () => {
   /** The session went busy, as the stream said; then upstream finishes the turn. */
   async function busyThenIdle() {
