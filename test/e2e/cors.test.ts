@@ -73,6 +73,21 @@ function preflightFor(base: string, path: string, origin: string) {
   });
 }
 
+/** The page reads `url` with fetch and a custom header, which the browser preflights first. */
+async function expectPreflightedStreamRead(page: Page, url: string, directory: string) {
+  const started = await fetchStreamStartInPage(page, url, { "x-opencode-directory": directory });
+  expect(started).toMatchObject({ status: 200 });
+  expect(started.text).toContain('"server.connected"');
+}
+
+/** `origin`'s preflight for `path` is answered, allowing it and the header it asked for. */
+async function expectPreflightAllowed(base: string, path: string, origin: string) {
+  const answer = await preflightFor(base, path, origin);
+  expect(answer.status, path).toBe(204);
+  expect(answer.headers.get("access-control-allow-origin"), path).toBe(origin);
+  expect(answer.headers.get("access-control-allow-headers"), path).toBe("x-opencode-directory");
+}
+
 /** Opens an EventSource in the page, recorded in `streams[name]` (its state, the data of each message). */
 async function openEventSource(page: Page, name: string, url: string): Promise<void> {
   await page.evaluate(
@@ -234,19 +249,12 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
     expect(preflight.headers.get("access-control-allow-headers")).toContain("x-probe");
 
     // A stream read with fetch and a custom header: the browser preflights /event first.
-    const started = await fetchStreamStartInPage(page, `${shim.url}/event`, {
-      "x-opencode-directory": upstream.cwd,
-    });
-    expect(started).toMatchObject({ status: 200 });
-    expect(started.text).toContain('"server.connected"');
+    await expectPreflightedStreamRead(page, `${shim.url}/event`, upstream.cwd);
     for (const [base, path] of [
       [shim.url, "/event"],
       [polling.url, "/global/event"],
     ] as const) {
-      const answer = await preflightFor(base, path, origin);
-      expect(answer.status, path).toBe(204);
-      expect(answer.headers.get("access-control-allow-origin"), path).toBe(origin);
-      expect(answer.headers.get("access-control-allow-headers"), path).toBe("x-opencode-directory");
+      await expectPreflightAllowed(base, path, origin);
     }
     expect(errors).toEqual([]);
   });
@@ -351,20 +359,14 @@ describe("cross-origin browsers (Chromium, pages on other origins)", { timeout: 
       payload: fakeEvent("session.idle", { sessionID: "ses_named" }),
     });
     await waitForStream(page, "event", "open", '"ses_named"');
-    const started = await fetchStreamStartInPage(page, `${withCors.url}/event`, {
-      "x-opencode-directory": upstream.cwd,
-    });
-    expect(started).toMatchObject({ status: 200 });
-    expect(started.text).toContain('"server.connected"');
+    await expectPreflightedStreamRead(page, `${withCors.url}/event`, upstream.cwd);
     for (const [base, path] of [
       [withCors.url, "/event"],
       [pollingWithCors.url, "/global/event"],
     ] as const) {
       expect(await allowOriginFor(base, path, origin), path).toBe(origin);
       expect(await allowOriginFor(base, path, "http://evil.test:1234"), path).toBeNull();
-      const answer = await preflightFor(base, path, origin);
-      expect(answer.status, path).toBe(204);
-      expect(answer.headers.get("access-control-allow-origin"), path).toBe(origin);
+      await expectPreflightAllowed(base, path, origin);
       expect(
         (await preflightFor(base, path, "http://evil.test:1234")).headers.get("access-control-allow-origin"),
       ).toBeNull();

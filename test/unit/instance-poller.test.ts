@@ -22,10 +22,9 @@ function session(updated: number): SessionInfo {
   return { id: SESSION, directory: DIRECTORY, title: "t", time: { created: 1, updated } };
 }
 
-/** A reconciler on a scripted REST upstream, with one client following the instance. */
-async function setUp(options: Partial<ReconcilerOptions>) {
+/** A reconciler on a scripted REST upstream, with one client of the instance (not yet followed). */
+async function startReconciler(options: Partial<ReconcilerOptions>) {
   const rest: RestUpstream = await startRestUpstream();
-  rest.sessions.push(session(1));
   const upstream = new Upstream(rest.url);
   const hub = new Hub({ replaySize: 1000 });
   const reconciler = new Reconciler({
@@ -45,6 +44,13 @@ async function setUp(options: Partial<ReconcilerOptions>) {
     await upstream.close();
     await rest.close();
   });
+  return { rest, hub, reconciler, stream };
+}
+
+/** The same, with one session upstream, and the instance followed. */
+async function setUp(options: Partial<ReconcilerOptions>) {
+  const { rest, hub, reconciler, stream } = await startReconciler(options);
+  rest.sessions.push(session(1));
   await reconciler.track(DIRECTORY);
   /** The events the client received of a type, for the session. */
   const received = (type: string) =>
@@ -119,23 +125,7 @@ describe("the reconciler's cost follows the work", () => {
 
 describe("the first look", () => {
   it("takes in what was there before the instance was followed, and announces what came after", async () => {
-    const rest = await startRestUpstream();
-    const upstream = new Upstream(rest.url);
-    const hub = new Hub({ replaySize: 100 });
-    const reconciler = new Reconciler({
-      upstream,
-      hub,
-      log: Fastify({ logger: false }).log,
-      pollIntervalMs: 50,
-    });
-    const stream = new FakeStream();
-    hub.subscribe(new Subscriber(DIRECTORY, undefined, stream.asStream(), 1 << 20));
-    stops.push(async () => {
-      stream.destroy();
-      await reconciler.stop();
-      await upstream.close();
-      await rest.close();
-    });
+    const { rest, reconciler, stream } = await startReconciler({});
     // The first look is delayed (upstream was away): by the time it is taken, a session has
     // been created since the client came — news — beside one that was always there.
     rest.sessions.push(session(1));
