@@ -6,19 +6,20 @@ import Fastify, {
 } from "fastify";
 import type { Config } from "./config.js";
 import { Hub } from "./hub/hub.js";
+import { OpencodeSink } from "./hub/sink.js";
 import { loggerOptions } from "./log.js";
-import { Metrics } from "./metrics.js";
+import { PrometheusMetrics } from "./prometheus.js";
 import { proxy } from "./proxy.js";
 import { isAllowedPreflight, preflightHeaders } from "./routes/cors.js";
 import { eventRoute } from "./routes/event.js";
 import { serveGlobalEvent } from "./routes/global-event.js";
 import { shimRoutes } from "./routes/shim.js";
 import { refuseAbsoluteForm } from "./routes/validate.js";
-import { GlobalSource } from "./sources/global.js";
+import { DisposalWitness } from "./sources/disposal-witness.js";
 import { InstanceDiscovery } from "./sources/instance-discovery.js";
 import { LogSource } from "./sources/log.js";
-import { Reconciler } from "./sources/poll.js";
 import { EventSources } from "./sources/sources.js";
+import type { StreamJudgeOptions } from "./sources/stream-judge.js";
 import { EmbeddedOpencode } from "./upstream/embedded.js";
 import { waitForUpstream } from "./upstream/health.js";
 import { findOpencodeBinary } from "./upstream/opencode-bin.js";
@@ -47,10 +48,19 @@ export interface ShimOverrides {
   maxFrameBytes?: number;
   /** The shim's own short reads of upstream, for tests of an upstream that hangs. */
   upstreamRequestTimeoutMs?: number;
+  /** How the stream's honesty is judged, for tests that cannot wait for the defaults. */
+  judge?: StreamJudgeOptions;
 }
 
 /** A config whose upstream is known: given, or the embedded opencode's. */
 export type RunConfig = Config & { upstream: URL };
+
+/** Both promises, when either is one; undefined when neither is. */
+function both(a: Promise<void> | undefined, b: Promise<void> | undefined): Promise<void> | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return Promise.all([a, b]).then(() => {});
+}
 
 /** A request URL's path, without its query. */
 function pathOf(url: string): string {
@@ -71,8 +81,12 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   app.addHook("onRequest", refuseAbsoluteForm);
   const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials, overrides.upstreamRequestTimeoutMs);
-  const hub = new Hub({ replaySize: config.replaySize });
-  const metrics = new Metrics();
+  const metrics = new PrometheusMetrics(
+    config.source,
+    config.source === "passthrough" ? "passthrough" : config.source === "poll" ? "poll" : "global",
+  );
+  const hub = new Hub({ replaySize: config.replaySize, metrics });
+  const sink = new OpencodeSink(hub, metrics);
   const streams = {
     hub,
     upstream,
@@ -82,7 +96,6 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   };
 
   if (config.source === "passthrough") {
-    metrics.watch(hub, undefined);
     app.register(shimRoutes, {
       prefix: "/shim",
       hub,
@@ -94,30 +107,30 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     app.register(proxy, { upstream });
     return { app, upstream, hub, sources: undefined, logSource: undefined };
   }
-  const global =
-    config.source === "poll"
-      ? undefined
-      : new GlobalSource({
-          upstream,
-          hub,
-          log,
-          stallTimeoutMs: overrides.stallTimeoutMs,
-          maxFrameBytes: overrides.maxFrameBytes,
-          observeLatency: (seconds) => metrics.addedLatency.observe(seconds),
-        });
-  const reconciler = new Reconciler({ upstream, hub, log, pollIntervalMs: config.pollIntervalMs });
-  const sources = new EventSources(config.source, global, reconciler, log);
-  const logSource = config.logDir ? new LogSource(config.logDir, reconciler, log) : undefined;
+  const sources = new EventSources({
+    mode: config.source,
+    upstream,
+    sink,
+    log,
+    metrics,
+    pollIntervalMs: config.pollIntervalMs,
+    stream: { stallTimeoutMs: overrides.stallTimeoutMs, maxFrameBytes: overrides.maxFrameBytes },
+    judge: overrides.judge,
+  });
+  const logSource = config.logDir
+    ? new LogSource(config.logDir, (hint) => sources.fromLog(hint), log)
+    : undefined;
 
   app.register(eventRoute, { ...streams, sources });
-  metrics.watch(hub, sources);
   app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
   const rebuilt = (path: string) =>
     path === "/event" || (path === "/global/event" && sources.servesGlobalEvent);
   const discovery = new InstanceDiscovery(sources, hub, upstream, log);
+  const witness = new DisposalWitness(sink, upstream);
   app.register(proxy, {
     upstream,
-    notice: (request) => discovery.notice(request),
+    notice: (request) => both(discovery.notice(request), witness.before(request)),
+    answered: (request, statusCode) => witness.answered(request, statusCode),
     intercept: [
       {
         wants: (request) =>

@@ -18,6 +18,8 @@ export interface ProxyOptions {
   intercept?: Interception[];
   /** Told of every request about to go upstream (not of WebSocket upgrades); a promise holds it until settled. */
   notice?: (request: FastifyRequest) => Promise<void> | undefined;
+  /** Told of every proxied request once its answer has been sent, with the status sent. */
+  answered?: (request: FastifyRequest, statusCode: number) => void;
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
@@ -126,7 +128,11 @@ function beforeProxying(
  * any method, path, query, headers and body, streamed both ways, no timeouts, and
  * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
  */
-export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, intercept, notice }) => {
+export const proxy: FastifyPluginAsync<ProxyOptions> = async (
+  app,
+  { upstream, intercept, notice, answered },
+) => {
+  if (answered) app.addHook("onResponse", async (request, reply) => answered(request, reply.statusCode));
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,

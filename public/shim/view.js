@@ -10,6 +10,8 @@ const MAX_HELD = 2000;
 const MAX_SESSIONS = 200;
 /** How long a stream the browser gave up on waits before it is opened again, at most. */
 const MAX_RETRY_MS = 30_000;
+/** How often the shim's own health (GET /shim/health) is asked. */
+const HEALTH_EVERY_MS = 5000;
 
 const $ = (id) => {
   const element = document.getElementById(id);
@@ -53,6 +55,10 @@ const state = {
   failures: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   retryTimer: undefined,
+  /** The shim's health: ok | degraded | unavailable, or unknown when its answer could not be read. */
+  health: "unknown",
+  healthReason: "",
+  healthAsking: false,
   /** Kept events, oldest first. */
   records: [],
   /** Kept events not yet drawn. */
@@ -304,6 +310,7 @@ function open() {
     state.failures = 0;
     state.problem = "";
     setPhase("connected");
+    void checkHealth();
   };
   stream.onmessage = (message) => {
     if (state.stream === stream) receive(message);
@@ -313,6 +320,7 @@ function open() {
     // CONNECTING: the browser reconnects by itself, sending Last-Event-ID, so nothing is missed.
     if (stream.readyState === EventSource.CONNECTING) {
       setPhase("reconnecting");
+      void checkHealth();
       return;
     }
     // CLOSED: the browser gave up (an HTTP error, or not an event stream). Find out why, and retry.
@@ -358,6 +366,33 @@ async function diagnose(url) {
   } catch (error) {
     return `the shim cannot be reached (${error instanceof Error ? error.message : String(error)})`;
   }
+}
+
+/**
+ * Asks GET /shim/health, one request at a time. An answer that is not the shim's JSON (a 401
+ * from a password-protected opencode, a proxy's error page) or no answer leaves health unknown.
+ */
+async function checkHealth() {
+  if (state.healthAsking || document.hidden) return;
+  state.healthAsking = true;
+  let health = "unknown";
+  let reason = "";
+  try {
+    // The timeout keeps a request that never ends from stopping every later check.
+    const response = await fetch("health", { cache: "no-store", signal: AbortSignal.timeout(10_000) });
+    const body = await response.json();
+    if (isObject(body) && ["ok", "degraded", "unavailable"].includes(body.status)) {
+      health = body.status;
+      reason = typeof body.reason === "string" ? truncate(body.reason, 300) : "";
+    }
+  } catch {
+    // Unreachable, or not JSON: unknown.
+  } finally {
+    state.healthAsking = false;
+  }
+  state.health = health;
+  state.healthReason = reason;
+  showStatus();
 }
 
 function receive(message) {
@@ -543,6 +578,7 @@ function setPhase(phase) {
 
 function showStatus() {
   ui.status.dataset.state = state.phase;
+  ui.status.dataset.health = state.health;
   const words = {
     connecting: "connecting to",
     connected: "connected to",
@@ -554,6 +590,9 @@ function showStatus() {
   bits.push(`${state.total} event${state.total === 1 ? "" : "s"}`);
   if (state.lastEventId) bits.push(`last event id ${state.lastEventId}`);
   if (state.lastHeartbeat) bits.push(`last heartbeat ${clock(state.lastHeartbeat)}`);
+  if (state.health === "degraded" || state.health === "unavailable") {
+    bits.push(`shim ${state.health}${state.healthReason ? `: ${state.healthReason}` : ""}`);
+  }
   ui.statusText.textContent = bits.join(" · ");
 }
 
@@ -683,9 +722,12 @@ async function loadDirectories() {
 }
 
 ui.directory.addEventListener("focus", () => void loadDirectories());
+setInterval(checkHealth, HEALTH_EVERY_MS);
+document.addEventListener("visibilitychange", () => void checkHealth());
 
 const params = new URLSearchParams(location.search);
 ui.directory.value = params.get("directory") ?? "";
 ui.source.value = params.get("source") === "global" ? "global" : "instance";
 connect();
+void checkHealth();
 void loadDirectories();

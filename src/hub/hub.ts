@@ -1,8 +1,7 @@
-import { eventId } from "../ids.js";
+import { type Metrics, noMetrics } from "../metrics.js";
 import { formatCursor, newEpoch, parseCursor } from "./cursor.js";
 import { RecentIds } from "./dedupe.js";
 import { globalFrame, instanceFrame, serverFrame } from "./frames.js";
-import { Mirror } from "./mirror.js";
 import { Ring } from "./ring.js";
 import type { Subscriber } from "./subscriber.js";
 import type { Envelope, EventOrigin, Update } from "./update.js";
@@ -14,6 +13,8 @@ export interface HubOptions {
   dedupeSize?: number;
   /** Instances whose history is kept; the least recently active idle one goes first. */
   maxInstances?: number;
+  /** Told of every event accepted or dropped, every frame written, every client come and gone. */
+  metrics?: Metrics;
 }
 
 const INSTANCE_DISPOSED = "server.instance.disposed";
@@ -25,28 +26,14 @@ interface Frames {
   disposed: boolean;
 }
 
-/** Plain counters, cheap on the hot path; the metrics endpoint reads them when scraped. */
-export interface HubStats {
-  /** Events accepted, by `origin type`. */
-  eventsIn: Map<string, number>;
-  /** Frames written to clients. */
-  framesOut: number;
-  /** Events dropped as already seen. */
-  duplicates: number;
-  /** Clients cut off for not reading. */
-  droppedClients: number;
-}
-
 /**
- * Where every source publishes and every client reads: drops events seen before,
- * numbers the rest, keeps the mirror of upstream's state current, frames each event
- * once, keeps a bounded history per instance and writes the same frame to each
- * subscriber of the event's instance (and to every `/global/event` subscriber).
+ * Where every client reads: drops events seen before (by id), numbers the rest, frames
+ * each event once, keeps a bounded history per instance for `Last-Event-ID`, and writes
+ * the same frame to each subscriber of the event's instance (and to every `/global/event`
+ * subscriber). It knows nothing of opencode: events reach it through the sink.
  */
 export class Hub {
   readonly epoch = newEpoch();
-  readonly mirror = new Mirror();
-  readonly stats: HubStats = { eventsIn: new Map(), framesOut: 0, duplicates: 0, droppedClients: 0 };
   private seq = 0;
   private readonly rings = new Map<string, Ring<Update>>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
@@ -58,10 +45,12 @@ export class Hub {
   private flushScheduled = false;
   /** The newest update of any instance whose history was dropped: a cursor older than it may have lost events. */
   private forgottenUpTo = 0;
+  private readonly metrics: Metrics;
 
   constructor(private readonly options: HubOptions) {
     this.recent = new RecentIds(options.dedupeSize ?? 16_384);
     this.maxInstances = options.maxInstances ?? 1024;
+    this.metrics = options.metrics ?? noMetrics;
   }
 
   /** Clients of the whole server's stream (the shim's own `/global/event`). */
@@ -77,44 +66,33 @@ export class Hub {
     return this.seq;
   }
 
-  /** How many events from one source the hub has accepted. */
-  eventsFrom(origin: EventOrigin): number {
-    let total = 0;
-    for (const [key, count] of this.stats.eventsIn) if (key.startsWith(`${origin} `)) total += count;
-    return total;
-  }
-
   /** Whether anyone follows `directory`, directly or through `/global/event`. */
   isWatched(directory: string): boolean {
     return this.subscribers.has(directory) || this.globalSubscribers.size > 0;
   }
 
+  /** The instances that have an `/event` client now. */
+  followedDirectories(): string[] {
+    return [...this.subscribers.keys()];
+  }
+
+  /** Whether an event with this id has been published already (of the recent ones). */
+  hasSeen(id: string | undefined): boolean {
+    return typeof id === "string" && this.recent.has(id);
+  }
+
   /** Accepts an event; undefined when it is a duplicate of one already published. */
   publish(envelope: Envelope): Update | undefined {
     const id = envelope.payload.id;
+    const origin: EventOrigin = envelope.origin ?? "global";
     if (typeof id === "string" && !this.recent.add(id)) {
-      this.stats.duplicates++;
+      this.metrics.duplicateDropped(origin, envelope.payload.type, false);
       return undefined;
     }
-    const unannounced = this.mirror.unannouncedSession(envelope.directory, envelope.payload);
-    if (unannounced) {
-      // What a client needs before an update of a session it never heard of: its creation.
-      this.publish({
-        ...envelope,
-        origin: "reconciler",
-        payload: {
-          id: eventId(),
-          type: "session.created",
-          properties: { sessionID: unannounced.id, info: unannounced },
-        },
-      });
-    }
     const seq = ++this.seq;
-    const key = `${envelope.origin ?? "global"} ${envelope.payload.type}`;
-    this.stats.eventsIn.set(key, (this.stats.eventsIn.get(key) ?? 0) + 1);
+    this.metrics.eventPublished(origin, envelope.payload.type);
     const cursor = formatCursor(this.epoch, seq);
     const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
-    this.mirror.apply(envelope.directory, envelope.payload, seq, envelope.project);
     this.ringFor(envelope.directory).push(update);
     this.pending.push(update);
     if (!this.flushScheduled) {
@@ -162,7 +140,7 @@ export class Hub {
       const frames = whole && shared ? shared : this.framesFor(subscriber, updates);
       if (frames.count === 0) continue;
       subscriber.write(frames.buffer);
-      this.stats.framesOut += frames.count;
+      this.metrics.framesWritten(frames.count);
       if (frames.disposed) subscriber.end();
     }
   }
@@ -204,11 +182,12 @@ export class Hub {
     const set = this.setFor(subscriber);
     set.add(subscriber);
     this.subscriberCount++;
+    this.metrics.clientConnected();
     subscriber.onClose(() => {
-      if (subscriber.overflowed) this.stats.droppedClients++;
       const current = this.setFor(subscriber);
       if (!current.delete(subscriber)) return;
       this.subscriberCount--;
+      this.metrics.clientDisconnected(subscriber.overflowed);
       if (current.size === 0 && subscriber.directory !== undefined)
         this.subscribers.delete(subscriber.directory);
     });

@@ -7,15 +7,17 @@ import {
   type SessionInfo,
   type SessionStatus,
 } from "./state.js";
-import type { EventPayload } from "./update.js";
+import type { EventPayload, Update } from "./update.js";
 
 /**
  * A value and the hub sequence number of the update that last set it. `value` undefined
  * is a tombstone: the thing was deleted then, and an older snapshot must not revive it.
+ * `corrected`: when (ms, `performance.now()`) the reconciler set it — not upstream's stream.
  */
 export interface Tracked<T> {
   value: T | undefined;
   seq: number;
+  corrected?: number;
 }
 
 export interface MessageEntry {
@@ -29,17 +31,49 @@ export interface SessionMessages {
   /** The sequence number of the last change, to let go of the books of long-quiet sessions first. */
   touched: number;
   /**
-   * Messages created at or before this upstream time were there before the shim looked:
-   * history to adopt silently, not news to announce.
+   * Messages created at or before this upstream time were there before the shim knew the
+   * session's messages: history to take in silently, not news to announce.
    */
   historyUntil: number;
+}
+
+/** What a first look (or a late look at a session) finds that was there before: taken in, not announced. */
+export interface History {
+  sessions?: SessionInfo[];
+  /** `GET /session/status`: the sessions that are not idle. */
+  statuses?: Record<string, SessionStatus>;
+  permissions?: PendingRequest[];
+  questions?: PendingRequest[];
+  messages?: Array<{ sessionID: string; messages: MessageWithParts[] }>;
+  project?: string;
+  /** This is the instance's first look: every session older than it is known from now on. */
+  firstLook?: boolean;
+}
+
+/** An instance's state as those outside the mirror see it: to read, never to change. */
+export interface InstanceView {
+  readonly sessions: ReadonlyMap<string, Tracked<SessionInfo>>;
+  readonly statuses: ReadonlyMap<string, Tracked<SessionStatus>>;
+  readonly messages: ReadonlyMap<string, SessionMessages>;
+  readonly permissions: ReadonlyMap<string, Tracked<PendingRequest>>;
+  readonly questions: ReadonlyMap<string, Tracked<PendingRequest>>;
+  readonly todos: ReadonlyMap<string, Tracked<unknown[]>>;
+  readonly diffs: ReadonlyMap<string, Tracked<unknown[]>>;
+  readonly project: string | undefined;
+  /** Whether its first look has been taken in: every session older than that is known. */
+  readonly looked: boolean;
+  session(sessionID: string): SessionInfo | undefined;
+  statusOf(sessionID: string): SessionStatus;
+  activeSessions(): string[];
+  toolPartOf(request: PendingRequest): Part | undefined;
+  newestSessionUpdate(): number;
 }
 
 /** Sessions whose messages are kept per instance: the recently active ones. */
 const MESSAGE_BOOKS = 64;
 
 /** The latest known state of one instance (one directory), as events have told it. */
-export class InstanceState {
+class InstanceState implements InstanceView {
   readonly sessions = new Map<string, Tracked<SessionInfo>>();
   readonly statuses = new Map<string, Tracked<SessionStatus>>();
   readonly messages = new Map<string, SessionMessages>();
@@ -47,11 +81,8 @@ export class InstanceState {
   readonly questions = new Map<string, Tracked<PendingRequest>>();
   readonly todos = new Map<string, Tracked<unknown[]>>();
   readonly diffs = new Map<string, Tracked<unknown[]>>();
-  /** Sessions any event has been about since the reconciler last looked at them. */
-  readonly recentlyActive = new Set<string>();
   project: string | undefined;
-  /** Whether a first look at upstream has been taken in: every session older than that is known. */
-  adopted = false;
+  looked = false;
 
   session(sessionID: string): SessionInfo | undefined {
     return this.sessions.get(sessionID)?.value;
@@ -71,11 +102,11 @@ export class InstanceState {
   }
 
   /** The message book of a session, created with `historyUntil` when it does not exist yet. */
-  messagesOf(sessionID: string, historyUntil: number): SessionMessages {
+  bookOf(sessionID: string, historyUntil: number): SessionMessages {
     let book = this.messages.get(sessionID);
     if (!book) {
       if (this.messages.size >= MESSAGE_BOOKS) this.forgetQuietestBook();
-      book = { messages: new Map(), historyUntil, touched: 0 };
+      book = { messages: new Map(), touched: 0, historyUntil };
       this.messages.set(sessionID, book);
     }
     return book;
@@ -96,38 +127,6 @@ export class InstanceState {
       }
     }
     if (quietest !== undefined) this.messages.delete(quietest);
-  }
-
-  /*
-   * Adopting: what a first look at upstream finds is history, taken in silently — only
-   * what is not known already (a live stream may have told more, and more recently).
-   */
-
-  adoptSessions(sessions: SessionInfo[], seq: number): void {
-    for (const info of sessions)
-      if (!this.sessions.has(info.id)) this.sessions.set(info.id, { value: info, seq });
-  }
-
-  adoptStatuses(statuses: Record<string, SessionStatus>, seq: number): void {
-    for (const [sessionID, status] of Object.entries(statuses)) {
-      if (!this.statuses.has(sessionID)) this.statuses.set(sessionID, { value: status, seq });
-    }
-  }
-
-  adoptRequests(known: Map<string, Tracked<PendingRequest>>, pending: PendingRequest[], seq: number): void {
-    for (const request of pending) if (!known.has(request.id)) known.set(request.id, { value: request, seq });
-  }
-
-  adoptMessages(sessionID: string, messages: MessageWithParts[], seq: number): void {
-    const newest = messages.reduce((max, message) => Math.max(max, message.info.time.created), 0);
-    const book = this.messagesOf(sessionID, newest);
-    for (const { info, parts } of messages) {
-      if (book.messages.has(info.id)) continue;
-      book.messages.set(info.id, {
-        info: { value: info, seq },
-        parts: new Map(parts.map((part) => [part.id, { value: part, seq }])),
-      });
-    }
   }
 
   /** The tool call a permission or question belongs to, as far as it is known. */
@@ -160,58 +159,66 @@ function str(value: unknown): string | undefined {
 }
 
 /**
- * The latest known state of every instance, kept current by every event that passes
- * through the hub, whichever source it came from. The reconciler compares upstream's
- * REST snapshots against it.
+ * The latest known state of every instance — what clients have been told — kept current
+ * by every update the hub accepts (`apply`, called by the sink only), plus what the
+ * reconciler takes in as history (`takeInHistory`). Nothing else changes it; everyone
+ * else reads it through `instance()`.
  */
 export class Mirror {
   private readonly instances = new Map<string, InstanceState>();
 
-  instance(directory: string): InstanceState {
-    let state = this.instances.get(directory);
-    if (!state) {
-      state = new InstanceState();
-      this.instances.set(directory, state);
+  instance(directory: string): InstanceView {
+    return this.stateOf(directory);
+  }
+
+  /** What was there before anyone was told: taken in silently, only where nothing newer is known. */
+  takeInHistory(directory: string, history: History, seq: number): void {
+    const state = this.stateOf(directory);
+    state.project ??= history.project;
+    for (const info of history.sessions ?? [])
+      if (!state.sessions.has(info.id)) state.sessions.set(info.id, { value: info, seq });
+    for (const [sessionID, status] of Object.entries(history.statuses ?? {}))
+      if (!state.statuses.has(sessionID)) state.statuses.set(sessionID, { value: status, seq });
+    for (const request of history.permissions ?? [])
+      if (!state.permissions.has(request.id)) state.permissions.set(request.id, { value: request, seq });
+    for (const request of history.questions ?? [])
+      if (!state.questions.has(request.id)) state.questions.set(request.id, { value: request, seq });
+    for (const { sessionID, messages } of history.messages ?? []) {
+      const newest = messages.reduce((max, message) => Math.max(max, message.info.time.created), 0);
+      const book = state.bookOf(sessionID, newest);
+      for (const { info, parts } of messages) {
+        if (book.messages.has(info.id)) continue;
+        book.messages.set(info.id, {
+          info: { value: info, seq },
+          parts: new Map(parts.map((part) => [part.id, { value: part, seq }])),
+        });
+      }
     }
-    return state;
+    if (history.firstLook) state.looked = true;
   }
 
-  peek(directory: string): InstanceState | undefined {
-    return this.instances.get(directory);
-  }
-
-  /**
-   * The session an update announces, when nothing ever announced it: its instance has had
-   * its first look, and the session is unknown, so it was created since and its
-   * `session.created` was lost (with a stream that broke, say). Undefined otherwise.
-   */
-  unannouncedSession(directory: string, payload: EventPayload): SessionInfo | undefined {
-    if (payload.type !== "session.updated") return undefined;
-    const state = this.instances.get(directory);
-    if (!state?.adopted) return undefined;
-    const info = props(payload).info as SessionInfo | undefined;
-    const id = str(info?.id);
-    return id && info && !state.sessions.has(id) ? info : undefined;
-  }
-
-  apply(directory: string, payload: EventPayload, seq: number, project?: string): void {
-    const state = this.instance(directory);
-    if (project) state.project = project;
+  apply(
+    update: Pick<Update, "directory" | "payload" | "seq" | "project" | "origin">,
+    now = performance.now(),
+  ): void {
+    const { directory, payload, seq } = update;
+    const state = this.stateOf(directory);
+    if (update.project) state.project = update.project;
+    const corrected = update.origin === "reconciler" ? now : undefined;
     const p = props(payload);
     const sessionID = str(p.sessionID);
-    if (sessionID) state.recentlyActive.add(sessionID);
     switch (payload.type) {
       case "session.created":
       case "session.updated": {
         const info = p.info as SessionInfo | undefined;
         const id = str(info?.id) ?? sessionID;
-        if (id && info) state.sessions.set(id, { value: info, seq });
+        if (id && info) state.sessions.set(id, { value: info, seq, corrected });
         return;
       }
       case "session.deleted": {
         const id = str((p.info as SessionInfo | undefined)?.id) ?? sessionID;
         if (!id) return;
-        state.sessions.set(id, { value: undefined, seq });
+        state.sessions.set(id, { value: undefined, seq, corrected });
         state.statuses.delete(id);
         state.messages.delete(id);
         state.todos.delete(id);
@@ -220,52 +227,53 @@ export class Mirror {
       }
       case "session.status":
         if (sessionID && isObject(p.status))
-          state.statuses.set(sessionID, { value: p.status as SessionStatus, seq });
+          state.statuses.set(sessionID, { value: p.status as SessionStatus, seq, corrected });
         return;
       case "session.idle":
-        if (sessionID) state.statuses.set(sessionID, { value: { type: "idle" }, seq });
+        if (sessionID) state.statuses.set(sessionID, { value: { type: "idle" }, seq, corrected });
         return;
       case "session.diff":
-        if (sessionID && Array.isArray(p.diff)) state.diffs.set(sessionID, { value: p.diff, seq });
+        if (sessionID && Array.isArray(p.diff)) state.diffs.set(sessionID, { value: p.diff, seq, corrected });
         return;
       case "todo.updated":
-        if (sessionID && Array.isArray(p.todos)) state.todos.set(sessionID, { value: p.todos, seq });
+        if (sessionID && Array.isArray(p.todos))
+          state.todos.set(sessionID, { value: p.todos, seq, corrected });
         return;
       case "message.updated": {
         const info = p.info as MessageInfo | undefined;
         if (!info || !sessionID || !str(info.id)) return;
-        const book = state.messagesOf(sessionID, info.time.created - 1);
+        const book = state.bookOf(sessionID, info.time.created - 1);
         book.touched = seq;
         const entry = book.messages.get(info.id);
-        if (entry) entry.info = { value: info, seq };
-        else book.messages.set(info.id, { info: { value: info, seq }, parts: new Map() });
+        if (entry) entry.info = { value: info, seq, corrected };
+        else book.messages.set(info.id, { info: { value: info, seq, corrected }, parts: new Map() });
         return;
       }
       case "message.removed": {
-        const entry = this.entryFor(state, sessionID, str(p.messageID), seq);
+        const entry = entryFor(state, sessionID, str(p.messageID), seq);
         if (!entry) return;
-        entry.info = { value: undefined, seq };
+        entry.info = { value: undefined, seq, corrected };
         entry.parts.clear();
         return;
       }
       case "message.part.updated": {
         const part = p.part as Part | undefined;
         if (!part || !str(part.id) || !str(part.messageID)) return;
-        const entry = this.entryFor(state, part.sessionID ?? sessionID, part.messageID, seq);
-        entry?.parts.set(part.id, { value: part, seq });
+        const entry = entryFor(state, part.sessionID ?? sessionID, part.messageID, seq);
+        entry?.parts.set(part.id, { value: part, seq, corrected });
         return;
       }
       case "message.part.removed": {
         const partID = str(p.partID);
-        const entry = this.entryFor(state, sessionID, str(p.messageID), seq);
-        if (entry && partID) entry.parts.set(partID, { value: undefined, seq });
+        const entry = entryFor(state, sessionID, str(p.messageID), seq);
+        if (entry && partID) entry.parts.set(partID, { value: undefined, seq, corrected });
         return;
       }
       case "message.part.delta": {
         const field = str(p.field);
         const delta = str(p.delta);
         const partID = str(p.partID);
-        const entry = this.entryFor(state, sessionID, str(p.messageID), seq);
+        const entry = entryFor(state, sessionID, str(p.messageID), seq);
         const tracked = partID ? entry?.parts.get(partID) : undefined;
         const part = tracked?.value;
         if (!tracked || !part || !field || delta === undefined) return;
@@ -275,34 +283,43 @@ export class Mirror {
         return;
       }
       case "permission.asked":
-        if (str(p.id)) state.permissions.set(p.id as string, { value: p as PendingRequest, seq });
+        if (str(p.id)) state.permissions.set(p.id as string, { value: p as PendingRequest, seq, corrected });
         return;
       case "permission.replied": {
         const id = str(p.requestID) ?? str(p.permissionID);
-        if (id) state.permissions.set(id, { value: undefined, seq });
+        if (id) state.permissions.set(id, { value: undefined, seq, corrected });
         return;
       }
       case "question.asked":
-        if (str(p.id)) state.questions.set(p.id as string, { value: p as PendingRequest, seq });
+        if (str(p.id)) state.questions.set(p.id as string, { value: p as PendingRequest, seq, corrected });
         return;
       case "question.replied":
       case "question.rejected": {
         const id = str(p.requestID);
-        if (id) state.questions.set(id, { value: undefined, seq });
+        if (id) state.questions.set(id, { value: undefined, seq, corrected });
         return;
       }
     }
   }
 
-  private entryFor(
-    state: InstanceState,
-    sessionID: string | undefined,
-    messageID: string | undefined,
-    seq: number,
-  ) {
-    if (!sessionID || !messageID) return undefined;
-    const book = state.messages.get(sessionID);
-    if (book) book.touched = seq;
-    return book?.messages.get(messageID);
+  private stateOf(directory: string): InstanceState {
+    let state = this.instances.get(directory);
+    if (!state) {
+      state = new InstanceState();
+      this.instances.set(directory, state);
+    }
+    return state;
   }
+}
+
+function entryFor(
+  state: InstanceState,
+  sessionID: string | undefined,
+  messageID: string | undefined,
+  seq: number,
+): MessageEntry | undefined {
+  if (!sessionID || !messageID) return undefined;
+  const book = state.messages.get(sessionID);
+  if (book) book.touched = seq;
+  return book?.messages.get(messageID);
 }

@@ -6,8 +6,11 @@ export interface EventPayload {
   [key: string]: unknown;
 }
 
-/** Which source an event came from: upstream's own stream, or the reconciler making up for it. */
-export type EventOrigin = "global" | "reconciler";
+/**
+ * Where an event came from: upstream's own stream (`global`), the reconciler making up for
+ * what no stream said, or the proxy witnessing a call that disposed an instance.
+ */
+export type EventOrigin = "global" | "reconciler" | "proxy";
 
 /** An event and the instance it belongs to, as a source hands it to the hub. */
 export interface Envelope {

@@ -14,8 +14,11 @@ export interface HealthRouteOptions {
 const CHECK_EVERY_MS = 1000;
 
 /**
- * `GET /shim/health`: 200 when upstream answers and the event source is live, 503 with
- * the reason otherwise — for load balancers, container health checks and people.
+ * `GET /shim/health`: 200 when upstream answers and clients get their events — `ok`, or
+ * `degraded` with the reason when the shim works around upstream's stream (down, or
+ * lying) by reading REST; 503 `unavailable` with the reason when upstream does not answer
+ * (or `--source global` has no stream) — for load balancers, container health checks and
+ * people.
  */
 export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
   app,
@@ -39,12 +42,13 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
     const state = await upstreamState();
     const stream = sources?.global?.state;
     let problem = state.problem;
-    if (!problem && sources?.active === "global" && stream !== "live") {
+    if (!problem && sources?.mode === "global" && stream !== "live") {
       problem = `upstream /global/event is ${stream}; reconnecting`;
     }
+    const served = sources?.health ?? { status: "ok" };
     return reply.code(problem ? 503 : 200).send({
-      status: problem ? "unavailable" : "ok",
-      ...(problem ? { reason: problem } : {}),
+      status: problem ? "unavailable" : served.status,
+      ...(problem ? { reason: problem } : served.reason ? { reason: served.reason } : {}),
       upstream: { url: upstream.origin, version: state.version },
       source: sources ? { mode: sources.mode, active: sources.active, stream } : { mode: "passthrough" },
       clients: hub.subscriberTotal,

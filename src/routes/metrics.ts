@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from "fastify";
-import type { Metrics } from "../metrics.js";
+import type { PrometheusMetrics } from "../prometheus.js";
 
 /** `GET /shim/metrics`: Prometheus text. */
-export const metricsRoute: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
+export const metricsRoute: FastifyPluginAsync<{ metrics: PrometheusMetrics }> = async (app, { metrics }) => {
   app.get("/metrics", async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

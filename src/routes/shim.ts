@@ -1,6 +1,6 @@
 import cors from "@fastify/cors";
 import type { FastifyPluginAsync } from "fastify";
-import type { Metrics } from "../metrics.js";
+import type { PrometheusMetrics } from "../prometheus.js";
 import { allowedOrigin } from "./cors.js";
 import { type HealthRouteOptions, healthRoute } from "./health.js";
 import { metricsRoute } from "./metrics.js";
@@ -8,7 +8,7 @@ import { viewRoute } from "./view.js";
 
 export interface ShimRoutesOptions extends HealthRouteOptions {
   corsOrigins: string[];
-  metrics: Metrics;
+  metrics: PrometheusMetrics;
 }
 
 /**

@@ -1,21 +1,23 @@
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
-import type { Hub } from "../hub/hub.js";
+import type { Envelope } from "../hub/update.js";
+import { type Metrics, noMetrics } from "../metrics.js";
 import { describeError } from "../upstream/errors.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { createGlobalStreamReader } from "./global-stream.js";
 
 export interface GlobalSourceOptions {
   upstream: Upstream;
-  hub: Hub;
+  /** Each event of the stream, as it is read; true when it went out to clients. */
+  onEvent: (envelope: Envelope) => boolean;
   log: FastifyBaseLogger;
+  /** Told of reconnects, and of each published event's added latency. */
+  metrics?: Metrics;
   /** Silence after which the stream counts as stalled and is reconnected. */
   stallTimeoutMs?: number;
   /** Largest frame accepted from upstream. */
   maxFrameBytes?: number;
-  /** Told, for each event, how long it took from its bytes' arrival to its frames' being written (seconds). */
-  observeLatency?: (seconds: number) => void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   /** A stream live at least this long counts as healthy: after it, the first retry is immediate. */
@@ -26,7 +28,7 @@ export type GlobalSourceState = "connecting" | "live" | "down" | "stopped";
 
 /**
  * The shim's one connection to upstream's `GET /global/event`, which still works on the
- * releases whose `/event` does not. Every frame is unwrapped and handed to the hub under
+ * releases whose `/event` does not. Every frame is unwrapped and handed to `onEvent` with
  * its directory; a stream that ends, fails or goes silent is reconnected with backoff.
  *
  * Emits `state` (GlobalSourceState) on every change.
@@ -39,9 +41,8 @@ export class GlobalSource extends EventEmitter {
   private running: Promise<void> | undefined;
   private lastProblem: string | undefined;
   private readonly skippedReasons = new Set<string>();
-  /** Times the stream came back after it had been live. */
-  reconnects = 0;
   private everLive = false;
+  private readonly metrics: Metrics;
   private readonly stallTimeoutMs: number;
   private readonly maxFrameBytes: number;
   private readonly initialBackoffMs: number;
@@ -55,6 +56,7 @@ export class GlobalSource extends EventEmitter {
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 3_000;
     this.stableAfterMs = options.stableAfterMs ?? 5_000;
+    this.metrics = options.metrics ?? noMetrics;
   }
 
   get state(): GlobalSourceState {
@@ -152,14 +154,14 @@ export class GlobalSource extends EventEmitter {
           if (!live) {
             live = true;
             liveSince = performance.now();
-            if (this.everLive) this.reconnects++;
+            if (this.everLive) this.metrics.streamReconnected();
             this.everLive = true;
             this.lastProblem = undefined;
             this.options.log.info("upstream /global/event is live");
             this.setState("live");
           }
           if (frame.kind !== "event") return;
-          if (this.options.hub.publish(frame.envelope)) published++;
+          if (this.options.onEvent(frame.envelope)) published++;
         },
         onOversize: () => {
           this.problem(`an upstream frame exceeded ${this.maxFrameBytes} bytes, reconnecting`);
@@ -190,9 +192,7 @@ export class GlobalSource extends EventEmitter {
 
   /** Bytes in from upstream → frames written to every client, for each of `events`. */
   private observeWritten(events: number, seconds: number): void {
-    const observe = this.options.observeLatency;
-    if (!observe) return;
-    for (let i = 0; i < events; i++) observe(seconds);
+    for (let i = 0; i < events; i++) this.metrics.addedLatency(seconds);
   }
 
   /** Logs each kind of bad frame once; there may be thousands of the same. */

@@ -1,26 +1,21 @@
 import type { FastifyBaseLogger } from "fastify";
-import { parseLogLine } from "./log-line.js";
+import { type LogHint, parseLogLine } from "./log-line.js";
 import { LogTail } from "./log-tail.js";
-import type { Reconciler } from "./poll.js";
-
-/** Published for every streamed token: the busy-session polling covers those already. */
-const TOO_FREQUENT = new Set(["message.part.delta"]);
 
 /**
- * The log source: follows opencode's log folder and turns every line that says
- * something changed into an immediate read by the reconciler, so polling reacts in
- * milliseconds instead of one interval. Behind a live global stream it stays quiet.
+ * The log source: follows opencode's log folder and tells `onHint` of every line that
+ * says something changed upstream — a bus event published, or a session named — so the
+ * shim can look at REST at once instead of one interval later, and check the stream
+ * carried what was published.
  */
 export class LogSource {
   private readonly tail: LogTail;
 
-  constructor(dir: string, reconciler: Reconciler, log: FastifyBaseLogger) {
+  constructor(dir: string, onHint: (hint: LogHint) => void, log: FastifyBaseLogger) {
     this.tail = new LogTail({ dir });
     this.tail.on("line", (line: string) => {
-      if (reconciler.currentPace !== "fast") return;
       const hint = parseLogLine(line);
-      if (!hint || (hint.busType && TOO_FREQUENT.has(hint.busType))) return;
-      reconciler.nudge(hint.sessionID);
+      if (hint) onHint(hint);
     });
     this.tail.on("file", (file: string | undefined) => {
       if (file) log.info({ file }, "following opencode's log");

@@ -90,6 +90,19 @@ async function waitForStatus(page: Page, state: string, mentioning: string): Pro
   );
 }
 
+/** Waits until `#status` carries `data-health="health"` and its line mentions `mentioning`. */
+async function waitForHealth(page: Page, health: string, mentioning = ""): Promise<void> {
+  await page.waitForFunction(
+    ({ health, mentioning }) => {
+      const { document } = globalThis as unknown as PageGlobals;
+      const status = document.querySelector("#status");
+      return status?.dataset.health === health && (status.textContent ?? "").includes(mentioning);
+    },
+    { health, mentioning },
+    WAIT,
+  );
+}
+
 /** The text a delta row's summary carries (`text += "…"`). */
 function deltaText(row: Row): string {
   const quoted = row.summary.slice(row.summary.indexOf("+= ") + 3);
@@ -345,6 +358,62 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     await page.fill("#session-filter", there.id);
     await waitUntilEveryRow(page, `[data-session="${there.id}"][data-directory="${opencode.otherDir}"]`);
     await page.fill("#session-filter", "");
+  });
+
+  it("the status line says when the shim is degraded or unavailable, and stays calm when health is unreadable", async () => {
+    // Today's shim answers ok: nothing is added to the line.
+    await waitForHealth(page, "ok", "connected to /global/event");
+    expect(await page.textContent("#status-text")).not.toMatch(/shim|degraded|unavailable/);
+
+    const reason = "upstream's stream lost 12 events that REST showed (message.part.updated, session.status)";
+    const health = (status: string, extra: Record<string, unknown> = {}) => ({
+      status,
+      ...extra,
+      upstream: { url: opencode.url, version: "1.14.48" },
+      source: { mode: "auto", active: "poll", stream: "live" },
+      clients: 1,
+    });
+    // The page asks again every 5 s: each answer below shows within one round.
+    let answer: { status: number; contentType: string; body: string } = {
+      status: 200,
+      contentType: "application/json",
+      body: JSON.stringify(health("degraded", { reason })),
+    };
+    const errorsBefore = pageErrors.length;
+    await page.route("**/shim/health", (route) => route.fulfill(answer));
+    try {
+      await waitForHealth(page, "degraded", reason);
+      expect(await page.getAttribute("#status", "data-state")).toBe("connected");
+      const line = await page.textContent("#status-text");
+      expect(line).toMatch(/^connected to \/global\/event · \d+ events · /);
+      expect(line?.endsWith(` · shim degraded: ${reason}`), line ?? "").toBe(true);
+
+      answer = { ...answer, body: JSON.stringify(health("ok")) };
+      await waitForHealth(page, "ok");
+      expect(await page.textContent("#status-text")).not.toMatch(/shim|degraded|upstream's stream/);
+
+      const down = "upstream /global/event is down; reconnecting";
+      answer = {
+        status: 503,
+        contentType: "application/json",
+        body: JSON.stringify(health("unavailable", { reason: down })),
+      };
+      await waitForHealth(page, "unavailable", ` · shim unavailable: ${down}`);
+
+      // A password-protected opencode answers 401, and not JSON: health unknown, no alarm on the line.
+      answer = { status: 401, contentType: "text/plain", body: "Unauthorized" };
+      await waitForHealth(page, "unknown");
+      const calm = await page.textContent("#status-text");
+      expect(calm).toMatch(/^connected to \/global\/event · \d+ events · /);
+      expect(calm).not.toMatch(/shim|degraded|unavailable|Unauthorized|401/);
+    } finally {
+      await page.unroute("**/shim/health");
+    }
+    await waitForHealth(page, "ok");
+    // Chromium logs each 401 and 503 it got as a console error: those are the ones served above.
+    const served = /^console: Failed to load resource: .* status of (401|503) /;
+    const unexpected = pageErrors.splice(errorsBefore).filter((error) => !served.test(error));
+    pageErrors.push(...unexpected);
   });
 
   it("raised no error in the page", () => {

@@ -10,3 +10,13 @@ export async function scrape(shimUrl: string): Promise<string> {
   if (response.status !== 200) throw new Error(`GET /shim/metrics answered ${response.status}`);
   return response.text();
 }
+
+/** The sum of every sample of a metric, whatever its labels. */
+export function total(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}

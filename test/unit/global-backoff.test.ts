@@ -2,9 +2,9 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { Hub } from "../../src/hub/hub.js";
 import { GlobalSource } from "../../src/sources/global.js";
 import { Upstream } from "../../src/upstream/upstream.js";
+import { RecordingMetrics } from "../helpers/recording-metrics.js";
 import { eventually } from "../helpers/wait.js";
 
 /** How upstream's `/global/event` behaves, one request at a time. */
@@ -51,10 +51,12 @@ afterEach(async () => {
 
 async function follow(behaviour: Behaviour) {
   const upstream = await scriptedUpstream(behaviour);
+  const metrics = new RecordingMetrics();
   const pool = new Upstream(upstream.url);
   const source = new GlobalSource({
     upstream: pool,
-    hub: new Hub({ replaySize: 100 }),
+    onEvent: () => true,
+    metrics,
     log: Fastify({ logger: false }).log,
     initialBackoffMs: 20,
     maxBackoffMs: 200,
@@ -67,7 +69,7 @@ async function follow(behaviour: Behaviour) {
     await new Promise((resolve) => upstream.server.close(resolve));
   });
   source.start();
-  return { source, requestTimes: upstream.requestTimes };
+  return { source, metrics, requestTimes: upstream.requestTimes };
 }
 
 describe("the global source's reconnect backoff", () => {
@@ -86,13 +88,13 @@ describe("the global source's reconnect backoff", () => {
   });
 
   it("backs off from a stream that goes live and breaks at once (no reconnect storm)", async () => {
-    const { source, requestTimes } = await follow(liveFor(0));
+    const { metrics, requestTimes } = await follow(liveFor(0));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     // 20 + 40 + 80 + 160 ms, then one every 200 ms: about 10 in 1.5 s, never hundreds.
     expect(requestTimes.length).toBeGreaterThanOrEqual(4);
     expect(requestTimes.length).toBeLessThanOrEqual(12);
     for (const gap of gaps(requestTimes).slice(4)) expect(gap).toBeGreaterThanOrEqual(159);
-    expect(source.reconnects).toBe(requestTimes.length - 1);
+    expect(metrics.reconnects).toBe(requestTimes.length - 1);
   });
 
   it("retries at once when a stream that was healthy for a while ends", async () => {

@@ -3,6 +3,7 @@ import { Hub } from "../../src/hub/hub.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { Envelope } from "../../src/hub/update.js";
 import { FakeStream } from "../helpers/fake-stream.js";
+import { RecordingMetrics } from "../helpers/recording-metrics.js";
 
 const DIR = "/work/project";
 const OTHER = "/work/other";
@@ -232,46 +233,6 @@ describe("Hub", () => {
     expect(hub.subscriberTotal).toBe(1);
   });
 
-  it("announces a session whose session.created was lost, before its first update", () => {
-    const hub = new Hub({ replaySize: 100 });
-    const info = (id: string) => ({ id, directory: DIR, title: id, time: { created: 1, updated: 2 } });
-    const updated = (id: string, directory = DIR): Envelope => ({
-      directory,
-      payload: {
-        id: `evt_upd_${id}_${counter++}`,
-        type: "session.updated",
-        properties: { sessionID: id, info: info(id) },
-      },
-    });
-    const state = hub.mirror.instance(DIR);
-    state.adoptSessions([info("ses_old")], 0);
-    state.adopted = true;
-    const here = subscribe(hub, DIR);
-    const there = subscribe(hub, OTHER);
-    publish(hub, updated("ses_old")); // known from the first look: nothing to add
-    publish(hub, updated("ses_new")); // created since, its creation never seen
-    publish(hub, updated("ses_new"));
-    publish(hub, updated("ses_elsewhere", OTHER)); // an instance nobody has looked at: no guessing
-    const said = here.stream
-      .frames()
-      .map(
-        (frame) =>
-          `${frame.json.type} ${(frame.json.properties as { sessionID?: string } | undefined)?.sessionID ?? ""}`,
-      );
-    expect(said).toEqual([
-      "server.connected ",
-      "session.updated ses_old",
-      "session.created ses_new",
-      "session.updated ses_new",
-      "session.updated ses_new",
-    ]);
-    const created = here.stream.frames()[2]?.json;
-    expect(created?.properties).toEqual({ sessionID: "ses_new", info: info("ses_new") });
-    expect(created?.id).toMatch(/^evt_/);
-    expect(there.stream.types()).toEqual(["server.connected", "session.updated"]);
-    expect(hub.stats.eventsIn.get("reconciler session.created")).toBe(1);
-  });
-
   it("forgets the history of the idlest instance beyond maxInstances, never one with subscribers", () => {
     const hub = new Hub({ replaySize: 10, maxInstances: 2 });
     const watched = subscribe(hub, "/a");
@@ -345,7 +306,8 @@ describe("Hub", () => {
   });
 
   it("writes a turn's events to each subscriber in one go, a late joiner only what came after it", async () => {
-    const hub = new Hub({ replaySize: 100 });
+    const metrics = new RecordingMetrics();
+    const hub = new Hub({ replaySize: 100, metrics });
     const early = subscribe(hub);
     const before = early.stream.chunks.length;
     hub.publish(event("message.part.delta"));
@@ -364,7 +326,8 @@ describe("Hub", () => {
       "session.idle",
     ]);
     expect(late.stream.types()).toEqual(["server.connected", "message.part.delta", "session.idle"]);
-    expect(hub.stats.framesOut).toBe(6);
+    expect(metrics.frames).toBe(6);
+    expect(metrics.from("global")).toEqual({ "message.part.delta": 3, "session.idle": 1 });
   });
 
   it("ends streams at a disposal within a turn, and spares those that came after it", () => {

@@ -53,7 +53,12 @@ describe("GET /shim/metrics", () => {
     expect(sample(text, "opencode_shim_event_added_latency_seconds_count")).toBe(2);
     expect(sample(text, 'opencode_shim_source_info{mode="auto",active="global"}')).toBe(1);
     expect(text).toContain("opencode_shim_reconciler_corrections_total");
-    expect(text).toContain("opencode_shim_poll_requests_total");
+    expect(sample(text, "opencode_shim_reconciler_requests_total")).toBeGreaterThan(0);
+    expect(sample(text, "opencode_shim_degraded")).toBe(0);
+    // The stream went down and came back: two moves, the time away counted as degraded.
+    expect(sample(text, 'opencode_shim_source_switches_total{to="poll",reason="down"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_source_switches_total{to="global",reason="live"}')).toBe(1);
+    expect(sample(text, "opencode_shim_degraded_seconds_total")).toBeGreaterThan(0);
     expect(sample(text, "opencode_shim_process_resident_memory_bytes")).toBeGreaterThan(0);
 
     // Counters only go up, scrape after scrape.

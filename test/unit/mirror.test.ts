@@ -1,27 +1,40 @@
 import { describe, expect, it } from "vitest";
 import { Mirror } from "../../src/hub/mirror.js";
+import type { EventOrigin, EventPayload } from "../../src/hub/update.js";
 
 const DIR = "/work/project";
 let n = 0;
 const ev = (type: string, properties: Record<string, unknown>) => ({ id: `evt_${++n}`, type, properties });
 
+/** An update as the sink hands it to the mirror once the hub has numbered it. */
+function apply(
+  mirror: Mirror,
+  directory: string,
+  payload: EventPayload,
+  seq: number,
+  project?: string,
+  origin?: EventOrigin,
+) {
+  mirror.apply({ directory, payload, seq, project, origin });
+}
+
 describe("Mirror", () => {
   it("follows sessions, their status, todos and diffs", () => {
     const mirror = new Mirror();
     const info = { id: "ses_1", time: { created: 1, updated: 2 } };
-    mirror.apply(DIR, ev("session.created", { sessionID: "ses_1", info }), 1, "prj");
-    mirror.apply(DIR, ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }), 2);
-    mirror.apply(DIR, ev("todo.updated", { sessionID: "ses_1", todos: [{ content: "x" }] }), 3);
-    mirror.apply(DIR, ev("session.diff", { sessionID: "ses_1", diff: [{ file: "a" }] }), 4);
+    apply(mirror, DIR, ev("session.created", { sessionID: "ses_1", info }), 1, "prj");
+    apply(mirror, DIR, ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }), 2);
+    apply(mirror, DIR, ev("todo.updated", { sessionID: "ses_1", todos: [{ content: "x" }] }), 3);
+    apply(mirror, DIR, ev("session.diff", { sessionID: "ses_1", diff: [{ file: "a" }] }), 4);
     const state = mirror.instance(DIR);
     expect(state.project).toBe("prj");
     expect(state.session("ses_1")).toEqual(info);
     expect(state.activeSessions()).toEqual(["ses_1"]);
     expect(state.todos.get("ses_1")?.value).toEqual([{ content: "x" }]);
     expect(state.diffs.get("ses_1")).toEqual({ value: [{ file: "a" }], seq: 4 });
-    mirror.apply(DIR, ev("session.idle", { sessionID: "ses_1" }), 5);
+    apply(mirror, DIR, ev("session.idle", { sessionID: "ses_1" }), 5);
     expect(state.activeSessions()).toEqual([]);
-    mirror.apply(DIR, ev("session.deleted", { sessionID: "ses_1", info }), 6);
+    apply(mirror, DIR, ev("session.deleted", { sessionID: "ses_1", info }), 6);
     expect(state.session("ses_1")).toBeUndefined();
     expect(state.sessions.get("ses_1")).toEqual({ value: undefined, seq: 6 });
   });
@@ -30,10 +43,11 @@ describe("Mirror", () => {
     const mirror = new Mirror();
     const info = { id: "msg_1", sessionID: "ses_1", role: "assistant", time: { created: 10 } };
     const part = { id: "prt_1", messageID: "msg_1", sessionID: "ses_1", type: "text", text: "" };
-    mirror.apply(DIR, ev("message.updated", { sessionID: "ses_1", info }), 1);
-    mirror.apply(DIR, ev("message.part.updated", { sessionID: "ses_1", part, time: 1 }), 2);
+    apply(mirror, DIR, ev("message.updated", { sessionID: "ses_1", info }), 1);
+    apply(mirror, DIR, ev("message.part.updated", { sessionID: "ses_1", part, time: 1 }), 2);
     for (const [i, delta] of ["Hel", "lo"].entries()) {
-      mirror.apply(
+      apply(
+        mirror,
         DIR,
         ev("message.part.delta", {
           sessionID: "ses_1",
@@ -51,65 +65,102 @@ describe("Mirror", () => {
       value: { ...part, text: "Hello" },
       seq: 4,
     });
-    mirror.apply(
+    apply(
+      mirror,
       DIR,
       ev("message.part.removed", { sessionID: "ses_1", messageID: "msg_1", partID: "prt_1" }),
       5,
     );
     expect(book?.messages.get("msg_1")?.parts.get("prt_1")?.value).toBeUndefined();
-    mirror.apply(DIR, ev("message.removed", { sessionID: "ses_1", messageID: "msg_1" }), 6);
+    apply(mirror, DIR, ev("message.removed", { sessionID: "ses_1", messageID: "msg_1" }), 6);
     expect(book?.messages.get("msg_1")?.info).toEqual({ value: undefined, seq: 6 });
   });
 
   it("follows permissions and questions until they are answered", () => {
     const mirror = new Mirror();
     const request = { id: "per_1", sessionID: "ses_1", permission: "bash" };
-    mirror.apply(DIR, ev("permission.asked", request), 1);
-    mirror.apply(DIR, ev("question.asked", { id: "que_1", sessionID: "ses_1", questions: [] }), 2);
+    apply(mirror, DIR, ev("permission.asked", request), 1);
+    apply(mirror, DIR, ev("question.asked", { id: "que_1", sessionID: "ses_1", questions: [] }), 2);
     const state = mirror.instance(DIR);
     expect(state.permissions.get("per_1")?.value).toEqual(request);
-    mirror.apply(DIR, ev("permission.replied", { sessionID: "ses_1", requestID: "per_1", reply: "once" }), 3);
-    mirror.apply(DIR, ev("question.rejected", { sessionID: "ses_1", requestID: "que_1" }), 4);
+    apply(
+      mirror,
+      DIR,
+      ev("permission.replied", { sessionID: "ses_1", requestID: "per_1", reply: "once" }),
+      3,
+    );
+    apply(mirror, DIR, ev("question.rejected", { sessionID: "ses_1", requestID: "que_1" }), 4);
     expect(state.permissions.get("per_1")).toEqual({ value: undefined, seq: 3 });
     expect(state.questions.get("que_1")).toEqual({ value: undefined, seq: 4 });
   });
 
   it("keeps instances apart and ignores what it cannot use", () => {
     const mirror = new Mirror();
-    mirror.apply("/a", ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }), 1);
-    mirror.apply(
+    apply(mirror, "/a", ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }), 1);
+    apply(
+      mirror,
       "/b",
       ev("message.part.delta", { sessionID: "ses_9", messageID: "m", partID: "p", delta: "x" }),
       2,
     );
-    mirror.apply("/b", { type: "tui.toast.show" }, 3);
-    mirror.apply("/b", ev("session.updated", {}), 4);
+    apply(mirror, "/b", { type: "tui.toast.show" }, 3);
+    apply(mirror, "/b", ev("session.updated", {}), 4);
     expect(mirror.instance("/a").activeSessions()).toEqual(["ses_1"]);
     expect(mirror.instance("/b").activeSessions()).toEqual([]);
     expect(mirror.instance("/b").sessions.size).toBe(0);
   });
 
-  it("adopts present state silently without overriding what events told it", () => {
+  it("takes in history silently without overriding what events told it", () => {
     const mirror = new Mirror();
     const state = mirror.instance(DIR);
     const fresh = { id: "ses_1", time: { created: 1, updated: 5 }, title: "from the stream" };
-    mirror.apply(DIR, ev("session.updated", { sessionID: "ses_1", info: fresh }), 1);
-    state.adoptSessions(
-      [
-        { id: "ses_1", time: { created: 1, updated: 3 } },
-        { id: "ses_2", time: { created: 1, updated: 1 } },
-      ],
+    apply(mirror, DIR, ev("session.updated", { sessionID: "ses_1", info: fresh }), 1);
+    expect(state.looked).toBe(false);
+    mirror.takeInHistory(
+      DIR,
+      {
+        sessions: [
+          { id: "ses_1", time: { created: 1, updated: 3 } },
+          { id: "ses_2", time: { created: 1, updated: 1 } },
+        ],
+        statuses: { ses_2: { type: "busy" } },
+        messages: [
+          {
+            sessionID: "ses_2",
+            messages: [
+              { info: { id: "msg_1", sessionID: "ses_2", role: "user", time: { created: 7 } }, parts: [] },
+            ],
+          },
+        ],
+        project: "prj_history",
+        firstLook: true,
+      },
       2,
     );
     expect(state.session("ses_1")).toEqual(fresh);
     expect(state.session("ses_2")?.id).toBe("ses_2");
-    state.adoptMessages(
-      "ses_2",
-      [{ info: { id: "msg_1", sessionID: "ses_2", role: "user", time: { created: 7 } }, parts: [] }],
-      3,
-    );
+    expect(state.activeSessions()).toEqual(["ses_2"]);
     expect(state.messages.get("ses_2")?.historyUntil).toBe(7);
     expect(state.newestSessionUpdate()).toBe(5);
+    expect(state.project).toBe("prj_history");
+    expect(state.looked).toBe(true);
+  });
+
+  it("marks what the reconciler set as corrected, and what the stream set not", () => {
+    const mirror = new Mirror();
+    const info = { id: "ses_1", time: { created: 1, updated: 2 } };
+    apply(mirror, DIR, ev("session.updated", { sessionID: "ses_1", info }), 1, undefined, "reconciler");
+    apply(
+      mirror,
+      DIR,
+      ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }),
+      2,
+      undefined,
+      "global",
+    );
+    const state = mirror.instance(DIR);
+    expect(state.sessions.get("ses_1")?.corrected).toBeGreaterThan(0);
+    expect(state.statuses.get("ses_1")?.corrected).toBeUndefined();
   });
 });
 
@@ -118,7 +169,8 @@ describe("Mirror message books", () => {
     const mirror = new Mirror();
     let seq = 0;
     const say = (sessionID: string) =>
-      mirror.apply(
+      apply(
+        mirror,
         DIR,
         ev("message.updated", {
           sessionID,
@@ -126,7 +178,7 @@ describe("Mirror message books", () => {
         }),
         ++seq,
       );
-    mirror.apply(DIR, ev("session.status", { sessionID: "ses_busy", status: { type: "busy" } }), ++seq);
+    apply(mirror, DIR, ev("session.status", { sessionID: "ses_busy", status: { type: "busy" } }), ++seq);
     say("ses_busy");
     for (let i = 0; i < 100; i++) say(`ses_${i}`);
     const books = mirror.instance(DIR).messages;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Part, PendingRequest } from "../../src/hub/state.js";
-import { permissionReplied, questionSettled } from "../../src/sources/settle.js";
+import { permissionReplied, questionSettled } from "../../src/sources/reconciler/settle.js";
 
 const request: PendingRequest = {
   id: "per_1",

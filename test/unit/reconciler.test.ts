@@ -2,11 +2,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Fastify from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { Hub } from "../../src/hub/hub.js";
-import type { SessionInfo } from "../../src/hub/state.js";
+import { OpencodeSink } from "../../src/hub/sink.js";
+import type { MessageWithParts, Part, SessionInfo } from "../../src/hub/state.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
-import { Reconciler, type ReconcilerOptions } from "../../src/sources/poll.js";
+import type { EventPayload } from "../../src/hub/update.js";
+import type { ReadKind } from "../../src/sources/reconciler/instance-reconciler.js";
+import { Reconciler, type ReconcilerOptions } from "../../src/sources/reconciler/reconciler.js";
 import { Upstream } from "../../src/upstream/upstream.js";
 import { FakeStream } from "../helpers/fake-stream.js";
+import { RecordingMetrics } from "../helpers/recording-metrics.js";
 import { type RestUpstream, startRestUpstream } from "../helpers/rest-upstream.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -26,14 +30,19 @@ function session(updated: number): SessionInfo {
 async function startReconciler(options: Partial<ReconcilerOptions>) {
   const rest: RestUpstream = await startRestUpstream();
   const upstream = new Upstream(rest.url);
-  const hub = new Hub({ replaySize: 1000 });
+  const metrics = new RecordingMetrics();
+  const hub = new Hub({ replaySize: 1000, metrics });
+  const sink = new OpencodeSink(hub, metrics);
+  const reads: Array<{ kind: ReadKind; events: EventPayload[] }> = [];
   const reconciler = new Reconciler({
     upstream,
-    hub,
+    sink,
+    metrics,
     log: Fastify({ logger: false }).log,
     pollIntervalMs: 50,
     idleIntervalMs: 200,
     releaseAfterMs: 400,
+    onCorrections: (_directory, events, kind) => reads.push({ kind, events }),
     ...options,
   });
   const stream = new FakeStream();
@@ -44,40 +53,31 @@ async function startReconciler(options: Partial<ReconcilerOptions>) {
     await upstream.close();
     await rest.close();
   });
-  return { rest, hub, reconciler, stream };
+  return { rest, hub, sink, metrics, reconciler, stream, reads };
 }
 
 /** The same, with one session upstream, and the instance followed. */
 async function setUp(options: Partial<ReconcilerOptions>) {
-  const { rest, hub, reconciler, stream } = await startReconciler(options);
-  rest.sessions.push(session(1));
-  await reconciler.track(DIRECTORY);
+  const parts = await startReconciler(options);
+  parts.rest.sessions.push(session(1));
+  await parts.reconciler.track(DIRECTORY);
   /** The events the client received of a type, for the session. */
   const received = (type: string) =>
-    stream
+    parts.stream
       .frames()
       .filter(
         (frame) =>
           frame.json.type === type &&
           (frame.json.properties as { sessionID?: string } | undefined)?.sessionID === SESSION,
       );
-  return { rest, hub, reconciler, stream, received };
+  return { ...parts, received };
 }
 
-/** Events as upstream's live stream hands them to the hub. */
-function fromStream(hub: Hub, events: Array<readonly [string, string, Record<string, unknown>]>) {
+/** Events as upstream's live stream hands them to the sink. */
+function fromStream(sink: OpencodeSink, events: Array<readonly [string, string, Record<string, unknown>]>) {
   for (const [id, type, properties] of events) {
-    hub.publish({ directory: DIRECTORY, origin: "global", payload: { id, type, properties } });
+    sink.publish({ directory: DIRECTORY, origin: "global", payload: { id, type, properties } });
   }
-}
-
-/** What the reconciler published, `type: count`. */
-function corrections(hub: Hub): Record<string, number> {
-  const made: Record<string, number> = {};
-  for (const [key, count] of hub.stats.eventsIn) {
-    if (key.startsWith("reconciler ")) made[key.slice("reconciler ".length)] = count;
-  }
-  return made;
 }
 
 /** Reads of the instance (one session listing each) over the next `ms`. */
@@ -87,9 +87,38 @@ async function readsOver(rest: RestUpstream, ms: number): Promise<number> {
   return rest.listReadsSince(from);
 }
 
+/** One whole turn as REST shows it once it is over: the question and its finished answer. */
+function turn(created: number, answer: string): MessageWithParts[] {
+  const user = `msg_user_${created}`;
+  const assistant = `msg_assistant_${created}`;
+  const part = (id: string, messageID: string, text: string): Part => ({
+    id,
+    messageID,
+    sessionID: SESSION,
+    type: "text",
+    text,
+    time: { start: created, end: created + 5 },
+  });
+  return [
+    {
+      info: { id: user, sessionID: SESSION, role: "user", time: { created } },
+      parts: [part(`prt_user_${created}`, user, "say hello")],
+    },
+    {
+      info: {
+        id: assistant,
+        sessionID: SESSION,
+        role: "assistant",
+        time: { created: created + 1, completed: created + 9 },
+      },
+      parts: [part(`prt_answer_${created}`, assistant, answer)],
+    },
+  ];
+}
+
 describe("the reconciler's cost follows the work", () => {
   it("reads a quiet instance slowly, a busy one fast, and an unfollowed one not at all", async () => {
-    const { rest, reconciler, stream, received } = await setUp({});
+    const { rest, reconciler, stream, received, metrics } = await setUp({});
     const quiet = await readsOver(rest, 1000);
     expect(quiet).toBeGreaterThanOrEqual(2); // every 200 ms: about 5
     expect(quiet).toBeLessThanOrEqual(7);
@@ -108,9 +137,21 @@ describe("the reconciler's cost follows the work", () => {
       5000,
       "reads to stop once nobody follows the instance",
     );
-    const requests = reconciler.requests;
+    const requests = metrics.requests;
     expect(await readsOver(rest, 500)).toBe(0);
-    expect(reconciler.requests).toBe(requests);
+    expect(metrics.requests).toBe(requests);
+    expect(reconciler.leading).toBe(true);
+  });
+
+  it("behind a trusted stream, reads a quiet instance once a second with one request", async () => {
+    const { rest, reconciler } = await setUp({});
+    reconciler.lead(false);
+    const from = performance.now();
+    await sleep(3100); // a measurement window
+    const requests = rest.requests.filter((request) => request.at >= from);
+    expect(rest.listReadsSince(from)).toBeGreaterThanOrEqual(2);
+    expect(rest.listReadsSince(from)).toBeLessThanOrEqual(4);
+    expect(requests.every((request) => request.path === "/session")).toBe(true);
   });
 
   it("reads once for a burst of nudges (log lines come in bursts)", async () => {
@@ -129,6 +170,7 @@ describe("the first look", () => {
     // The first look is delayed (upstream was away): by the time it is taken, a session has
     // been created since the client came — news — beside one that was always there.
     rest.sessions.push(session(1));
+    rest.messages.set(SESSION, turn(1, "old answer"));
     const following = reconciler.track(DIRECTORY);
     const fresh: SessionInfo = {
       id: "ses_fresh",
@@ -143,21 +185,60 @@ describe("the first look", () => {
       5000,
       "session.created of the new session",
     );
-    const created = stream.frames().filter((frame) => frame.json.type === "session.created");
-    expect(created.map((frame) => (frame.json.properties as { sessionID: string }).sessionID)).toEqual([
-      "ses_fresh",
-    ]);
+    await sleep(500); // more reads: nothing of the old session is news
+    const told = stream.frames().slice(1);
+    expect(told.map((frame) => frame.json.type)).toEqual(["session.created"]);
+    expect(told[0]?.json.properties).toMatchObject({ sessionID: "ses_fresh" });
   });
 });
 
-describe("behind a live stream (slow pace)", () => {
+describe("a turn that began and ended between two reads", () => {
+  for (const leading of [true, false]) {
+    it(`is published whole: busy, both messages, final parts, idle and session.idle once (${leading ? "leading" : "checking"})`, async () => {
+      const { rest, reconciler, received, stream, reads } = await setUp({
+        idleIntervalMs: 300,
+        checkIntervalMs: 300,
+        graceMs: 100,
+      });
+      reconciler.lead(leading);
+      rest.messages.set(SESSION, turn(Date.now(), "Hello there"));
+      rest.sessions[0] = session(Date.now());
+      await eventually(() => received("session.idle").length === 1, 5000, "session.idle");
+      await sleep(1000); // more reads: nothing more to say
+      const told = stream
+        .frames()
+        .slice(1)
+        .map((frame) => {
+          const p = frame.json.properties as {
+            status?: { type: string };
+            info?: { role?: string };
+            part?: { text?: string };
+          };
+          return `${frame.json.type} ${p.status?.type ?? p.info?.role ?? p.part?.text ?? ""}`.trim();
+        });
+      expect(told).toEqual([
+        "session.updated",
+        "session.status busy",
+        "message.updated user",
+        "message.part.updated say hello",
+        "message.updated assistant",
+        "message.part.updated Hello there",
+        "session.status idle",
+        "session.idle",
+      ]);
+      expect(reads.map((read) => read.kind)).toEqual([leading ? "lead" : "check"]);
+    });
+  }
+});
+
+describe("behind a trusted stream", () => {
   /** The session went busy, as the stream said; then upstream finishes the turn. */
   async function busyThenIdle() {
-    const parts = await setUp({ slowIntervalMs: 100 });
-    parts.reconciler.setPace("slow");
+    const parts = await setUp({ checkIntervalMs: 100, graceMs: 500 });
+    parts.reconciler.lead(false);
     parts.rest.statuses[SESSION] = { type: "busy" };
     parts.rest.sessions[0] = session(2);
-    fromStream(parts.hub, [
+    fromStream(parts.sink, [
       ["evt_stream_updated", "session.updated", { sessionID: SESSION, info: session(2) }],
       ["evt_stream_busy", "session.status", { sessionID: SESSION, status: { type: "busy" } }],
     ]);
@@ -167,30 +248,37 @@ describe("behind a live stream (slow pace)", () => {
     return parts;
   }
 
-  it("makes up, once, for a session.idle the stream lost", async () => {
-    const { hub, received } = await busyThenIdle();
+  it("makes up, once and after the grace period, for a session.idle the stream lost", async () => {
+    const { metrics, received, reads } = await busyThenIdle();
+    const lost = performance.now();
     await eventually(() => received("session.idle").length === 1, 10_000, "the made-up session.idle");
+    expect(performance.now() - lost).toBeGreaterThanOrEqual(450);
     expect(received("session.status").map((frame) => frame.json.properties)).toEqual([
       { sessionID: SESSION, status: { type: "busy" } },
       { sessionID: SESSION, status: { type: "idle" } },
     ]);
     expect(received("session.idle")[0]?.json.id).toMatch(/^evt_/);
-    await sleep(1500); // more reads, at the slow pace: nothing more to say
+    await sleep(1500); // more reads: nothing more to say
     expect(received("session.idle")).toHaveLength(1);
-    expect(corrections(hub)).toEqual({ "session.updated": 1, "session.status": 1, "session.idle": 1 });
+    expect(metrics.from("reconciler")).toEqual({
+      "session.updated": 1,
+      "session.status": 1,
+      "session.idle": 1,
+    });
+    expect(reads.map((read) => read.kind)).toEqual(["check"]);
   });
 
   it("says nothing when the stream is merely late", async () => {
-    const { hub, reconciler, received } = await busyThenIdle();
+    const { sink, metrics, received, reads } = await busyThenIdle();
     await sleep(300); // the stream's events come 300 ms after REST shows the change
-    fromStream(hub, [
+    fromStream(sink, [
       ["evt_stream_updated_again", "session.updated", { sessionID: SESSION, info: session(3) }],
       ["evt_stream_idle_status", "session.status", { sessionID: SESSION, status: { type: "idle" } }],
       ["evt_stream_idle", "session.idle", { sessionID: SESSION }],
     ]);
-    await sleep(2500); // two settle periods of reads
+    await sleep(2500); // many reads
     expect(received("session.idle").map((frame) => frame.json.id)).toEqual(["evt_stream_idle"]);
-    expect(corrections(hub)).toEqual({});
-    expect(reconciler.corrections).toBe(0);
+    expect(metrics.from("reconciler")).toEqual({});
+    expect(reads).toEqual([]);
   });
 });

@@ -1,21 +1,21 @@
-import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../hub/state.js";
-import { describeError, isTimeout, UpstreamError } from "../upstream/errors.js";
-import type { Upstream } from "../upstream/upstream.js";
+import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../../hub/state.js";
+import { describeError, isTimeout, UpstreamError } from "../../upstream/errors.js";
+import type { Upstream } from "../../upstream/upstream.js";
 
 /** Sessions beyond upstream's default page of 100 must be listed too, or they would look deleted. */
 const ALL_SESSIONS = 1_000_000;
 
 /**
  * Upstream's REST reads for one instance, with the shim's own credentials. Each call
- * is one request; `count` is how many this reader has made.
+ * is one request, told to `onRequest`.
  */
-export class SnapshotReader {
-  count = 0;
+export class RestReader {
   private readonly query: string;
 
   constructor(
     private readonly upstream: Upstream,
     readonly directory: string,
+    private readonly onRequest: () => void = () => {},
   ) {
     this.query = `directory=${encodeURIComponent(directory)}`;
   }
@@ -66,7 +66,7 @@ export class SnapshotReader {
 
   /** JSON of a 200; undefined for a 404 (the thing is gone); anything else throws. */
   private async get<T>(path: string): Promise<T | undefined> {
-    this.count++;
+    this.onRequest();
     let response: Awaited<ReturnType<Upstream["pool"]["request"]>>;
     try {
       response = await this.upstream.pool.request({

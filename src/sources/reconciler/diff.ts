@@ -1,4 +1,4 @@
-import type { InstanceState, Tracked } from "../hub/mirror.js";
+import type { InstanceView, Tracked } from "../../hub/mirror.js";
 import {
   type MessageWithParts,
   type Part,
@@ -6,14 +6,15 @@ import {
   type SessionInfo,
   type SessionStatus,
   sameJson,
-} from "../hub/state.js";
-import type { EventPayload } from "../hub/update.js";
-import { eventId } from "../ids.js";
+} from "../../hub/state.js";
+import type { EventPayload } from "../../hub/update.js";
+import { eventId } from "../../ids.js";
 
 /**
- * The reconciler's arithmetic: a REST snapshot of upstream against what the mirror
- * knows, out come the events upstream would have sent for the difference — shaped as
- * upstream shapes them. Pure: the caller publishes them (which updates the mirror).
+ * The reconciler's arithmetic, one kind of state at a time: a REST snapshot of upstream
+ * against what the mirror knows, out come the events upstream would have sent for the
+ * difference — shaped as upstream shapes them. Pure: the caller publishes them (which
+ * updates the mirror).
  *
  * Nothing here moves state backwards. `since` is the hub sequence number when the
  * snapshot was requested: whatever the mirror learned after that is newer than the
@@ -36,7 +37,7 @@ export interface SessionSnapshot {
 }
 
 /** session.created / session.updated / session.deleted. */
-export function diffSessions(state: InstanceState, snapshot: SessionSnapshot, since: number): EventPayload[] {
+export function diffSessions(state: InstanceView, snapshot: SessionSnapshot, since: number): EventPayload[] {
   const out: EventPayload[] = [];
   const seen = new Set<string>();
   for (const info of snapshot.sessions) {
@@ -70,7 +71,7 @@ export interface StatusDiff {
 
 /** `statuses` is `GET /session/status`: the sessions that are not idle. */
 export function diffStatuses(
-  state: InstanceState,
+  state: InstanceView,
   statuses: Record<string, SessionStatus>,
   since: number,
 ): StatusDiff {
@@ -157,32 +158,43 @@ export interface MessageSnapshot {
   complete: boolean;
 }
 
+export interface MessageDiff {
+  events: EventPayload[];
+  /** Messages that were there before the shim knew the session's messages: to take in silently. */
+  history: MessageWithParts[];
+  /** Whether a message no one told of is among the events: a turn the shim did not see begin. */
+  newMessage: boolean;
+}
+
 /**
  * message.updated / message.removed / message.part.updated / message.part.removed and
  * message.part.delta for text that grew. Messages created up to the session's
- * `historyUntil` were there before the shim looked: they are adopted by `adopt`, not
- * announced.
+ * `historyUntil` (its book's, or `historyUntil` when the shim knows none of its
+ * messages yet) were there before the shim looked: history, not news.
  */
 export function diffMessages(
-  state: InstanceState,
+  state: InstanceView,
   snapshot: MessageSnapshot,
   since: number,
   historyUntil: number,
-): { events: EventPayload[]; history: MessageWithParts[] } {
+): MessageDiff {
   const { sessionID } = snapshot;
-  const book = state.messagesOf(sessionID, historyUntil);
+  const book = state.messages.get(sessionID);
+  const horizon = book?.historyUntil ?? historyUntil;
   const events: EventPayload[] = [];
   const history: MessageWithParts[] = [];
   const seen = new Set<string>();
+  let newMessage = false;
   for (const message of snapshot.messages) {
     const { info } = message;
     seen.add(info.id);
-    const entry = book.messages.get(info.id);
+    const entry = book?.messages.get(info.id);
     if (!entry) {
-      if (info.time.created <= book.historyUntil) {
+      if (info.time.created <= horizon) {
         history.push(message);
         continue;
       }
+      newMessage = true;
       events.push(event("message.updated", { sessionID, info }));
       for (const part of message.parts) events.push(...newPart(sessionID, part, info.role));
       continue;
@@ -206,12 +218,12 @@ export function diffMessages(
     }
   }
   if (snapshot.complete) {
-    for (const [messageID, entry] of book.messages) {
+    for (const [messageID, entry] of book?.messages ?? []) {
       if (!entry.info.value || seen.has(messageID) || newerThanSnapshot(entry.info, since)) continue;
       events.push(event("message.removed", { sessionID, messageID }));
     }
   }
-  return { events, history };
+  return { events, history, newMessage };
 }
 
 export interface RequestDiffOptions {
@@ -222,7 +234,7 @@ export interface RequestDiffOptions {
 
 /** permission.asked/replied, question.asked/replied/rejected: `pending` is the complete list. */
 export function diffRequests(
-  known: Map<string, Tracked<PendingRequest>>,
+  known: ReadonlyMap<string, Tracked<PendingRequest>>,
   pending: PendingRequest[],
   since: number,
   options: RequestDiffOptions,

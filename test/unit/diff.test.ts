@@ -16,7 +16,7 @@ import {
   diffStatuses,
   event,
   idleEvents,
-} from "../../src/sources/reconcile.js";
+} from "../../src/sources/reconciler/diff.js";
 
 const DIR = "/work/project";
 const SID = "ses_1";
@@ -53,7 +53,7 @@ function tool(id: string, messageID: string, status: string, extra: Record<strin
 let mirror: Mirror;
 let seq: number;
 function apply(events: EventPayload[]): void {
-  for (const payload of events) mirror.apply(DIR, payload, ++seq);
+  for (const payload of events) mirror.apply({ directory: DIR, payload, seq: ++seq });
 }
 const state = () => mirror.instance(DIR);
 const types = (events: EventPayload[]) => events.map((payload) => payload.type);

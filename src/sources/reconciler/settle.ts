@@ -1,6 +1,6 @@
-import type { Part, PendingRequest } from "../hub/state.js";
-import type { EventPayload } from "../hub/update.js";
-import { event } from "./reconcile.js";
+import type { Part, PendingRequest } from "../../hub/state.js";
+import type { EventPayload } from "../../hub/update.js";
+import { event } from "./diff.js";
 
 /**
  * A permission or question that is no longer pending was answered. How, REST only tells

@@ -1,0 +1,172 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { EventOrigin } from "./hub/update.js";
+import type { ActiveSource, Metrics, SwitchReason } from "./metrics.js";
+
+/** The shim's metrics as Prometheus text (`GET /shim/metrics`), counted as things happen. */
+export class PrometheusMetrics implements Metrics {
+  readonly registry = new Registry();
+  private readonly eventsIn: Counter<"source" | "type">;
+  private readonly eventsOut: Counter;
+  private readonly duplicates: Counter;
+  private readonly subscribers: Gauge;
+  private readonly droppedClients: Counter;
+  private readonly reconnects: Counter;
+  private readonly corrections: Counter<"type">;
+  private readonly requests: Counter;
+  private readonly sourceInfo: Gauge<"mode" | "active">;
+  private readonly switches: Counter<"to" | "reason">;
+  private readonly degraded: Gauge;
+  private readonly latency: Histogram;
+  /** Children of labelled counters by their labels: prom-client's own lookup hashes them on every call. */
+  private readonly published = new Map<string, Counter.Internal>();
+  private readonly corrected = new Map<string, Counter.Internal>();
+  private degradedSince: number | undefined;
+  private degradedSeconds = 0;
+
+  /** `mode`: the `--source` the shim runs with; `active`: what feeds clients at start. */
+  constructor(
+    private readonly mode: string,
+    active: ActiveSource | "passthrough",
+  ) {
+    collectDefaultMetrics({ register: this.registry, prefix: "opencode_shim_" });
+    const registers = [this.registry];
+    this.eventsIn = new Counter({
+      name: "opencode_shim_events_in_total",
+      help: "Events accepted into the hub, by source (global stream, reconciler, proxy) and type",
+      labelNames: ["source", "type"],
+      registers,
+    });
+    this.eventsOut = new Counter({
+      name: "opencode_shim_events_out_total",
+      help: "Event frames written to clients",
+      registers,
+    });
+    this.duplicates = new Counter({
+      name: "opencode_shim_duplicate_events_total",
+      help: "Events dropped as already published: the same id, or a stream event repeating a correction",
+      registers,
+    });
+    this.subscribers = new Gauge({
+      name: "opencode_shim_subscribers",
+      help: "Clients following an event stream (/event or the shim's own /global/event)",
+      registers,
+    });
+    this.droppedClients = new Counter({
+      name: "opencode_shim_dropped_clients_total",
+      help: "Clients disconnected for falling more than --max-client-buffer behind",
+      registers,
+    });
+    this.reconnects = new Counter({
+      name: "opencode_shim_upstream_reconnects_total",
+      help: "Times upstream's /global/event stream came back after being lost",
+      registers,
+    });
+    this.corrections = new Counter({
+      name: "opencode_shim_reconciler_corrections_total",
+      help: "Events the reconciler published because no stream had told them, by type",
+      labelNames: ["type"],
+      registers,
+    });
+    this.requests = new Counter({
+      name: "opencode_shim_reconciler_requests_total",
+      help: "Requests the reconciler made to upstream's REST API",
+      registers,
+    });
+    this.sourceInfo = new Gauge({
+      name: "opencode_shim_source_info",
+      help: "The event source in use (1 for the active one)",
+      labelNames: ["mode", "active"],
+      registers,
+    });
+    this.switches = new Counter({
+      name: "opencode_shim_source_switches_total",
+      help: "Moves between upstream's stream and the reconciler, by what clients are fed from now and why",
+      labelNames: ["to", "reason"],
+      registers,
+    });
+    this.degraded = new Gauge({
+      name: "opencode_shim_degraded",
+      help: "1 while the shim works around upstream's stream (down, or lying), 0 otherwise",
+      registers,
+    });
+    const self = this;
+    new Counter({
+      name: "opencode_shim_degraded_seconds_total",
+      help: "Seconds the shim spent working around upstream's stream",
+      registers,
+      collect() {
+        const now = performance.now();
+        if (self.degradedSince !== undefined) {
+          self.degradedSeconds += (now - self.degradedSince) / 1000;
+          self.degradedSince = now;
+        }
+        this.reset();
+        this.inc(self.degradedSeconds);
+      },
+    });
+    this.latency = new Histogram({
+      name: "opencode_shim_event_added_latency_seconds",
+      help: "Seconds from an event's bytes arriving from upstream to its frames being written to every client",
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.sourceInfo.set({ mode, active }, 1);
+    this.degraded.set(0);
+  }
+
+  eventPublished(origin: EventOrigin, type: string): void {
+    const key = `${origin} ${type}`;
+    let child = this.published.get(key);
+    if (!child) {
+      child = this.eventsIn.labels(origin, type);
+      this.published.set(key, child);
+    }
+    child.inc();
+    if (origin !== "reconciler") return;
+    let correction = this.corrected.get(type);
+    if (!correction) {
+      correction = this.corrections.labels(type);
+      this.corrected.set(type, correction);
+    }
+    correction.inc();
+  }
+
+  duplicateDropped(): void {
+    this.duplicates.inc();
+  }
+
+  framesWritten(count: number): void {
+    this.eventsOut.inc(count);
+  }
+
+  clientConnected(): void {
+    this.subscribers.inc();
+  }
+
+  clientDisconnected(dropped: boolean): void {
+    this.subscribers.dec();
+    if (dropped) this.droppedClients.inc();
+  }
+
+  streamReconnected(): void {
+    this.reconnects.inc();
+  }
+
+  sourceSwitched(active: ActiveSource, reason: SwitchReason, degraded: boolean): void {
+    this.sourceInfo.reset();
+    this.sourceInfo.set({ mode: this.mode, active }, 1);
+    this.switches.inc({ to: active, reason });
+    this.degraded.set(degraded ? 1 : 0);
+    const now = performance.now();
+    if (this.degradedSince !== undefined) this.degradedSeconds += (now - this.degradedSince) / 1000;
+    this.degradedSince = degraded ? now : undefined;
+  }
+
+  upstreamRead(): void {
+    this.requests.inc();
+  }
+
+  addedLatency(seconds: number): void {
+    this.latency.observe(seconds);
+  }
+}

@@ -1,0 +1,145 @@
+import type { History, InstanceView } from "../../hub/mirror.js";
+import type { MessageWithParts, Part, PendingRequest, SessionInfo, SessionStatus } from "../../hub/state.js";
+import type { EventPayload } from "../../hub/update.js";
+import {
+  diffList,
+  diffMessages,
+  diffRequests,
+  diffSessions,
+  diffStatuses,
+  event,
+  idleEvents,
+} from "./diff.js";
+import { permissionReplied, questionSettled } from "./settle.js";
+
+/**
+ * What one read of an instance found upstream. Each piece carries `since`: the hub's
+ * sequence number when it was requested — whatever clients were told after that is
+ * newer than the piece and is left alone.
+ */
+export interface Snapshot {
+  sessions?: { list: SessionInfo[]; complete: boolean; since: number };
+  /** `GET /session/status`: the sessions that are not idle. */
+  statuses?: { value: Record<string, SessionStatus>; since: number };
+  messages: Array<{
+    sessionID: string;
+    messages: MessageWithParts[];
+    complete: boolean;
+    /** Messages created up to this upstream time were there before the shim knew the session's messages. */
+    historyUntil: number;
+    since: number;
+  }>;
+  requests?: { permissions: PendingRequest[]; questions: PendingRequest[]; since: number };
+  todos: Array<{ sessionID: string; list: unknown[]; since: number }>;
+  diffs: Array<{ sessionID: string; list: unknown[]; since: number }>;
+}
+
+export interface Corrections {
+  /** In the order upstream would have sent them. */
+  events: EventPayload[];
+  /** What was there before the shim looked: taken in silently. */
+  history: History;
+}
+
+/**
+ * A snapshot against what clients were told: the events that bring them to it, in
+ * upstream's order — sessions; a status that turned busy; each session's messages (a
+ * turn that began between two reads announced busy first); permissions and questions;
+ * todos and diffs; and last, the sessions that went idle: `session.status` idle and
+ * `session.idle`, once. Pure.
+ */
+export function correctionsFor(state: InstanceView, snapshot: Snapshot): Corrections {
+  const events: EventPayload[] = [];
+  const history: History = { messages: [] };
+  if (snapshot.sessions) {
+    const { list, complete, since } = snapshot.sessions;
+    events.push(...diffSessions(state, { sessions: list, complete }, since));
+  }
+
+  const busy = new Set(state.activeSessions());
+  let wentIdle: string[] = [];
+  const restStatuses = snapshot.statuses?.value;
+  if (snapshot.statuses) {
+    const diff = diffStatuses(state, snapshot.statuses.value, snapshot.statuses.since);
+    events.push(...diff.events);
+    for (const payload of diff.events) busy.add((payload.properties as { sessionID: string }).sessionID);
+    wentIdle = diff.becameIdle;
+  }
+
+  const turnsSeenWhole: string[] = [];
+  for (const read of snapshot.messages) {
+    const { sessionID } = read;
+    const diff = diffMessages(state, read, read.since, read.historyUntil);
+    if (diff.history.length > 0) history.messages?.push({ sessionID, messages: diff.history });
+    if (diff.newMessage && !busy.has(sessionID)) {
+      // A turn that began (and maybe ended) between two reads: it is busy before its messages.
+      events.push(event("session.status", { sessionID, status: { type: "busy" } }));
+      busy.add(sessionID);
+      turnsSeenWhole.push(sessionID);
+    }
+    events.push(...diff.events);
+  }
+  for (const sessionID of turnsSeenWhole) {
+    const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
+    if (restStatuses && !(sessionID in restStatuses) && read && turnFinished(read.messages))
+      wentIdle.push(sessionID);
+  }
+
+  if (snapshot.requests) {
+    const { permissions, questions, since } = snapshot.requests;
+    const ending = new Set(wentIdle);
+    const toolPart = (request: PendingRequest) => toolPartIn(snapshot, request) ?? state.toolPartOf(request);
+    const settledBy =
+      (settle: typeof permissionReplied) =>
+      (request: PendingRequest): EventPayload | undefined =>
+        settle(request, toolPart(request), ending.has(request.sessionID));
+    events.push(
+      ...diffRequests(state.permissions, permissions, since, {
+        asked: "permission.asked",
+        settled: settledBy(permissionReplied),
+      }),
+      ...diffRequests(state.questions, questions, since, {
+        asked: "question.asked",
+        settled: settledBy(questionSettled),
+      }),
+    );
+  }
+
+  for (const { sessionID, list, since } of snapshot.todos)
+    events.push(...diffList(state.todos.get(sessionID), list, since, "todo.updated", sessionID));
+  for (const { sessionID, list, since } of snapshot.diffs)
+    events.push(...diffList(state.diffs.get(sessionID), list, since, "session.diff", sessionID));
+  for (const sessionID of wentIdle)
+    if (!stillMoving(state, snapshot, sessionID)) events.push(...idleEvents(sessionID));
+  return { events, history };
+}
+
+/**
+ * Whether clients were told of the session's messages after its messages were read (the
+ * stream is still delivering them, a backlog of deltas say): then the turn's end is not
+ * for this read to say — the stream may yet carry its last words before it.
+ */
+function stillMoving(state: InstanceView, snapshot: Snapshot, sessionID: string): boolean {
+  const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
+  return read !== undefined && (state.messages.get(sessionID)?.touched ?? 0) > read.since;
+}
+
+/** A turn is over when the newest message is an assistant's answer that completed. */
+export function turnFinished(messages: MessageWithParts[]): boolean {
+  let newest: MessageWithParts["info"] | undefined;
+  for (const { info } of messages) if (!newest || info.time.created >= newest.time.created) newest = info;
+  return newest?.role === "assistant" && newest.time.completed !== undefined;
+}
+
+/** The tool call a request belongs to, as this snapshot shows it (newer than the mirror's). */
+function toolPartIn(snapshot: Snapshot, request: PendingRequest): Part | undefined {
+  const { messageID, callID } = request.tool ?? {};
+  if (!messageID) return undefined;
+  for (const read of snapshot.messages) {
+    if (read.sessionID !== request.sessionID) continue;
+    const message = read.messages.find((candidate) => candidate.info.id === messageID);
+    const part = message?.parts.find((candidate) => candidate.callID === callID);
+    if (part) return part;
+  }
+  return undefined;
+}

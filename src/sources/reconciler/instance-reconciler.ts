@@ -1,0 +1,378 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { FastifyBaseLogger } from "fastify";
+import type { History } from "../../hub/mirror.js";
+import type { Sink } from "../../hub/sink.js";
+import { type MessageWithParts, sameJson } from "../../hub/state.js";
+import type { EventPayload } from "../../hub/update.js";
+import { describeError } from "../../upstream/errors.js";
+import type { Upstream } from "../../upstream/upstream.js";
+import { correctionsFor, type Snapshot } from "./corrections.js";
+import { RestReader } from "./rest-reader.js";
+
+/**
+ * How a read's corrections go out: `lead` — the reconciler feeds clients, at once; `check` —
+ * behind a trusted stream, only what the stream still has not said after a grace period;
+ * `catch-up` — at once, after the stream was away (what it missed meanwhile is no lie).
+ */
+export type ReadKind = "lead" | "check" | "catch-up";
+
+/** What an instance's reconciler needs of the reconciler that owns it. */
+export interface ReconcilerContext {
+  upstream: Upstream;
+  sink: Sink;
+  log: FastifyBaseLogger;
+  /** Whether the reconciler feeds clients (`lead`) or checks behind a trusted stream (`check`). */
+  kind(): Exclude<ReadKind, "catch-up">;
+  /** Between reads, now: it depends on the kind and on whether something is busy. */
+  intervalFor(busy: boolean): number;
+  /** How many of a session's newest messages a read covers. */
+  messageWindow: number;
+  /** Behind a trusted stream, how long a difference is given for the stream to say it. */
+  graceMs: number;
+  /** An instance nobody follows any more is let go after this long. */
+  releaseAfterMs: number;
+  release(instance: InstanceReconciler): void;
+  requested(): void;
+  /** What a read published. */
+  corrected(directory: string, events: EventPayload[], kind: ReadKind): void;
+}
+
+/** Every this many reads, the sessions are listed whole (deletions show only then). */
+const WHOLE_LIST_EVERY = 15;
+/** When leading, every this many quiet reads, status, permissions and questions are read too, just in case. */
+const SAFETY_EVERY = 10;
+/** Checking behind a trusted stream, a busy session's status is read every this many reads (it moves `time.updated` when it ends). */
+const CHECK_STATUS_EVERY = 3;
+/** Checking behind a trusted stream, pending permissions and questions are read every this many reads. */
+const CHECK_REQUESTS_EVERY = 2;
+/** Log lines come in bursts: one read for a burst. */
+const NUDGE_DEBOUNCE_MS = 20;
+
+const TOOL_IN_FLIGHT = new Set(["pending", "running"]);
+
+/**
+ * The reconciler's work on one instance: a first look, taken in as history; then reads of
+ * its REST state, in named phases, each compared with what clients were told, at the pace
+ * the kind of read and the instance's activity ask for.
+ */
+export class InstanceReconciler {
+  readonly reader: RestReader;
+  private firstLook: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private nudgeTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private queued: ReadKind | undefined;
+  private reads = 0;
+  private toolReads = 0;
+  private unwatchedSince: number | undefined;
+  private stopped = false;
+  private failing: string | undefined;
+  /** Each session's `time.updated` at the reconciler's last look: a session that moved since gets a look at its messages. */
+  private readonly lastLook = new Map<string, number>();
+  /** When the shim began to follow the instance (upstream's clock is this machine's). */
+  private readonly followedSince = Date.now();
+
+  constructor(
+    private readonly ctx: ReconcilerContext,
+    readonly directory: string,
+  ) {
+    this.reader = new RestReader(ctx.upstream, directory, ctx.requested);
+  }
+
+  private get state() {
+    return this.ctx.sink.instance(this.directory);
+  }
+
+  /** Resolves once the instance's present state has been taken in (retried until it works). */
+  ready(): Promise<void> {
+    this.firstLook ??= this.lookFirst().then(
+      () => this.schedule(),
+      (error: unknown) => {
+        this.firstLook = undefined;
+        throw error;
+      },
+    );
+    return this.firstLook;
+  }
+
+  /** A read soon (log lines come in bursts: one read for a burst). */
+  nudge(): void {
+    if (this.nudgeTimer || this.stopped) return;
+    this.nudgeTimer = setTimeout(() => {
+      this.nudgeTimer = undefined;
+      void this.run(this.ctx.kind());
+    }, NUDGE_DEBOUNCE_MS);
+    this.nudgeTimer.unref();
+  }
+
+  reschedule(): void {
+    if (!this.running && this.firstLook) this.schedule();
+  }
+
+  /** One read now; a read asked for while one runs happens right after it. */
+  run(kind: ReadKind): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      if (this.queued !== "catch-up") this.queued = kind;
+      return this.running;
+    }
+    clearTimeout(this.timer);
+    this.running = this.readAndCorrect(kind)
+      .then(
+        () => this.readWorked(),
+        (error: unknown) => this.readFailed(error),
+      )
+      .finally(() => {
+        this.running = undefined;
+        const next = this.queued;
+        this.queued = undefined;
+        if (next) void this.run(next);
+        else this.schedule();
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.nudgeTimer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const busy = this.state.activeSessions().length > 0;
+    this.timer = setTimeout(() => void this.run(this.ctx.kind()), this.ctx.intervalFor(busy));
+    this.timer.unref();
+  }
+
+  private readWorked(): void {
+    if (this.failing) this.ctx.log.info({ directory: this.directory }, "reading upstream works again");
+    this.failing = undefined;
+  }
+
+  private readFailed(error: unknown): void {
+    const message = describeError(error);
+    if (message !== this.failing)
+      this.ctx.log.warn({ directory: this.directory, reason: message }, "reading upstream failed");
+    this.failing = message;
+  }
+
+  /** Whether nobody has followed the instance for long: then it is let go, and reads stop. */
+  private abandoned(): boolean {
+    if (this.ctx.sink.isWatched(this.directory)) {
+      this.unwatchedSince = undefined;
+      return false;
+    }
+    this.unwatchedSince ??= Date.now();
+    return Date.now() - this.unwatchedSince >= this.ctx.releaseAfterMs;
+  }
+
+  private async readAndCorrect(kind: ReadKind): Promise<void> {
+    if (this.abandoned()) {
+      this.stopped = true;
+      this.ctx.release(this);
+      return;
+    }
+    if (!this.firstLook) {
+      await this.ready();
+      return;
+    }
+    const { snapshot, looked } = await this.read(kind);
+    await this.correct(snapshot, kind);
+    if (snapshot.sessions?.complete)
+      for (const sessionID of this.lastLook.keys())
+        if (!looked.has(sessionID)) this.lastLook.delete(sessionID);
+    for (const [sessionID, updated] of looked) this.lastLook.set(sessionID, updated);
+  }
+
+  /**
+   * The first look: what was there before the shim began to follow the instance is
+   * history, taken in without a word. A session created since (the first look may come
+   * late, after an outage) is left unknown: it is news, announced by the next read or
+   * before its first update from the stream.
+   */
+  private async lookFirst(): Promise<void> {
+    const known = this.state;
+    const [sessions, statuses, permissions, questions, project] = await Promise.all([
+      this.reader.sessions(),
+      this.reader.statuses(),
+      this.reader.permissions(),
+      this.reader.questions(),
+      known.project ? Promise.resolve(known.project) : this.reader.project(),
+    ]);
+    const news = new Set(
+      sessions
+        .filter((info) => info.time.created >= this.followedSince && !known.sessions.has(info.id))
+        .map((info) => info.id),
+    );
+    const old = <T extends { sessionID: string }>(items: T[]) =>
+      items.filter((item) => !news.has(item.sessionID));
+    for (const sessionID of news) delete statuses[sessionID];
+    const history: History = {
+      sessions: sessions.filter((info) => !news.has(info.id)),
+      statuses,
+      permissions: old(permissions),
+      questions: old(questions),
+      project,
+      firstLook: true,
+      messages: [],
+    };
+    for (const sessionID of Object.keys(statuses)) {
+      if (known.messages.has(sessionID)) continue;
+      const messages = await this.reader.messages(sessionID, this.ctx.messageWindow);
+      if (messages) history.messages?.push({ sessionID, messages });
+    }
+    this.ctx.sink.takeInHistory(this.directory, history);
+    for (const info of sessions) if (!news.has(info.id)) this.lastLook.set(info.id, info.time.updated);
+  }
+
+  /**
+   * One read, phase by phase: which sessions moved; their statuses; the messages of those
+   * that moved or are busy; pending permissions and questions; todos and diffs. Each phase
+   * reads only what the ones before say may have changed.
+   */
+  private async read(kind: ReadKind): Promise<{ snapshot: Snapshot; looked: Map<string, number> }> {
+    const read = this.reads++;
+    const leading = kind !== "check";
+    const snapshot: Snapshot = { messages: [], todos: [], diffs: [] };
+    const whole = kind === "catch-up" || read % WHOLE_LIST_EVERY === 0;
+    const looked = await this.lookAtSessions(snapshot, whole);
+    const moved = [...looked].filter(
+      ([sessionID, updated]) => (this.lastLook.get(sessionID) ?? -1) < updated,
+    );
+    const busyKnown = this.state.activeSessions();
+    const safety = leading && read % SAFETY_EVERY === 0;
+    if (
+      kind === "catch-up" ||
+      moved.length > 0 ||
+      safety ||
+      (busyKnown.length > 0 && (leading || read % CHECK_STATUS_EVERY === 0))
+    ) {
+      await this.readStatuses(snapshot);
+    }
+    const turnsEnded = await this.readMessages(snapshot, new Map(moved), busyKnown);
+    const inFlight = snapshot.messages.some(({ messages }) => hasToolInFlight(messages));
+    const pending = [...this.state.permissions.values(), ...this.state.questions.values()].some(
+      (tracked) => tracked.value !== undefined,
+    );
+    this.toolReads = inFlight || pending ? this.toolReads + 1 : 0;
+    if (
+      kind === "catch-up" ||
+      safety ||
+      ((inFlight || pending) && (leading || this.toolReads % CHECK_REQUESTS_EVERY === 1))
+    ) {
+      await this.readRequests(snapshot);
+    }
+    await this.readLists(snapshot, turnsEnded);
+    return { snapshot, looked };
+  }
+
+  /** Phase 1: the sessions, whole now and then, otherwise only those updated since the newest looked at. */
+  private async lookAtSessions(snapshot: Snapshot, whole: boolean): Promise<Map<string, number>> {
+    const since = this.ctx.sink.lastSeq;
+    let newest = 0;
+    for (const updated of this.lastLook.values()) if (updated > newest) newest = updated;
+    const list = await this.reader.sessions(whole ? undefined : newest);
+    snapshot.sessions = { list, complete: whole, since };
+    return new Map(list.map((info) => [info.id, info.time.updated]));
+  }
+
+  /** Phase 2: which sessions are busy. */
+  private async readStatuses(snapshot: Snapshot): Promise<void> {
+    const since = this.ctx.sink.lastSeq;
+    snapshot.statuses = { value: await this.reader.statuses(), since };
+  }
+
+  /**
+   * Phase 3: the newest messages of every session that moved since the last look, is busy
+   * (as clients were told, or as upstream says), or just went idle (then all of them, to
+   * see any removed). Returns the sessions whose turn ended since the last look.
+   */
+  private async readMessages(
+    snapshot: Snapshot,
+    moved: Map<string, number>,
+    busyKnown: string[],
+  ): Promise<string[]> {
+    const statuses = snapshot.statuses?.value;
+    const wentIdle = new Set(statuses ? busyKnown.filter((sessionID) => !(sessionID in statuses)) : []);
+    const toRead = new Set([...moved.keys(), ...busyKnown, ...Object.keys(statuses ?? {})]);
+    const listed = new Set(snapshot.sessions?.list.map((info) => info.id));
+    const turnsEnded: string[] = [];
+    for (const sessionID of toRead) {
+      if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
+      const since = this.ctx.sink.lastSeq;
+      const complete = wentIdle.has(sessionID);
+      const messages = await this.reader.messages(sessionID, complete ? undefined : this.ctx.messageWindow);
+      if (!messages) continue;
+      // Messages created before the last look at the session were there before: history.
+      const historyUntil = this.lastLook.get(sessionID) ?? this.state.session(sessionID)?.time.updated ?? 0;
+      snapshot.messages.push({ sessionID, messages, complete, historyUntil, since });
+      if (statuses && !(sessionID in statuses) && (moved.has(sessionID) || wentIdle.has(sessionID)))
+        turnsEnded.push(sessionID);
+    }
+    return turnsEnded;
+  }
+
+  /** Phase 4: pending permissions and questions (asked while a tool runs; answered when it goes on). */
+  private async readRequests(snapshot: Snapshot): Promise<void> {
+    const since = this.ctx.sink.lastSeq;
+    const [permissions, questions] = await Promise.all([this.reader.permissions(), this.reader.questions()]);
+    snapshot.requests = { permissions, questions, since };
+  }
+
+  /** Phase 5: todos where a todo tool ran, and the diff of sessions whose turn ended. */
+  private async readLists(snapshot: Snapshot, turnsEnded: string[]): Promise<void> {
+    for (const { sessionID, messages } of snapshot.messages) {
+      if (!this.todoToolChanged(sessionID, messages)) continue;
+      const since = this.ctx.sink.lastSeq;
+      const list = await this.reader.todos(sessionID);
+      if (list) snapshot.todos.push({ sessionID, list, since });
+    }
+    for (const sessionID of turnsEnded) {
+      const since = this.ctx.sink.lastSeq;
+      const list = await this.reader.diff(sessionID);
+      if (list) snapshot.diffs.push({ sessionID, list, since });
+    }
+  }
+
+  /**
+   * Publishes what clients were not told. Behind a trusted stream, the stream may simply
+   * be a moment behind REST: a difference waits `graceMs`, and only what the stream still
+   * has not said by then goes out.
+   */
+  private async correct(snapshot: Snapshot, kind: ReadKind): Promise<void> {
+    let found = correctionsFor(this.state, snapshot);
+    if (kind === "check" && found.events.length > 0) {
+      await sleep(this.ctx.graceMs);
+      if (this.stopped) return;
+      found = correctionsFor(this.state, snapshot);
+    }
+    this.ctx.sink.takeInHistory(this.directory, found.history);
+    const project = this.state.project;
+    const published = found.events.filter((payload) =>
+      this.ctx.sink.publish({ directory: this.directory, project, payload, origin: "reconciler" }),
+    );
+    if (published.length > 0) this.ctx.corrected(this.directory, published, kind);
+  }
+
+  /** Whether a todo tool call among `messages` is not as clients were told it. */
+  private todoToolChanged(sessionID: string, messages: MessageWithParts[]): boolean {
+    const book = this.state.messages.get(sessionID);
+    return messages.some(({ info, parts }) =>
+      parts.some(
+        (part) =>
+          part.type === "tool" &&
+          part.tool === "todowrite" &&
+          !sameJson(book?.messages.get(info.id)?.parts.get(part.id)?.value, part),
+      ),
+    );
+  }
+}
+
+function hasToolInFlight(messages: MessageWithParts[]): boolean {
+  return messages.some(({ parts }) =>
+    parts.some((part) => part.type === "tool" && TOOL_IN_FLIGHT.has(part.state?.status ?? "")),
+  );
+}

@@ -1,0 +1,117 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Sink } from "../../hub/sink.js";
+import type { EventPayload } from "../../hub/update.js";
+import { type Metrics, noMetrics } from "../../metrics.js";
+import type { Upstream } from "../../upstream/upstream.js";
+import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
+
+export interface ReconcilerOptions {
+  upstream: Upstream;
+  sink: Sink;
+  log: FastifyBaseLogger;
+  metrics?: Metrics;
+  /** Leading: between reads of an instance with a busy session. */
+  pollIntervalMs: number;
+  /** Leading: between reads of an instance with nothing busy. */
+  idleIntervalMs?: number;
+  /** Checking behind a trusted stream: between reads of any instance. */
+  checkIntervalMs?: number;
+  /** Checking behind a trusted stream: how long a difference waits for the stream to say it. */
+  graceMs?: number;
+  /** How many of a busy session's newest messages each read covers. */
+  messageWindow?: number;
+  /** An instance nobody follows any more is let go after this long. */
+  releaseAfterMs?: number;
+  /** Told what each read published. */
+  onCorrections?: (directory: string, events: EventPayload[], kind: ReadKind) => void;
+}
+
+/**
+ * The reconciler: reads upstream's REST state of every instance a client follows,
+ * compares it with what clients were told, and publishes the events upstream would have
+ * sent for any difference. It either leads — clients are fed from it, read fast — or
+ * checks behind a trusted stream, slowly, saying only what the stream failed to say.
+ * Its cost follows the work: busy instances are read often, quiet ones slowly, instances
+ * nobody follows not at all.
+ */
+export class Reconciler {
+  private leadingNow = true;
+  private readonly instances = new Map<string, InstanceReconciler>();
+  private readonly context: ReconcilerContext;
+
+  constructor(options: ReconcilerOptions) {
+    const metrics = options.metrics ?? noMetrics;
+    const idleIntervalMs = options.idleIntervalMs ?? Math.max(1000, options.pollIntervalMs * 4);
+    const checkIntervalMs = options.checkIntervalMs ?? 1000;
+    this.context = {
+      upstream: options.upstream,
+      sink: options.sink,
+      log: options.log,
+      kind: () => (this.leadingNow ? "lead" : "check"),
+      intervalFor: (busy) =>
+        this.leadingNow ? (busy ? options.pollIntervalMs : idleIntervalMs) : checkIntervalMs,
+      messageWindow: options.messageWindow ?? 10,
+      graceMs: options.graceMs ?? 500,
+      releaseAfterMs: options.releaseAfterMs ?? 30_000,
+      release: (instance) => {
+        if (this.instances.get(instance.directory) === instance) this.instances.delete(instance.directory);
+      },
+      requested: () => metrics.upstreamRead(),
+      corrected: (directory, events, kind) => options.onCorrections?.(directory, events, kind),
+    };
+  }
+
+  /** Whether clients are fed from the reconciler (rather than from upstream's stream, which it checks). */
+  get leading(): boolean {
+    return this.leadingNow;
+  }
+
+  /** Leads (reads fast, publishes at once) or checks behind a trusted stream. */
+  lead(leading: boolean): void {
+    if (leading === this.leadingNow) return;
+    this.leadingNow = leading;
+    for (const instance of this.instances.values()) instance.reschedule();
+  }
+
+  /** Follows an instance from now on; resolves once its present state is known. */
+  track(directory: string): Promise<void> {
+    let instance = this.instances.get(directory);
+    if (!instance) {
+      instance = new InstanceReconciler(this.context, directory);
+      this.instances.set(directory, instance);
+    }
+    return instance.ready();
+  }
+
+  /**
+   * Something changed upstream (a log line said so): read the instances concerned soon —
+   * those that know the session, or all when no instance knows it (or none was named).
+   */
+  nudge(sessionID?: string): void {
+    const known = sessionID !== undefined && this.knowsSession(sessionID);
+    for (const instance of this.instances.values()) {
+      if (!known || this.context.sink.instance(instance.directory).sessions.has(sessionID ?? ""))
+        instance.nudge();
+    }
+  }
+
+  /**
+   * Reads every followed instance now, sessions listed whole, and publishes every
+   * difference at once: after the stream was away, clients converge on what it missed.
+   */
+  async catchUp(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((instance) => instance.run("catch-up")));
+  }
+
+  async stop(): Promise<void> {
+    const instances = [...this.instances.values()];
+    this.instances.clear();
+    await Promise.all(instances.map((instance) => instance.stop()));
+  }
+
+  private knowsSession(sessionID: string): boolean {
+    for (const instance of this.instances.values())
+      if (this.context.sink.instance(instance.directory).sessions.has(sessionID)) return true;
+    return false;
+  }
+}

@@ -1,0 +1,307 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import type { StreamFault } from "../../fixtures/stream-faults.js";
+import type { Shim } from "../../src/app.js";
+import { sample, scrape } from "../helpers/metrics.js";
+import { createSession } from "../helpers/rest.js";
+import { RestTruth } from "../helpers/rest-truth.js";
+import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { startTestShim } from "../helpers/shim.js";
+import { eventually } from "../helpers/wait.js";
+
+/** The convergence promise: every change REST shows reaches clients within this long. */
+const BOUND_MS = 2_000;
+
+const QUESTION = {
+  questions: [
+    {
+      question: "Which colour?",
+      header: "Colour",
+      options: [
+        { label: "Red", description: "red" },
+        { label: "Blue", description: "blue" },
+      ],
+    },
+  ],
+};
+const TODOS = [{ content: "Write the test", status: "in_progress", priority: "high" }];
+
+/** The prompts every mode is judged on: what users do, one session each. */
+const SCRIPT = [
+  { kind: "plain reply", text: "say hello" },
+  { kind: "long streamed reply", text: "[chunks:40] [delay:25] a long answer" },
+  { kind: "tool call asking permission", text: "[bash:echo from-the-tool]" },
+  { kind: "question", text: `[tool:question]${JSON.stringify(QUESTION)}[/tool]` },
+  { kind: "todos", text: `[tool:todowrite]${JSON.stringify({ todos: TODOS })}[/tool]` },
+] as const;
+type Kind = (typeof SCRIPT)[number]["kind"];
+
+/** Types a client cannot be owed: text deltas (never stored upstream), and lists that say nothing new. */
+function owedTypes(events: ReceivedEvent[]): Set<string> {
+  const types = new Set<string>();
+  for (const event of events) {
+    const { type } = event.json;
+    if (type === "message.part.delta" || type.startsWith("session.next.")) continue;
+    if (type === "session.diff" && (props(event).diff as unknown[] | undefined)?.length === 0) continue;
+    types.add(type);
+  }
+  return types;
+}
+
+const post = (url: string, body: unknown) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+/**
+ * Runs the script through `base`, answering the permission and the question there as a
+ * user would, once `client` (following the same instance) has been asked. Resolves with
+ * the session of each kind, once each is idle on the client.
+ */
+async function runScript(base: string, client: SseClient, truth?: RestTruth): Promise<Map<Kind, string>> {
+  const sessions = new Map<Kind, string>();
+  for (const { kind, text } of SCRIPT) {
+    const session = await createSession(base);
+    truth?.follow(session.id);
+    sessions.set(kind, session.id);
+    const prompted = post(`${base}/session/${session.id}/prompt_async`, { parts: [{ type: "text", text }] });
+    expect((await prompted).status).toBe(204);
+    const asked = (type: string) =>
+      client.waitFor(
+        (event) => event.json.type === type && props(event).sessionID === session.id,
+        30_000,
+        `${type} (${kind})`,
+      );
+    if (kind === "tool call asking permission") {
+      const { id } = (await asked("permission.asked")).json.properties as { id: string };
+      expect((await post(`${base}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
+    }
+    if (kind === "question") {
+      const { id } = (await asked("question.asked")).json.properties as { id: string };
+      expect((await post(`${base}/question/${id}/reply`, { answers: [["Blue"]] })).status).toBe(200);
+    }
+    await client.waitFor(
+      (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
+      30_000,
+      `session.idle (${kind})`,
+    );
+  }
+  return sessions;
+}
+
+/** What a client made of a session: the state a UI shows, rebuilt from its events alone. */
+function stateOf(events: ReceivedEvent[]) {
+  const messages = new Map<string, { role?: string; completed: boolean }>();
+  const parts = new Map<string, Record<string, unknown>>();
+  let todos: unknown;
+  for (const event of events) {
+    const p = props(event);
+    if (event.json.type === "message.updated" && p.info?.id) {
+      const info = p.info as { id: string; role?: string; time?: { completed?: number } };
+      messages.set(info.id, { role: info.role, completed: info.time?.completed !== undefined });
+    }
+    if (event.json.type === "message.part.updated" && p.part?.id) parts.set(p.part.id, p.part);
+    if (event.json.type === "todo.updated") todos = p.todos;
+  }
+  return { messages, parts, todos };
+}
+
+/** opencode's own state of a session, from REST. */
+async function restStateOf(opencode: OpencodeServer, sessionID: string) {
+  const response = await fetch(`${opencode.url}/session/${sessionID}/message`);
+  const list = (await response.json()) as Array<{
+    info: { id: string; role: string; time: { completed?: number } };
+    parts: Array<Record<string, unknown> & { id: string }>;
+  }>;
+  const todos = await (await fetch(`${opencode.url}/session/${sessionID}/todo`)).json();
+  return {
+    messages: new Map(
+      list.map(({ info }) => [info.id, { role: info.role, completed: info.time.completed !== undefined }]),
+    ),
+    parts: new Map(list.flatMap(({ parts }) => parts.map((part) => [part.id, part] as const))),
+    todos: (todos as unknown[]).length > 0 ? todos : undefined,
+  };
+}
+
+/** Every event's content, without what differs between two tellings of the same thing. */
+function contentOf(event: ReceivedEvent): string {
+  const { time: _sent, ...rest } = (event.json.properties ?? {}) as Record<string, unknown>;
+  return `${event.json.type} ${JSON.stringify(rest)}`;
+}
+
+describe("a lying stream between the shim and opencode 1.14.48", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let reference: OpencodeServer;
+  let relay: Relay;
+  /** What a client of 1.14.41's own /event gets for each prompt. */
+  const owed = new Map<Kind, Set<string>>();
+  const clients: SseClient[] = [];
+  const shims: Shim[] = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    const config = { permission: { bash: "ask" } };
+    [opencode, reference] = await Promise.all([
+      startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL, config }),
+      startOpencode({ version: "1.14.41", modelBaseURL: model.baseURL, config }),
+    ]);
+    relay = await startRelay(opencode.url);
+    const direct = await SseClient.connect(`${reference.url}/event`);
+    clients.push(direct);
+    await direct.waitFor((event) => event.json.type === "server.connected");
+    for (const [kind, sessionID] of await runScript(reference.url, direct)) {
+      owed.set(kind, owedTypes(sessionEvents(direct.events, sessionID)));
+    }
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const shim of shims.splice(0)) await shim.close();
+    relay.setStreamFault({ kind: "honest" });
+  });
+
+  afterAll(async () => {
+    await relay?.close();
+    await Promise.all([opencode?.stop(), reference?.stop()]);
+    await model?.close();
+  });
+
+  async function shimBehindRelay(flags: string[] = []): Promise<{ shim: Shim; client: SseClient }> {
+    // A short hold, so that the return to an honest stream takes seconds, not a minute.
+    const shim = await startTestShim(relay.url, flags, {}, { judge: { holdMs: 3_000 } });
+    shims.push(shim);
+    const client = await SseClient.connect(`${shim.url}/event`);
+    clients.push(client);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    return { shim, client };
+  }
+
+  async function health(shim: Shim): Promise<{ status: string; reason?: string }> {
+    const response = await fetch(`${shim.url}/shim/health`);
+    expect(response.status).toBe(200);
+    return (await response.json()) as { status: string; reason?: string };
+  }
+
+  /** Half the modes with opencode's log followed (as `npm start` does), half with REST alone. */
+  const modes: Array<{ name: string; fault: StreamFault; followLog: boolean }> = [
+    { name: "mute (connected and heartbeats only)", fault: { kind: "mute" }, followLog: false },
+    {
+      name: "lossy (40 % of content frames dropped)",
+      fault: { kind: "drop", percent: 40, seed: 7 },
+      followLog: false,
+    },
+    { name: "losing only the sync events", fault: { kind: "drop-sync" }, followLog: true },
+    { name: "late by 5 s", fault: { kind: "delay", ms: 5_000 }, followLog: true },
+  ];
+
+  for (const { name, fault, followLog } of modes) {
+    it(`${name}: clients converge on REST within the bound, nothing twice; degraded until the stream is honest again, then deltas come back`, async () => {
+      const { shim, client } = await shimBehindRelay(followLog ? ["--log-dir", opencode.logDir] : []);
+      relay.setStreamFault(fault);
+      const truth = new RestTruth(opencode.url);
+      let sessions: Map<Kind, string>;
+      try {
+        sessions = await runScript(shim.url, client, truth);
+        // Changes after session.idle (a title, a last diff) get the bound to arrive too.
+        await new Promise((resolve) => setTimeout(resolve, BOUND_MS));
+      } finally {
+        await truth.stop();
+      }
+      expect(relay.frames.dropped, "the relay really lied").toBeGreaterThan(0);
+
+      for (const [kind, sessionID] of sessions) {
+        const events = sessionEvents(client.events, sessionID);
+        // What a client of 1.14.41's own /event gets, a client of the shim gets too.
+        expect(
+          [...(owed.get(kind) ?? [])].filter((type) => !owedTypes(events).has(type)),
+          kind,
+        ).toEqual([]);
+        // It ends up where opencode is: every message, every part as it ended, the todo list.
+        const told = stateOf(events);
+        const truthNow = await restStateOf(opencode, sessionID);
+        expect(told.messages, kind).toEqual(truthNow.messages);
+        expect(told.parts, kind).toEqual(truthNow.parts);
+        expect(told.todos, kind).toEqual(truthNow.todos);
+        // Nothing said twice: no state under two ids, one idle for one turn.
+        const contents = events.map(contentOf);
+        expect(
+          contents.filter((content, i) => contents.indexOf(content) !== i),
+          kind,
+        ).toEqual([]);
+        expect(
+          events.filter((event) => event.json.type === "session.idle"),
+          kind,
+        ).toHaveLength(1);
+      }
+      const sessionOf = (kind: Kind) => sessions.get(kind) ?? "";
+      expect(assistantText(sessionEvents(client.events, sessionOf("long streamed reply"))).final).toBe(
+        replyText("[chunks:40]"),
+      );
+      const toolDone = [
+        ...stateOf(sessionEvents(client.events, sessionOf("tool call asking permission"))).parts.values(),
+      ].find((part) => part.type === "tool") as { state: { status: string; output: string } } | undefined;
+      expect(toolDone?.state).toMatchObject({ status: "completed" });
+      expect(toolDone?.state.output).toContain("from-the-tool");
+      const questionEvents = sessionEvents(client.events, sessionOf("question"));
+      expect(
+        questionEvents.find((event) => event.json.type === "question.replied")?.json.properties,
+      ).toMatchObject({
+        answers: [["Blue"]],
+      });
+
+      // Within the bound of REST showing each change.
+      const { latencies, missing } = truth.compare(client.events);
+      expect(missing).toEqual([]);
+      expect(latencies.size).toBeGreaterThan(20);
+      const late = [...latencies].filter(([, ms]) => ms > BOUND_MS);
+      expect(late, `changes later than ${BOUND_MS} ms`).toEqual([]);
+
+      // The shim says it had to work around the stream, once, and counts it.
+      const degraded = await health(shim);
+      expect(degraded.status).toBe("degraded");
+      expect(degraded.reason).toMatch(/did not carry/);
+      const metrics = await scrape(shim.url);
+      expect(sample(metrics, 'opencode_shim_source_switches_total{to="poll",reason="lying"}')).toBe(1);
+      expect(sample(metrics, "opencode_shim_degraded")).toBe(1);
+
+      // Honest again: once it has carried what REST showed for a while, the shim is back on it…
+      relay.setStreamFault({ kind: "honest" });
+      await eventually(
+        async () => {
+          if ((await health(shim)).status === "ok") return true;
+          const session = await createSession(shim.url);
+          await post(`${shim.url}/session/${session.id}/message`, {
+            parts: [{ type: "text", text: "say hello" }],
+          });
+          return (await health(shim)).status === "ok";
+        },
+        60_000,
+        "health ok again",
+        500,
+      );
+      // …and deltas come word by word again.
+      const session = await createSession(shim.url);
+      await post(`${shim.url}/session/${session.id}/message`, {
+        parts: [{ type: "text", text: "[chunks:12] back" }],
+      });
+      await client.waitFor(
+        (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
+        30_000,
+        "session.idle on the honest stream",
+      );
+      const deltas = sessionEvents(client.events, session.id).filter(
+        (event) => event.json.type === "message.part.delta",
+      );
+      expect(deltas.length).toBeGreaterThanOrEqual(12);
+      expect(assistantText(sessionEvents(client.events, session.id))).toEqual({
+        final: replyText("[chunks:12]"),
+        deltas: replyText("[chunks:12]"),
+      });
+      const after = await scrape(shim.url);
+      expect(sample(after, 'opencode_shim_source_switches_total{to="global",reason="honest"}')).toBe(1);
+      expect(sample(after, "opencode_shim_degraded_seconds_total")).toBeGreaterThan(0);
+    });
+  }
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "vitest";
+import { Hub } from "../../src/hub/hub.js";
+import { OpencodeSink } from "../../src/hub/sink.js";
+import { Subscriber } from "../../src/hub/subscriber.js";
+import type { Envelope, EventOrigin } from "../../src/hub/update.js";
+import { FakeStream } from "../helpers/fake-stream.js";
+import { RecordingMetrics } from "../helpers/recording-metrics.js";
+
+const DIR = "/work/project";
+const OTHER = "/work/other";
+
+let counter = 0;
+function envelope(
+  type: string,
+  properties: Record<string, unknown>,
+  origin: EventOrigin = "global",
+  directory = DIR,
+): Envelope {
+  return { directory, origin, payload: { id: `evt_${++counter}`, type, properties } };
+}
+
+function setUp() {
+  const metrics = new RecordingMetrics();
+  const hub = new Hub({ replaySize: 100, metrics });
+  const clock = { now: 1_000 };
+  const sink = new OpencodeSink(hub, metrics, () => clock.now);
+  const client = (directory = DIR) => {
+    const stream = new FakeStream();
+    hub.subscribe(new Subscriber(directory, undefined, stream.asStream(), 1 << 20));
+    return stream;
+  };
+  /** What a client was told, `type sessionID`, once the hub has written it. */
+  const said = (stream: FakeStream) => {
+    hub.flush();
+    return stream
+      .frames()
+      .slice(1)
+      .map((frame) =>
+        `${frame.json.type} ${(frame.json.properties as { sessionID?: string } | undefined)?.sessionID ?? ""}`.trim(),
+      );
+  };
+  return { metrics, hub, sink, client, said, clock };
+}
+
+const info = (id: string, updated = 2) => ({ id, directory: DIR, title: id, time: { created: 1, updated } });
+
+describe("the sink", () => {
+  it("announces a session whose session.created was lost, before its first update", () => {
+    const { sink, client, said, metrics } = setUp();
+    sink.takeInHistory(DIR, { sessions: [info("ses_old")], firstLook: true });
+    const here = client(DIR);
+    const there = client(OTHER);
+    const updated = (id: string, directory = DIR) =>
+      envelope("session.updated", { sessionID: id, info: info(id) }, "global", directory);
+    sink.publish(updated("ses_old")); // known from the first look: nothing to add
+    sink.publish(updated("ses_new")); // created since, its creation never seen
+    sink.publish(updated("ses_new"));
+    sink.publish(updated("ses_elsewhere", OTHER)); // an instance nobody has looked at: no guessing
+    expect(said(here)).toEqual([
+      "session.updated ses_old",
+      "session.created ses_new",
+      "session.updated ses_new",
+      "session.updated ses_new",
+    ]);
+    expect(said(there)).toEqual(["session.updated ses_elsewhere"]);
+    expect(metrics.from("reconciler")).toEqual({ "session.created": 1 });
+  });
+
+  it("drops a late stream event about what a correction told — the same state, or an older one — and nothing else", () => {
+    const { sink, client, said, metrics, clock } = setUp();
+    const stream = client();
+    const part = (text: string, end?: number) => ({
+      id: "prt_1",
+      messageID: "msg_1",
+      sessionID: "ses_1",
+      type: "text",
+      text,
+      time: end === undefined ? { start: 1 } : { start: 1, end },
+    });
+    const message = {
+      id: "msg_1",
+      sessionID: "ses_1",
+      role: "assistant",
+      time: { created: 1, completed: 3 },
+    };
+    // The stream told these itself, twice: both go out.
+    sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }));
+    sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }));
+    // The reconciler made up for what the stream had not said…
+    for (const [type, properties] of [
+      ["session.updated", { sessionID: "ses_1", info: info("ses_1", 5) }],
+      ["message.updated", { sessionID: "ses_1", info: message }],
+      ["message.part.updated", { sessionID: "ses_1", part: part("done", 2), time: 5 }],
+      ["session.status", { sessionID: "ses_1", status: { type: "idle" } }],
+      ["session.idle", { sessionID: "ses_1" }],
+    ] as const)
+      expect(sink.publish(envelope(type, properties, "reconciler"))).toBe(true);
+    // …then the stream, late, says what came before, and the same: dropped.
+    clock.now += 2_000;
+    for (const [type, properties] of [
+      ["session.updated", { sessionID: "ses_1", info: info("ses_1", 4) }],
+      ["message.updated", { sessionID: "ses_1", info: { ...message, time: { created: 1 } } }],
+      ["message.part.updated", { sessionID: "ses_1", part: part(""), time: 1 }],
+      [
+        "message.part.delta",
+        { sessionID: "ses_1", messageID: "msg_1", partID: "prt_1", field: "text", delta: "done" },
+      ],
+      ["message.part.updated", { sessionID: "ses_1", part: part("done", 2), time: 9 }],
+      ["message.updated", { sessionID: "ses_1", info: { ...message } }],
+      ["session.status", { sessionID: "ses_1", status: { type: "busy" } }],
+      ["session.status", { sessionID: "ses_1", status: { type: "idle" } }],
+      ["session.idle", { sessionID: "ses_1" }],
+    ] as const)
+      expect(sink.publish(envelope(type, properties)), type).toBe(false);
+    // What the stream says further on is news: the session updated since, the part grown since.
+    expect(sink.publish(envelope("session.updated", { sessionID: "ses_1", info: info("ses_1", 6) }))).toBe(
+      true,
+    );
+    expect(
+      sink.publish(envelope("message.part.updated", { sessionID: "ses_1", part: part("done!", 3) })),
+    ).toBe(true);
+    // Long after the correction, the stream's word is its own again.
+    clock.now += 5_000;
+    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
+      true,
+    );
+    expect(said(stream)).toEqual([
+      "session.status ses_1",
+      "session.status ses_1",
+      "session.updated ses_1",
+      "message.updated ses_1",
+      "message.part.updated ses_1",
+      "session.status ses_1",
+      "session.idle ses_1",
+      "session.updated ses_1",
+      "message.part.updated ses_1",
+      "session.status ses_1",
+    ]);
+    expect(metrics.duplicatesByContent).toBe(9);
+  });
+
+  it("tells an instance's disposal once, whoever tells it first, and again after a new disposing call", () => {
+    const { sink, client, said } = setUp();
+    const first = client();
+    const disposal = (origin: EventOrigin) =>
+      envelope("server.instance.disposed", { directory: DIR }, origin);
+    sink.disposing(DIR);
+    expect(sink.publish(disposal("proxy"))).toBe(true);
+    expect(sink.publish(disposal("global"))).toBe(false);
+    expect(said(first)).toEqual(["server.instance.disposed"]);
+    const second = client();
+    sink.disposing(DIR);
+    expect(sink.publish(disposal("global"))).toBe(true);
+    expect(sink.publish(disposal("proxy"))).toBe(false);
+    expect(said(second)).toEqual(["server.instance.disposed"]);
+  });
+
+  it("counts an event seen before by its id as a duplicate", () => {
+    const { sink, metrics } = setUp();
+    const event = envelope("session.idle", { sessionID: "ses_1" });
+    expect(sink.publish(event)).toBe(true);
+    expect(sink.publish(event)).toBe(false);
+    expect(metrics.duplicates).toBe(1);
+    expect(metrics.duplicatesByContent).toBe(0);
+  });
+});
