@@ -1,5 +1,5 @@
 import type { InstanceView, Tracked } from "./mirror.js";
-import { isObject, type MessageInfo, type Part, type SessionInfo } from "./state.js";
+import { isObject, type MessageInfo, type Part, type SessionInfo, sameJson } from "./state.js";
 import type { EventPayload } from "./update.js";
 
 /**
@@ -19,14 +19,14 @@ function str(value: unknown): string | undefined {
 
 /**
  * The session an update announces, when nothing ever announced it: its instance has had
- * its first look, and the session is unknown, so it was created since and its
- * `session.created` was lost (with a stream that broke, say). Undefined otherwise.
+ * its first look, and clients were never told of the session, so it was created since and
+ * its `session.created` was lost (with a stream that broke, say). Undefined otherwise.
  */
 export function unannouncedSession(state: InstanceView, payload: EventPayload): SessionInfo | undefined {
   if (payload.type !== "session.updated" || !state.looked) return undefined;
   const info = props(payload).info as SessionInfo | undefined;
   const id = str(info?.id);
-  return id && info && !state.sessions.has(id) ? info : undefined;
+  return id && info && !state.announced(id) ? info : undefined;
 }
 
 /**
@@ -66,11 +66,11 @@ function partAhead(corrected: Part, streamed: Part): boolean {
  * news. Things the reconciler did not set pass as they are, so an honest stream's own
  * repeats go out untouched.
  */
-export function staleAfterCorrection(state: InstanceView, payload: EventPayload, now: number): boolean {
+export function staleAfterCorrection(state: InstanceView, payload: EventPayload, now = Date.now()): boolean {
   const p = props(payload);
   const sessionID = str(p.sessionID) ?? "";
   const fresh = (tracked: Tracked<unknown> | undefined) =>
-    tracked?.corrected !== undefined && now - tracked.corrected < STALE_MS;
+    tracked?.corrected === true && now - (tracked.at ?? 0) < STALE_MS;
   switch (payload.type) {
     case "session.created":
     case "session.updated": {
@@ -101,9 +101,15 @@ export function staleAfterCorrection(state: InstanceView, payload: EventPayload,
     }
     case "session.deleted":
       return fresh(state.sessions.get(str((p.info as SessionInfo | undefined)?.id) ?? sessionID));
-    case "session.status":
+    case "session.status": {
+      const tracked = state.statuses.get(sessionID);
+      if (!fresh(tracked)) return false;
+      // After a correction said idle, a busy is that turn told late; after busy, another status is news.
+      return sameJson(tracked?.value, p.status) || tracked?.value?.type === "idle";
+    }
     case "session.idle":
-      return fresh(state.statuses.get(sessionID));
+      // A session.idle after the one a correction told, with no busy told since, says it again.
+      return fresh(state.idles.get(sessionID)) && !state.idleOwed(sessionID);
     case "session.diff":
       return fresh(state.diffs.get(sessionID));
     case "todo.updated":

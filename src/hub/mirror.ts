@@ -10,18 +10,21 @@ import {
 import type { EventPayload, Update } from "./update.js";
 
 /**
- * A value and the hub sequence number of the update that last set it. `value` undefined
- * is a tombstone: the thing was deleted then, and an older snapshot must not revive it.
- * `corrected`: when (ms, `performance.now()`) the reconciler set it — not upstream's stream.
+ * A value, the hub sequence number of the update that last set it, and when that was
+ * (`at`: this machine's clock, as upstream's own times are). `value` undefined is a
+ * tombstone: the thing was deleted then, and an older snapshot must not revive it.
+ * `corrected`: the reconciler set it, not upstream's stream.
  */
 export interface Tracked<T> {
   value: T | undefined;
   seq: number;
-  corrected?: number;
+  at?: number;
+  corrected?: boolean;
 }
 
 export interface MessageEntry {
-  info: Tracked<MessageInfo>;
+  /** Undefined while only parts of the message were told (a stream that lost the message itself). */
+  info?: Tracked<MessageInfo>;
   parts: Map<string, Tracked<Part>>;
 }
 
@@ -30,11 +33,6 @@ export interface SessionMessages {
   messages: Map<string, MessageEntry>;
   /** The sequence number of the last change, to let go of the books of long-quiet sessions first. */
   touched: number;
-  /**
-   * Messages created at or before this upstream time were there before the shim knew the
-   * session's messages: history to take in silently, not news to announce.
-   */
-  historyUntil: number;
 }
 
 /** What a first look (or a late look at a session) finds that was there before: taken in, not announced. */
@@ -54,6 +52,8 @@ export interface History {
 export interface InstanceView {
   readonly sessions: ReadonlyMap<string, Tracked<SessionInfo>>;
   readonly statuses: ReadonlyMap<string, Tracked<SessionStatus>>;
+  /** Each session's last `session.idle`: told apart from its status, which a stream may carry without it. */
+  readonly idles: ReadonlyMap<string, Tracked<true>>;
   readonly messages: ReadonlyMap<string, SessionMessages>;
   readonly permissions: ReadonlyMap<string, Tracked<PendingRequest>>;
   readonly questions: ReadonlyMap<string, Tracked<PendingRequest>>;
@@ -62,9 +62,12 @@ export interface InstanceView {
   readonly project: string | undefined;
   /** Whether its first look has been taken in: every session older than that is known. */
   readonly looked: boolean;
+  /** Whether clients were told the session exists: its session.created, or it was there before them. */
+  announced(sessionID: string): boolean;
   session(sessionID: string): SessionInfo | undefined;
   statusOf(sessionID: string): SessionStatus;
   activeSessions(): string[];
+  idleOwed(sessionID: string): boolean;
   toolPartOf(request: PendingRequest): Part | undefined;
   newestSessionUpdate(): number;
 }
@@ -76,6 +79,9 @@ const MESSAGE_BOOKS = 64;
 class InstanceState implements InstanceView {
   readonly sessions = new Map<string, Tracked<SessionInfo>>();
   readonly statuses = new Map<string, Tracked<SessionStatus>>();
+  readonly idles = new Map<string, Tracked<true>>();
+  /** Each session's last busy (or retrying) status: the sequence number it was told at. */
+  readonly busyAt = new Map<string, number>();
   readonly messages = new Map<string, SessionMessages>();
   readonly permissions = new Map<string, Tracked<PendingRequest>>();
   readonly questions = new Map<string, Tracked<PendingRequest>>();
@@ -83,6 +89,12 @@ class InstanceState implements InstanceView {
   readonly diffs = new Map<string, Tracked<unknown[]>>();
   project: string | undefined;
   looked = false;
+  /** Sessions whose creation clients were told, or that were history. */
+  readonly announcedSessions = new Set<string>();
+
+  announced(sessionID: string): boolean {
+    return this.announcedSessions.has(sessionID);
+  }
 
   session(sessionID: string): SessionInfo | undefined {
     return this.sessions.get(sessionID)?.value;
@@ -101,12 +113,17 @@ class InstanceState implements InstanceView {
     return out;
   }
 
-  /** The message book of a session, created with `historyUntil` when it does not exist yet. */
-  bookOf(sessionID: string, historyUntil: number): SessionMessages {
+  /** Whether clients were told the session went busy after the last `session.idle` they were told. */
+  idleOwed(sessionID: string): boolean {
+    return (this.busyAt.get(sessionID) ?? -1) > (this.idles.get(sessionID)?.seq ?? -1);
+  }
+
+  /** The message book of a session, created when it does not exist yet. */
+  bookOf(sessionID: string): SessionMessages {
     let book = this.messages.get(sessionID);
     if (!book) {
       if (this.messages.size >= MESSAGE_BOOKS) this.forgetQuietestBook();
-      book = { messages: new Map(), touched: 0, historyUntil };
+      book = { messages: new Map(), touched: 0 };
       this.messages.set(sessionID, book);
     }
     return book;
@@ -175,8 +192,10 @@ export class Mirror {
   takeInHistory(directory: string, history: History, seq: number): void {
     const state = this.stateOf(directory);
     state.project ??= history.project;
-    for (const info of history.sessions ?? [])
+    for (const info of history.sessions ?? []) {
+      state.announcedSessions.add(info.id);
       if (!state.sessions.has(info.id)) state.sessions.set(info.id, { value: info, seq });
+    }
     for (const [sessionID, status] of Object.entries(history.statuses ?? {}))
       if (!state.statuses.has(sessionID)) state.statuses.set(sessionID, { value: status, seq });
     for (const request of history.permissions ?? [])
@@ -184,8 +203,7 @@ export class Mirror {
     for (const request of history.questions ?? [])
       if (!state.questions.has(request.id)) state.questions.set(request.id, { value: request, seq });
     for (const { sessionID, messages } of history.messages ?? []) {
-      const newest = messages.reduce((max, message) => Math.max(max, message.info.time.created), 0);
-      const book = state.bookOf(sessionID, newest);
+      const book = state.bookOf(sessionID);
       for (const { info, parts } of messages) {
         if (book.messages.has(info.id)) continue;
         book.messages.set(info.id, {
@@ -197,14 +215,11 @@ export class Mirror {
     if (history.firstLook) state.looked = true;
   }
 
-  apply(
-    update: Pick<Update, "directory" | "payload" | "seq" | "project" | "origin">,
-    now = performance.now(),
-  ): void {
+  apply(update: Pick<Update, "directory" | "payload" | "seq" | "project" | "origin">, at = Date.now()): void {
     const { directory, payload, seq } = update;
     const state = this.stateOf(directory);
     if (update.project) state.project = update.project;
-    const corrected = update.origin === "reconciler" ? now : undefined;
+    const corrected = update.origin === "reconciler" ? true : undefined;
     const p = props(payload);
     const sessionID = str(p.sessionID);
     switch (payload.type) {
@@ -212,61 +227,78 @@ export class Mirror {
       case "session.updated": {
         const info = p.info as SessionInfo | undefined;
         const id = str(info?.id) ?? sessionID;
-        if (id && info) state.sessions.set(id, { value: info, seq, corrected });
+        if (!id || !info) return;
+        state.sessions.set(id, { value: info, seq, at, corrected });
+        if (payload.type === "session.created") state.announcedSessions.add(id);
         return;
       }
       case "session.deleted": {
         const id = str((p.info as SessionInfo | undefined)?.id) ?? sessionID;
         if (!id) return;
-        state.sessions.set(id, { value: undefined, seq, corrected });
+        state.sessions.set(id, { value: undefined, seq, at, corrected });
+        state.announcedSessions.delete(id);
         state.statuses.delete(id);
+        state.idles.delete(id);
+        state.busyAt.delete(id);
         state.messages.delete(id);
         state.todos.delete(id);
         state.diffs.delete(id);
         return;
       }
       case "session.status":
-        if (sessionID && isObject(p.status))
-          state.statuses.set(sessionID, { value: p.status as SessionStatus, seq, corrected });
+        if (!sessionID || !isObject(p.status)) return;
+        state.statuses.set(sessionID, { value: p.status as SessionStatus, seq, at, corrected });
+        if (p.status.type !== "idle") state.busyAt.set(sessionID, seq);
         return;
       case "session.idle":
-        if (sessionID) state.statuses.set(sessionID, { value: { type: "idle" }, seq, corrected });
+        if (!sessionID) return;
+        state.statuses.set(sessionID, { value: { type: "idle" }, seq, at, corrected });
+        state.idles.set(sessionID, { value: true, seq, at, corrected });
         return;
       case "session.diff":
-        if (sessionID && Array.isArray(p.diff)) state.diffs.set(sessionID, { value: p.diff, seq, corrected });
+        if (sessionID && Array.isArray(p.diff))
+          state.diffs.set(sessionID, { value: p.diff, seq, at, corrected });
         return;
       case "todo.updated":
         if (sessionID && Array.isArray(p.todos))
-          state.todos.set(sessionID, { value: p.todos, seq, corrected });
+          state.todos.set(sessionID, { value: p.todos, seq, at, corrected });
         return;
       case "message.updated": {
         const info = p.info as MessageInfo | undefined;
         if (!info || !sessionID || !str(info.id)) return;
-        const book = state.bookOf(sessionID, info.time.created - 1);
+        const book = state.bookOf(sessionID);
         book.touched = seq;
         const entry = book.messages.get(info.id);
-        if (entry) entry.info = { value: info, seq, corrected };
-        else book.messages.set(info.id, { info: { value: info, seq, corrected }, parts: new Map() });
+        if (entry) entry.info = { value: info, seq, at, corrected };
+        else book.messages.set(info.id, { info: { value: info, seq, at, corrected }, parts: new Map() });
         return;
       }
       case "message.removed": {
         const entry = entryFor(state, sessionID, str(p.messageID), seq);
         if (!entry) return;
-        entry.info = { value: undefined, seq, corrected };
+        entry.info = { value: undefined, seq, at, corrected };
         entry.parts.clear();
         return;
       }
       case "message.part.updated": {
         const part = p.part as Part | undefined;
-        if (!part || !str(part.id) || !str(part.messageID)) return;
-        const entry = entryFor(state, part.sessionID ?? sessionID, part.messageID, seq);
-        entry?.parts.set(part.id, { value: part, seq, corrected });
+        const partSession = str(part?.sessionID) ?? sessionID;
+        if (!part || !str(part.id) || !str(part.messageID) || !partSession) return;
+        // A part told before its message (or without it): kept, so that it is not news again later.
+        const book = state.bookOf(partSession);
+        book.touched = seq;
+        let entry = book.messages.get(part.messageID);
+        if (!entry) {
+          entry = { parts: new Map() };
+          book.messages.set(part.messageID, entry);
+        }
+        entry.parts.set(part.id, { value: part, seq, at, corrected });
         return;
       }
       case "message.part.removed": {
         const partID = str(p.partID);
         const entry = entryFor(state, sessionID, str(p.messageID), seq);
-        if (entry && partID) entry.parts.set(partID, { value: undefined, seq, corrected });
+        if (entry && partID) entry.parts.set(partID, { value: undefined, seq, at, corrected });
         return;
       }
       case "message.part.delta": {
@@ -280,23 +312,26 @@ export class Mirror {
         const current = part[field];
         tracked.value = { ...part, [field]: (typeof current === "string" ? current : "") + delta };
         tracked.seq = seq;
+        tracked.at = at;
         return;
       }
       case "permission.asked":
-        if (str(p.id)) state.permissions.set(p.id as string, { value: p as PendingRequest, seq, corrected });
+        if (str(p.id))
+          state.permissions.set(p.id as string, { value: p as PendingRequest, seq, at, corrected });
         return;
       case "permission.replied": {
         const id = str(p.requestID) ?? str(p.permissionID);
-        if (id) state.permissions.set(id, { value: undefined, seq, corrected });
+        if (id) state.permissions.set(id, { value: undefined, seq, at, corrected });
         return;
       }
       case "question.asked":
-        if (str(p.id)) state.questions.set(p.id as string, { value: p as PendingRequest, seq, corrected });
+        if (str(p.id))
+          state.questions.set(p.id as string, { value: p as PendingRequest, seq, at, corrected });
         return;
       case "question.replied":
       case "question.rejected": {
         const id = str(p.requestID);
-        if (id) state.questions.set(id, { value: undefined, seq, corrected });
+        if (id) state.questions.set(id, { value: undefined, seq, at, corrected });
         return;
       }
     }

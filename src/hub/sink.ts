@@ -40,7 +40,7 @@ export class OpencodeSink implements Sink {
   constructor(
     private readonly hub: Hub,
     private readonly metrics: Metrics = noMetrics,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   get lastSeq(): number {

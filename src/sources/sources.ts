@@ -35,7 +35,10 @@ export interface EventSourcesOptions {
   /** Tuning of upstream's stream, for tests of its failures. */
   stream?: Pick<GlobalSourceOptions, "stallTimeoutMs" | "maxFrameBytes">;
   /** Tuning of the reconciler's pace, for tests. */
-  reconciler?: Pick<ReconcilerOptions, "idleIntervalMs" | "checkIntervalMs" | "releaseAfterMs">;
+  reconciler?: Pick<
+    ReconcilerOptions,
+    "idleIntervalMs" | "checkIntervalMs" | "checkBusyIntervalMs" | "releaseAfterMs"
+  >;
   judge?: StreamJudgeOptions;
 }
 
@@ -75,7 +78,7 @@ export class EventSources {
     this.sink = options.sink;
     this.log = options.log;
     this.metrics = options.metrics ?? noMetrics;
-    const graceMs = options.graceMs ?? 500;
+    const graceMs = options.graceMs ?? 400;
     const { upstream, sink, log, metrics } = options;
     this.reconciler = new Reconciler({
       upstream,
@@ -166,7 +169,10 @@ export class EventSources {
    * outage publishes is no evidence: the stream was away.
    */
   corrected(events: EventPayload[], kind: ReadKind): void {
-    if (this.streamLive && kind !== "catch-up") this.record.check(events);
+    if (!this.streamLive || kind === "catch-up") return;
+    this.record.check(events);
+    // Until the stream is found late or lying, what else it misses must not wait for the slow pace.
+    if (kind === "check") this.reconciler.hurry(LATE_MS);
   }
 
   /**

@@ -7,7 +7,7 @@ export interface StreamJudgeOptions {
   holdMs?: number;
   /** The hold doubles each time the stream lies again soon after it was trusted, up to this. */
   maxHoldMs?: number;
-  /** How many witnessed changes the stream must have carried in that time. */
+  /** How many witnessed changes the stream must have carried in that time: enough that a lossy stream's lucky streak is not mistaken for honesty. */
   carriedToTrust?: number;
   /** How many missed events within `missWindowMs` make the stream a liar (one: a miss is a state not carried for seconds). */
   missesToDistrust?: number;
@@ -51,7 +51,7 @@ export class StreamJudge extends EventEmitter {
     super();
     this.holdMs = options.holdMs ?? 10_000;
     this.maxHoldMs = options.maxHoldMs ?? 300_000;
-    this.carriedToTrust = options.carriedToTrust ?? 5;
+    this.carriedToTrust = options.carriedToTrust ?? 20;
     this.missesToDistrust = options.missesToDistrust ?? 1;
     this.missWindowMs = options.missWindowMs ?? 30_000;
     this.now = options.now ?? (() => performance.now());

@@ -73,6 +73,14 @@ describe("diffSessions", () => {
     expect(events[0]?.id).toMatch(/^evt_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
   });
 
+  it("announces the creation of a session clients were only told was updated (its session.created lost)", () => {
+    apply([event("session.updated", { sessionID: "ses_a", info: session("ses_a", 10) })]);
+    const events = diffSessions(state(), { sessions: [session("ses_a", 11)], complete: false }, seq);
+    expect(types(events)).toEqual(["session.created"]);
+    apply(events);
+    expect(diffSessions(state(), { sessions: [session("ses_a", 11)], complete: false }, seq)).toEqual([]);
+  });
+
   it("announces an update only when the snapshot is newer and different", () => {
     apply([event("session.created", { sessionID: "ses_a", info: session("ses_a", 10) })]);
     const since = seq;
@@ -304,7 +312,7 @@ describe("diffMessages", () => {
     expect(types(events)).toEqual(["message.part.updated", "message.updated"]);
   });
 
-  it("announces removed messages (complete listings only) and removed parts", () => {
+  it("announces removed messages (within the span of the newest page, or any in a complete listing) and removed parts", () => {
     apply(
       diffMessages(
         state(),
@@ -319,9 +327,17 @@ describe("diffMessages", () => {
         0,
       ).events,
     );
+    // The newest page no longer reaching back to the user's message says nothing of it…
+    const onlyAssistant = snapshot([
+      { info: assistant, parts: [text("prt_2", "msg_2", "a", true), tool("prt_3", "msg_2", "completed")] },
+    ]);
+    expect(diffMessages(state(), onlyAssistant, seq, 0).events).toEqual([]);
+    expect(diffMessages(state(), { ...onlyAssistant, complete: true }, seq, 0).events.map(props)).toEqual([
+      { sessionID: SID, messageID: "msg_1" },
+    ]);
+    // …but a newer message missing from the newest page was removed.
     const onlyUser = snapshot([{ info: user, parts: [text("prt_1", "msg_1", "hi")] }]);
-    expect(diffMessages(state(), onlyUser, seq, 0).events).toEqual([]);
-    const removed = diffMessages(state(), { ...onlyUser, complete: true }, seq, 0).events;
+    const removed = diffMessages(state(), onlyUser, seq, 0).events;
     expect(removed.map(props)).toEqual([{ sessionID: SID, messageID: "msg_2" }]);
     expect(types(removed)).toEqual(["message.removed"]);
     const partGone = diffMessages(
@@ -335,6 +351,14 @@ describe("diffMessages", () => {
     apply(removed);
     // A listing from before the removal does not revive it.
     expect(diffMessages(state(), snapshot([{ info: assistant, parts: [] }]), 0, 0).events).toEqual([]);
+  });
+
+  it("announces a message whose parts alone were told, and not the parts again", () => {
+    const part = text("prt_2", "msg_2", "done", true);
+    apply([event("message.part.updated", { sessionID: SID, part, time: 1 })]);
+    const { events } = diffMessages(state(), snapshot([{ info: assistant, parts: [part] }]), seq, 0);
+    expect(types(events)).toEqual(["message.updated"]);
+    expect(props(events[0])).toEqual({ sessionID: SID, info: assistant });
   });
 
   it("hands back messages from before the shim looked as history, to adopt silently", () => {

@@ -31,12 +31,12 @@ describe("Mirror", () => {
     expect(state.session("ses_1")).toEqual(info);
     expect(state.activeSessions()).toEqual(["ses_1"]);
     expect(state.todos.get("ses_1")?.value).toEqual([{ content: "x" }]);
-    expect(state.diffs.get("ses_1")).toEqual({ value: [{ file: "a" }], seq: 4 });
+    expect(state.diffs.get("ses_1")).toMatchObject({ value: [{ file: "a" }], seq: 4 });
     apply(mirror, DIR, ev("session.idle", { sessionID: "ses_1" }), 5);
     expect(state.activeSessions()).toEqual([]);
     apply(mirror, DIR, ev("session.deleted", { sessionID: "ses_1", info }), 6);
     expect(state.session("ses_1")).toBeUndefined();
-    expect(state.sessions.get("ses_1")).toEqual({ value: undefined, seq: 6 });
+    expect(state.sessions.get("ses_1")).toMatchObject({ value: undefined, seq: 6 });
   });
 
   it("follows messages and parts, text deltas included", () => {
@@ -60,8 +60,7 @@ describe("Mirror", () => {
       );
     }
     const book = mirror.instance(DIR).messages.get("ses_1");
-    expect(book?.historyUntil).toBe(9);
-    expect(book?.messages.get("msg_1")?.parts.get("prt_1")).toEqual({
+    expect(book?.messages.get("msg_1")?.parts.get("prt_1")).toMatchObject({
       value: { ...part, text: "Hello" },
       seq: 4,
     });
@@ -73,7 +72,7 @@ describe("Mirror", () => {
     );
     expect(book?.messages.get("msg_1")?.parts.get("prt_1")?.value).toBeUndefined();
     apply(mirror, DIR, ev("message.removed", { sessionID: "ses_1", messageID: "msg_1" }), 6);
-    expect(book?.messages.get("msg_1")?.info).toEqual({ value: undefined, seq: 6 });
+    expect(book?.messages.get("msg_1")?.info).toMatchObject({ value: undefined, seq: 6 });
   });
 
   it("follows permissions and questions until they are answered", () => {
@@ -90,8 +89,8 @@ describe("Mirror", () => {
       3,
     );
     apply(mirror, DIR, ev("question.rejected", { sessionID: "ses_1", requestID: "que_1" }), 4);
-    expect(state.permissions.get("per_1")).toEqual({ value: undefined, seq: 3 });
-    expect(state.questions.get("que_1")).toEqual({ value: undefined, seq: 4 });
+    expect(state.permissions.get("per_1")).toMatchObject({ value: undefined, seq: 3 });
+    expect(state.questions.get("que_1")).toMatchObject({ value: undefined, seq: 4 });
   });
 
   it("keeps instances apart and ignores what it cannot use", () => {
@@ -140,7 +139,7 @@ describe("Mirror", () => {
     expect(state.session("ses_1")).toEqual(fresh);
     expect(state.session("ses_2")?.id).toBe("ses_2");
     expect(state.activeSessions()).toEqual(["ses_2"]);
-    expect(state.messages.get("ses_2")?.historyUntil).toBe(7);
+    expect(state.messages.get("ses_2")?.messages.get("msg_1")?.info?.value?.id).toBe("msg_1");
     expect(state.newestSessionUpdate()).toBe(5);
     expect(state.project).toBe("prj_history");
     expect(state.looked).toBe(true);
@@ -159,7 +158,7 @@ describe("Mirror", () => {
       "global",
     );
     const state = mirror.instance(DIR);
-    expect(state.sessions.get("ses_1")?.corrected).toBeGreaterThan(0);
+    expect(state.sessions.get("ses_1")?.corrected).toBe(true);
     expect(state.statuses.get("ses_1")?.corrected).toBeUndefined();
   });
 });

@@ -231,6 +231,51 @@ describe("a turn that began and ended between two reads", () => {
   }
 });
 
+describe("a session created after the first look", () => {
+  it("has all its messages announced, even when the stream told of it only once its turn had begun", async () => {
+    const { rest, sink, reconciler, stream } = await setUp({ idleIntervalMs: 300 });
+    reconciler.lead(true);
+    const created = Date.now();
+    const fresh: SessionInfo = {
+      id: "ses_new",
+      directory: DIRECTORY,
+      title: "n",
+      time: { created, updated: created + 50 },
+    };
+    const messages = turn(created + 10, "Hello there").map((message) => ({
+      info: { ...message.info, sessionID: "ses_new" },
+      parts: message.parts.map((part) => ({ ...part, sessionID: "ses_new" })),
+    }));
+    rest.sessions.push(fresh);
+    rest.messages.set("ses_new", messages);
+    // The stream's word on the session came after its messages were written.
+    sink.publish({
+      directory: DIRECTORY,
+      origin: "global",
+      payload: {
+        id: "evt_stream_created",
+        type: "session.created",
+        properties: { sessionID: "ses_new", info: fresh },
+      },
+    });
+    await eventually(() => stream.types().includes("session.idle"), 5000, "session.idle");
+    const told = stream
+      .frames()
+      .filter((frame) => (frame.json.properties as { sessionID?: string }).sessionID === "ses_new")
+      .map((frame) => frame.json.type);
+    expect(told).toEqual([
+      "session.created",
+      "session.status",
+      "message.updated",
+      "message.part.updated",
+      "message.updated",
+      "message.part.updated",
+      "session.status",
+      "session.idle",
+    ]);
+  });
+});
+
 describe("behind a trusted stream", () => {
   /** The session went busy, as the stream said; then upstream finishes the turn. */
   async function busyThenIdle() {

@@ -139,6 +139,21 @@ describe("the sink", () => {
     expect(metrics.duplicatesByContent).toBe(9);
   });
 
+  it("lets through a status further on than the correction's: the end of the turn it began", () => {
+    const { sink, client, said, clock } = setUp();
+    const stream = client();
+    sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }, "reconciler"));
+    clock.now += 500;
+    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
+      false,
+    );
+    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "idle" } }))).toBe(
+      true,
+    );
+    expect(sink.publish(envelope("session.idle", { sessionID: "ses_1" }))).toBe(true);
+    expect(said(stream)).toEqual(["session.status ses_1", "session.status ses_1", "session.idle ses_1"]);
+  });
+
   it("tells an instance's disposal once, whoever tells it first, and again after a new disposing call", () => {
     const { sink, client, said } = setUp();
     const first = client();

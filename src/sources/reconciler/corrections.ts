@@ -71,7 +71,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     const { sessionID } = read;
     const diff = diffMessages(state, read, read.since, read.historyUntil);
     if (diff.history.length > 0) history.messages?.push({ sessionID, messages: diff.history });
-    if (diff.newMessage && !busy.has(sessionID)) {
+    if (!busy.has(sessionID) && turnUntold(state, read)) {
       // A turn that began (and maybe ended) between two reads: it is busy before its messages.
       events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
@@ -111,7 +111,23 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     events.push(...diffList(state.diffs.get(sessionID), list, since, "session.diff", sessionID));
   for (const sessionID of wentIdle)
     if (!stillMoving(state, snapshot, sessionID)) events.push(...idleEvents(sessionID));
+  if (restStatuses) {
+    // Told idle, but never its session.idle (a stream that carried the one and lost the other).
+    for (const sessionID of owedIdle(state, restStatuses, snapshot.statuses?.since ?? 0))
+      if (!wentIdle.includes(sessionID) && !stillMoving(state, snapshot, sessionID))
+        events.push(event("session.idle", { sessionID }));
+  }
   return { events, history };
+}
+
+/** Sessions idle upstream and for clients, whose turn's `session.idle` clients were never told. */
+function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, since: number): string[] {
+  const owed: string[] = [];
+  for (const [sessionID, status] of state.statuses) {
+    if (sessionID in statuses || status.value?.type !== "idle" || status.seq > since) continue;
+    if (state.idleOwed(sessionID)) owed.push(sessionID);
+  }
+  return owed;
 }
 
 /**
@@ -122,6 +138,23 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
 function stillMoving(state: InstanceView, snapshot: Snapshot, sessionID: string): boolean {
   const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
   return read !== undefined && (state.messages.get(sessionID)?.touched ?? 0) > read.since;
+}
+
+/**
+ * Whether clients were never told that the newest turn of a read session was busy: the
+ * last status they were told of it is older than the turn's question (a stream that lost
+ * both the turn's busy and its idle, or a turn that came and went between two reads).
+ */
+function turnUntold(state: InstanceView, read: Snapshot["messages"][number]): boolean {
+  let newest: MessageWithParts["info"] | undefined;
+  for (const { info } of read.messages)
+    if (info.role === "user" && (!newest || info.time.created >= newest.time.created)) newest = info;
+  if (!newest) return false;
+  const book = state.messages.get(read.sessionID);
+  const entry = book?.messages.get(newest.id);
+  const history = entry ? entry.info?.at === undefined : newest.time.created <= read.historyUntil;
+  if (history) return false; // that turn was over before the shim looked
+  return (state.statuses.get(read.sessionID)?.at ?? 0) < newest.time.created;
 }
 
 /** A turn is over when the newest message is an assistant's answer that completed. */

@@ -45,7 +45,8 @@ export function diffSessions(state: InstanceView, snapshot: SessionSnapshot, sin
     const tracked = state.sessions.get(info.id);
     if (newerThanSnapshot(tracked, since)) continue;
     const known = tracked?.value;
-    if (!tracked) {
+    if (!tracked || (known && !state.announced(info.id))) {
+      // New, or only ever told as updated (its session.created lost): clients are owed its creation.
       out.push(event("session.created", { sessionID: info.id, info }));
     } else if (known && info.time.updated >= known.time.updated && !sameJson(known, info)) {
       out.push(event("session.updated", { sessionID: info.id, info }));
@@ -153,8 +154,9 @@ function newPart(sessionID: string, part: Part, role: string): EventPayload[] {
 
 export interface MessageSnapshot {
   sessionID: string;
+  /** The newest messages, oldest first: a known message missing from their span was removed. */
   messages: MessageWithParts[];
-  /** Every message of the session (not the newest page only): missing ones were removed. */
+  /** Every message of the session (not the newest page only): any known one missing was removed. */
   complete: boolean;
 }
 
@@ -162,15 +164,12 @@ export interface MessageDiff {
   events: EventPayload[];
   /** Messages that were there before the shim knew the session's messages: to take in silently. */
   history: MessageWithParts[];
-  /** Whether a message no one told of is among the events: a turn the shim did not see begin. */
-  newMessage: boolean;
 }
 
 /**
  * message.updated / message.removed / message.part.updated / message.part.removed and
- * message.part.delta for text that grew. Messages created up to the session's
- * `historyUntil` (its book's, or `historyUntil` when the shim knows none of its
- * messages yet) were there before the shim looked: history, not news.
+ * message.part.delta for text that grew. A message clients were never told of, created up
+ * to `historyUntil`, was there before the shim looked: history, not news.
  */
 export function diffMessages(
   state: InstanceView,
@@ -180,26 +179,26 @@ export function diffMessages(
 ): MessageDiff {
   const { sessionID } = snapshot;
   const book = state.messages.get(sessionID);
-  const horizon = book?.historyUntil ?? historyUntil;
   const events: EventPayload[] = [];
   const history: MessageWithParts[] = [];
   const seen = new Set<string>();
-  let newMessage = false;
   for (const message of snapshot.messages) {
     const { info } = message;
     seen.add(info.id);
     const entry = book?.messages.get(info.id);
     if (!entry) {
-      if (info.time.created <= horizon) {
+      if (info.time.created <= historyUntil) {
         history.push(message);
         continue;
       }
-      newMessage = true;
       events.push(event("message.updated", { sessionID, info }));
       for (const part of message.parts) events.push(...newPart(sessionID, part, info.role));
       continue;
     }
-    if (!entry.info.value) continue; // removed after the listing was made
+    if (entry.info && !entry.info.value) continue; // removed after the listing was made
+    // Only parts of it were told: the message itself is news, and goes before them.
+    const untold = entry.info === undefined;
+    if (untold) events.push(event("message.updated", { sessionID, info }));
     const parts = new Set<string>();
     for (const part of message.parts) {
       parts.add(part.id);
@@ -213,17 +212,22 @@ export function diffMessages(
       events.push(event("message.part.removed", { sessionID, messageID: info.id, partID }));
     }
     // The message's own update goes after its parts: a completed message follows its last part.
-    if (!newerThanSnapshot(entry.info, since) && !sameJson(entry.info.value, info)) {
+    if (!untold && !newerThanSnapshot(entry.info, since) && !sameJson(entry.info?.value, info)) {
       events.push(event("message.updated", { sessionID, info }));
     }
   }
-  if (snapshot.complete) {
-    for (const [messageID, entry] of book?.messages ?? []) {
-      if (!entry.info.value || seen.has(messageID) || newerThanSnapshot(entry.info, since)) continue;
-      events.push(event("message.removed", { sessionID, messageID }));
-    }
+  // A message told before that the listing no longer holds, within the span it covers, was removed.
+  const oldest = snapshot.messages.reduce(
+    (min, { info }) => Math.min(min, info.time.created),
+    snapshot.complete ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+  );
+  for (const [messageID, entry] of book?.messages ?? []) {
+    const told = entry.info?.value;
+    if (!told || seen.has(messageID) || told.time.created < oldest || newerThanSnapshot(entry.info, since))
+      continue;
+    events.push(event("message.removed", { sessionID, messageID }));
   }
-  return { events, history, newMessage };
+  return { events, history };
 }
 
 export interface RequestDiffOptions {

@@ -2,11 +2,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import type { History } from "../../hub/mirror.js";
 import type { Sink } from "../../hub/sink.js";
-import { type MessageWithParts, sameJson } from "../../hub/state.js";
+import type { MessageWithParts } from "../../hub/state.js";
 import type { EventPayload } from "../../hub/update.js";
 import { describeError } from "../../upstream/errors.js";
 import type { Upstream } from "../../upstream/upstream.js";
-import { correctionsFor, type Snapshot } from "./corrections.js";
+import { correctionsFor, type Snapshot, turnFinished } from "./corrections.js";
 import { RestReader } from "./rest-reader.js";
 
 /**
@@ -41,9 +41,9 @@ export interface ReconcilerContext {
 const WHOLE_LIST_EVERY = 15;
 /** When leading, every this many quiet reads, status, permissions and questions are read too, just in case. */
 const SAFETY_EVERY = 10;
-/** Checking behind a trusted stream, a busy session's status is read every this many reads (it moves `time.updated` when it ends). */
-const CHECK_STATUS_EVERY = 3;
-/** Checking behind a trusted stream, pending permissions and questions are read every this many reads. */
+/** Checking behind a trusted stream, a busy session's status is read at least every this many reads. */
+const CHECK_STATUS_EVERY = 4;
+/** Checking behind a trusted stream, while a tool runs, permissions and questions are read every this many reads. */
 const CHECK_REQUESTS_EVERY = 2;
 /** Log lines come in bursts: one read for a burst. */
 const NUDGE_DEBOUNCE_MS = 20;
@@ -69,6 +69,10 @@ export class InstanceReconciler {
   private failing: string | undefined;
   /** Each session's `time.updated` at the reconciler's last look: a session that moved since gets a look at its messages. */
   private readonly lastLook = new Map<string, number>();
+  /** Todo tool calls after which the todo list was read (it is read once after each). */
+  private readonly todoCallsRead = new Set<string>();
+  /** The sessions that were there at the first look: only theirs can be history; a newer session's messages are all news. */
+  private readonly old = new Set<string>();
   /** When the shim began to follow the instance (upstream's clock is this machine's). */
   private readonly followedSince = Date.now();
 
@@ -204,7 +208,7 @@ export class InstanceReconciler {
     ]);
     const news = new Set(
       sessions
-        .filter((info) => info.time.created >= this.followedSince && !known.sessions.has(info.id))
+        .filter((info) => info.time.created >= this.followedSince && !known.announced(info.id))
         .map((info) => info.id),
     );
     const old = <T extends { sessionID: string }>(items: T[]) =>
@@ -225,7 +229,11 @@ export class InstanceReconciler {
       if (messages) history.messages?.push({ sessionID, messages });
     }
     this.ctx.sink.takeInHistory(this.directory, history);
-    for (const info of sessions) if (!news.has(info.id)) this.lastLook.set(info.id, info.time.updated);
+    for (const info of sessions) {
+      if (news.has(info.id)) continue;
+      this.old.add(info.id);
+      this.lastLook.set(info.id, info.time.updated);
+    }
   }
 
   /**
@@ -239,33 +247,38 @@ export class InstanceReconciler {
     const snapshot: Snapshot = { messages: [], todos: [], diffs: [] };
     const whole = kind === "catch-up" || read % WHOLE_LIST_EVERY === 0;
     const looked = await this.lookAtSessions(snapshot, whole);
-    const moved = [...looked].filter(
-      ([sessionID, updated]) => (this.lastLook.get(sessionID) ?? -1) < updated,
+    const moved = new Set(
+      [...looked]
+        .filter(([sessionID, updated]) => (this.lastLook.get(sessionID) ?? -1) < updated)
+        .map(([id]) => id),
     );
     const busyKnown = this.state.activeSessions();
     const safety = leading && read % SAFETY_EVERY === 0;
-    if (
-      kind === "catch-up" ||
-      moved.length > 0 ||
-      safety ||
-      (busyKnown.length > 0 && (leading || read % CHECK_STATUS_EVERY === 0))
-    ) {
+    // Statuses before messages: when upstream says a turn is over, its messages read after show its end.
+    if (kind === "catch-up" || safety || this.statusesTell(moved, busyKnown, leading, read)) {
       await this.readStatuses(snapshot);
     }
-    const turnsEnded = await this.readMessages(snapshot, new Map(moved), busyKnown);
+    await this.readMessages(
+      snapshot,
+      new Set([...moved, ...busyKnown, ...Object.keys(snapshot.statuses?.value ?? {})]),
+    );
+    if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
     const inFlight = snapshot.messages.some(({ messages }) => hasToolInFlight(messages));
     const pending = [...this.state.permissions.values(), ...this.state.questions.values()].some(
       (tracked) => tracked.value !== undefined,
     );
-    this.toolReads = inFlight || pending ? this.toolReads + 1 : 0;
+    // A request asked is read every time until it is answered (a person waits on it); one that
+    // a running tool may ask, every read when leading and now and then when checking.
+    this.toolReads = inFlight ? this.toolReads + 1 : 0;
     if (
       kind === "catch-up" ||
       safety ||
-      ((inFlight || pending) && (leading || this.toolReads % CHECK_REQUESTS_EVERY === 1))
+      pending ||
+      (inFlight && (leading || this.toolReads % CHECK_REQUESTS_EVERY === 1))
     ) {
       await this.readRequests(snapshot);
     }
-    await this.readLists(snapshot, turnsEnded);
+    await this.readLists(snapshot, this.turnsEnded(snapshot, moved, busyKnown));
     return { snapshot, looked };
   }
 
@@ -279,40 +292,54 @@ export class InstanceReconciler {
     return new Map(list.map((info) => [info.id, info.time.updated]));
   }
 
+  /** Phase 3: the newest messages of every session that moved since the last look or is busy. */
+  private async readMessages(snapshot: Snapshot, sessions: Set<string>): Promise<void> {
+    const listed = new Set(snapshot.sessions?.list.map((info) => info.id));
+    for (const sessionID of sessions) {
+      if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
+      const since = this.ctx.sink.lastSeq;
+      const messages = await this.reader.messages(sessionID, this.ctx.messageWindow);
+      if (!messages) continue;
+      // Of a session there before the shim looked, messages up to the last look were there before: history.
+      const historyUntil = this.old.has(sessionID) ? (this.lastLook.get(sessionID) ?? 0) : 0;
+      // Fewer than asked for: all of them, so any known one missing was removed.
+      const complete = messages.length < this.ctx.messageWindow;
+      snapshot.messages.push({ sessionID, messages, complete, historyUntil, since });
+    }
+  }
+
+  /**
+   * Whether statuses are worth a request: leading, whenever anything moves or is busy;
+   * checking behind a trusted stream, when a session not known busy moved (a turn may have
+   * begun), and now and then while one is busy (see `turnLooksOver` for a turn's end).
+   */
+  private statusesTell(moved: Set<string>, busyKnown: string[], leading: boolean, read: number): boolean {
+    if (leading) return moved.size > 0 || busyKnown.length > 0;
+    const busy = new Set(busyKnown);
+    if ([...moved].some((sessionID) => !busy.has(sessionID))) return true;
+    return busyKnown.length > 0 && read % CHECK_STATUS_EVERY === 0;
+  }
+
+  /** Whether a session clients were told is busy shows a finished answer: its turn may have ended. */
+  private turnLooksOver(snapshot: Snapshot, busyKnown: string[]): boolean {
+    const busy = new Set(busyKnown);
+    return snapshot.messages.some((read) => busy.has(read.sessionID) && turnFinished(read.messages));
+  }
+
   /** Phase 2: which sessions are busy. */
   private async readStatuses(snapshot: Snapshot): Promise<void> {
     const since = this.ctx.sink.lastSeq;
     snapshot.statuses = { value: await this.reader.statuses(), since };
   }
 
-  /**
-   * Phase 3: the newest messages of every session that moved since the last look, is busy
-   * (as clients were told, or as upstream says), or just went idle (then all of them, to
-   * see any removed). Returns the sessions whose turn ended since the last look.
-   */
-  private async readMessages(
-    snapshot: Snapshot,
-    moved: Map<string, number>,
-    busyKnown: string[],
-  ): Promise<string[]> {
+  /** Sessions whose turn ended since the last look: idle upstream, and moved or busy as clients were told. */
+  private turnsEnded(snapshot: Snapshot, moved: Set<string>, busyKnown: string[]): string[] {
     const statuses = snapshot.statuses?.value;
-    const wentIdle = new Set(statuses ? busyKnown.filter((sessionID) => !(sessionID in statuses)) : []);
-    const toRead = new Set([...moved.keys(), ...busyKnown, ...Object.keys(statuses ?? {})]);
-    const listed = new Set(snapshot.sessions?.list.map((info) => info.id));
-    const turnsEnded: string[] = [];
-    for (const sessionID of toRead) {
-      if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
-      const since = this.ctx.sink.lastSeq;
-      const complete = wentIdle.has(sessionID);
-      const messages = await this.reader.messages(sessionID, complete ? undefined : this.ctx.messageWindow);
-      if (!messages) continue;
-      // Messages created before the last look at the session were there before: history.
-      const historyUntil = this.lastLook.get(sessionID) ?? this.state.session(sessionID)?.time.updated ?? 0;
-      snapshot.messages.push({ sessionID, messages, complete, historyUntil, since });
-      if (statuses && !(sessionID in statuses) && (moved.has(sessionID) || wentIdle.has(sessionID)))
-        turnsEnded.push(sessionID);
-    }
-    return turnsEnded;
+    if (!statuses) return [];
+    const busy = new Set(busyKnown);
+    return snapshot.messages
+      .map((read) => read.sessionID)
+      .filter((sessionID) => !(sessionID in statuses) && (moved.has(sessionID) || busy.has(sessionID)));
   }
 
   /** Phase 4: pending permissions and questions (asked while a tool runs; answered when it goes on). */
@@ -322,13 +349,17 @@ export class InstanceReconciler {
     snapshot.requests = { permissions, questions, since };
   }
 
-  /** Phase 5: todos where a todo tool ran, and the diff of sessions whose turn ended. */
+  /** Phase 5: todos once after each todo tool call, and the diff of sessions whose turn ended. */
   private async readLists(snapshot: Snapshot, turnsEnded: string[]): Promise<void> {
-    for (const { sessionID, messages } of snapshot.messages) {
-      if (!this.todoToolChanged(sessionID, messages)) continue;
+    for (const { sessionID, messages, historyUntil } of snapshot.messages) {
+      const news = messages.filter(({ info }) => info.time.created > historyUntil);
+      const calls = todoCallsDone(news).filter((partID) => !this.todoCallsRead.has(partID));
+      if (calls.length === 0) continue;
       const since = this.ctx.sink.lastSeq;
       const list = await this.reader.todos(sessionID);
       if (list) snapshot.todos.push({ sessionID, list, since });
+      if (this.todoCallsRead.size > 10_000) this.todoCallsRead.clear();
+      for (const partID of calls) this.todoCallsRead.add(partID);
     }
     for (const sessionID of turnsEnded) {
       const since = this.ctx.sink.lastSeq;
@@ -356,19 +387,18 @@ export class InstanceReconciler {
     );
     if (published.length > 0) this.ctx.corrected(this.directory, published, kind);
   }
+}
 
-  /** Whether a todo tool call among `messages` is not as clients were told it. */
-  private todoToolChanged(sessionID: string, messages: MessageWithParts[]): boolean {
-    const book = this.state.messages.get(sessionID);
-    return messages.some(({ info, parts }) =>
-      parts.some(
+/** The todo tool calls among `messages` that are done: each changed the todo list, which REST keeps apart. */
+function todoCallsDone(messages: MessageWithParts[]): string[] {
+  return messages.flatMap(({ parts }) =>
+    parts
+      .filter(
         (part) =>
-          part.type === "tool" &&
-          part.tool === "todowrite" &&
-          !sameJson(book?.messages.get(info.id)?.parts.get(part.id)?.value, part),
-      ),
-    );
-  }
+          part.type === "tool" && part.tool === "todowrite" && !TOOL_IN_FLIGHT.has(part.state?.status ?? ""),
+      )
+      .map((part) => part.id),
+  );
 }
 
 function hasToolInFlight(messages: MessageWithParts[]): boolean {

@@ -14,8 +14,10 @@ export interface ReconcilerOptions {
   pollIntervalMs: number;
   /** Leading: between reads of an instance with nothing busy. */
   idleIntervalMs?: number;
-  /** Checking behind a trusted stream: between reads of any instance. */
+  /** Checking behind a trusted stream: between reads of an instance with nothing busy. */
   checkIntervalMs?: number;
+  /** Checking behind a trusted stream: between reads of an instance with a busy session. */
+  checkBusyIntervalMs?: number;
   /** Checking behind a trusted stream: how long a difference waits for the stream to say it. */
   graceMs?: number;
   /** How many of a busy session's newest messages each read covers. */
@@ -36,22 +38,29 @@ export interface ReconcilerOptions {
  */
 export class Reconciler {
   private leadingNow = true;
+  /** Until when (ms, `performance.now()`) to read at the fast pace though checking: the stream is suspect. */
+  private hurriedUntil = 0;
   private readonly instances = new Map<string, InstanceReconciler>();
   private readonly context: ReconcilerContext;
 
   constructor(options: ReconcilerOptions) {
     const metrics = options.metrics ?? noMetrics;
     const idleIntervalMs = options.idleIntervalMs ?? Math.max(1000, options.pollIntervalMs * 4);
+    // Behind a trusted stream, about one request a second for a quiet instance, two per busy session.
     const checkIntervalMs = options.checkIntervalMs ?? 1000;
+    const checkBusyIntervalMs = options.checkBusyIntervalMs ?? Math.max(checkIntervalMs, 1250);
     this.context = {
       upstream: options.upstream,
       sink: options.sink,
       log: options.log,
       kind: () => (this.leadingNow ? "lead" : "check"),
-      intervalFor: (busy) =>
-        this.leadingNow ? (busy ? options.pollIntervalMs : idleIntervalMs) : checkIntervalMs,
+      intervalFor: (busy) => {
+        if (this.leadingNow || performance.now() < this.hurriedUntil)
+          return busy ? options.pollIntervalMs : idleIntervalMs;
+        return busy ? checkBusyIntervalMs : checkIntervalMs;
+      },
       messageWindow: options.messageWindow ?? 10,
-      graceMs: options.graceMs ?? 500,
+      graceMs: options.graceMs ?? 400,
       releaseAfterMs: options.releaseAfterMs ?? 30_000,
       release: (instance) => {
         if (this.instances.get(instance.directory) === instance) this.instances.delete(instance.directory);
@@ -70,6 +79,17 @@ export class Reconciler {
   lead(leading: boolean): void {
     if (leading === this.leadingNow) return;
     this.leadingNow = leading;
+    for (const instance of this.instances.values()) instance.reschedule();
+  }
+
+  /**
+   * Reads at the fast pace for `ms`, still only checking: a stream that has just failed to
+   * say something may be lying, and until that is known what it misses must not wait.
+   */
+  hurry(ms: number): void {
+    const until = performance.now() + ms;
+    if (until <= this.hurriedUntil) return;
+    this.hurriedUntil = until;
     for (const instance of this.instances.values()) instance.reschedule();
   }
 

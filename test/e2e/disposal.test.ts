@@ -1,0 +1,143 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { SseClient } from "../../fixtures/sse-client.js";
+import type { Shim } from "../../src/app.js";
+import { sample, scrape } from "../helpers/metrics.js";
+import { startTestShim } from "../helpers/shim.js";
+import { eventually, sourceState } from "../helpers/wait.js";
+
+/**
+ * A call through the shim that disposes an instance is news to its clients even when no
+ * stream carries `server.instance.disposed` — and it is told once when one does.
+ */
+describe("instance disposal witnessed by the shim, in front of opencode 1.14.48", () => {
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let relay: Relay;
+  const clients: SseClient[] = [];
+  const shims: Shim[] = [];
+
+  beforeAll(async () => {
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
+    relay = await startRelay(opencode.url);
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const shim of shims.splice(0)) await shim.close();
+    relay.blocked.clear();
+  });
+
+  afterAll(async () => {
+    await relay?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  async function shim(flags: string[] = []): Promise<Shim> {
+    const started = await startTestShim(relay.url, flags, {}, { stallTimeoutMs: 1500 });
+    shims.push(started);
+    return started;
+  }
+
+  async function follow(url: string): Promise<SseClient> {
+    const client = await SseClient.connect(url);
+    clients.push(client);
+    expect(client.status).toBe(200);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    return client;
+  }
+
+  /** How many `server.instance.disposed` the shim published, whoever told it. */
+  const disposalsPublished = (metrics: string) =>
+    ["global", "proxy", "reconciler"].reduce(
+      (sum, source) =>
+        sum +
+        (sample(
+          metrics,
+          `opencode_shim_events_in_total{source="${source}",type="server.instance.disposed"}`,
+        ) ?? 0),
+      0,
+    );
+
+  async function expectDisposed(client: SseClient, directory: string): Promise<void> {
+    await client.ended;
+    expect(client.endedCleanly).toBe(true);
+    const disposals = client.events.filter((event) => event.json.type === "server.instance.disposed");
+    expect(disposals.map((event) => event.json.properties)).toEqual([{ directory }]);
+    expect(client.events.at(-1)?.json.type).toBe("server.instance.disposed");
+  }
+
+  it("polling (--source poll, no stream at all): POST /instance/dispose ends the instance's streams", async () => {
+    const polling = await shim(["--source", "poll"]);
+    const client = await follow(`${polling.url}/event`);
+    const other = await follow(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+    const disposed = await fetch(`${polling.url}/instance/dispose`, { method: "POST" });
+    expect(disposed.status).toBe(200);
+    await expectDisposed(client, opencode.projectDir);
+    expect(other.isEnded).toBe(false); // another instance's clients are not concerned
+    expect(disposalsPublished(await scrape(polling.url))).toBe(1);
+  });
+
+  it("while the stream is away after opencode restarted: a disposal through the shim still reaches the client", async () => {
+    const auto = await shim();
+    const global = auto.sources?.global;
+    if (!global) throw new Error("no global source");
+    await opencode.restart();
+    relay.blocked.add("/global/event"); // the stream does not come back while this runs
+    relay.cutStreams();
+    await sourceState(global, "down");
+    await eventually(
+      async () => (await fetch(`${auto.url}/shim/health`)).status === 200,
+      20_000,
+      "opencode back",
+    );
+    expect(auto.sources?.active).toBe("poll");
+    const client = await follow(`${auto.url}/event`);
+    const patched = await fetch(`${auto.url}/config`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(patched.status).toBe(200);
+    await expectDisposed(client, opencode.projectDir);
+  });
+
+  it("on an honest stream, told once though both the stream and the proxy tell it", async () => {
+    const auto = await shim();
+    const direct = await SseClient.connect(`${opencode.url}/global/event`);
+    clients.push(direct);
+    const client = await follow(`${auto.url}/event`);
+    const disposed = await fetch(`${auto.url}/instance/dispose`, { method: "POST" });
+    expect(disposed.status).toBe(200);
+    await expectDisposed(client, opencode.projectDir);
+    // Upstream's own telling reached the shim too…
+    await direct.waitFor(
+      (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.instance.disposed",
+      10_000,
+      "upstream's server.instance.disposed",
+    );
+    await eventually(
+      async () => (sample(await scrape(auto.url), "opencode_shim_duplicate_events_total") ?? 0) >= 1,
+      10_000,
+      "the second telling dropped",
+    );
+    // …and went out once: a client that came back at once is not cut off by a second one.
+    const back = await follow(`${auto.url}/event`);
+    expect(disposalsPublished(await scrape(auto.url))).toBe(1);
+    expect(back.isEnded).toBe(false);
+  });
+
+  it("POST /global/dispose reaches the clients of every instance", async () => {
+    const polling = await shim(["--source", "poll"]);
+    const here = await follow(`${polling.url}/event`);
+    const there = await follow(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+    const disposed = await fetch(`${polling.url}/global/dispose`, { method: "POST" });
+    expect(disposed.status).toBe(200);
+    await expectDisposed(here, opencode.projectDir);
+    await expectDisposed(there, opencode.otherDir);
+  });
+});

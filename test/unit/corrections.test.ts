@@ -1,0 +1,126 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { Mirror } from "../../src/hub/mirror.js";
+import type { MessageWithParts, Part } from "../../src/hub/state.js";
+import type { EventPayload } from "../../src/hub/update.js";
+import { correctionsFor, type Snapshot } from "../../src/sources/reconciler/corrections.js";
+
+const DIR = "/work/project";
+const SID = "ses_1";
+
+let mirror: Mirror;
+let seq: number;
+/** Events as the stream tells them, applied the way the sink does, `at` a moment after `time`. */
+function told(type: string, properties: Record<string, unknown>, at: number) {
+  mirror.apply({ directory: DIR, payload: { id: `evt_${++seq}`, type, properties }, seq }, at);
+}
+const state = () => mirror.instance(DIR);
+const said = (events: EventPayload[]) =>
+  events.map((payload) => {
+    const p = payload.properties as { status?: { type: string }; info?: { role?: string } };
+    return `${payload.type} ${p.status?.type ?? p.info?.role ?? ""}`.trim();
+  });
+
+function turn(created: number): MessageWithParts[] {
+  const text = (id: string, messageID: string): Part => ({
+    id,
+    messageID,
+    sessionID: SID,
+    type: "text",
+    text: "hi",
+    time: { start: created, end: created + 1 },
+  });
+  return [
+    {
+      info: { id: `msg_u${created}`, sessionID: SID, role: "user", time: { created } },
+      parts: [text(`prt_u${created}`, `msg_u${created}`)],
+    },
+    {
+      info: {
+        id: `msg_a${created}`,
+        sessionID: SID,
+        role: "assistant",
+        time: { created: created + 1, completed: created + 5 },
+      },
+      parts: [text(`prt_a${created}`, `msg_a${created}`)],
+    },
+  ];
+}
+
+/** A read that found the session idle and its newest messages. */
+function read(messages: MessageWithParts[]): Snapshot {
+  return {
+    statuses: { value: {}, since: seq },
+    messages: [{ sessionID: SID, messages, complete: false, historyUntil: 0, since: seq }],
+    todos: [],
+    diffs: [],
+  };
+}
+
+beforeEach(() => {
+  mirror = new Mirror();
+  seq = 0;
+  const info = { id: SID, directory: DIR, time: { created: 1, updated: 1 } };
+  mirror.takeInHistory(DIR, { sessions: [info], firstLook: true }, 0);
+});
+
+describe("correctionsFor", () => {
+  it("publishes a turn nobody told of whole: busy, its messages, idle and session.idle", () => {
+    const { events } = correctionsFor(state(), read(turn(1_000)));
+    expect(said(events)).toEqual([
+      "session.status busy",
+      "message.updated user",
+      "message.part.updated",
+      "message.updated assistant",
+      "message.part.updated",
+      "session.status idle",
+      "session.idle",
+    ]);
+  });
+
+  it("adds no busy or idle for a turn whose status the stream told, though it lost its messages", () => {
+    told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_010);
+    told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_020);
+    told("session.idle", { sessionID: SID }, 1_020);
+    const { events } = correctionsFor(state(), read(turn(1_000)));
+    expect(said(events)).toEqual([
+      "message.updated user",
+      "message.part.updated",
+      "message.updated assistant",
+      "message.part.updated",
+    ]);
+  });
+
+  it("makes up busy and idle for a turn whose user message was told but whose statuses were lost", () => {
+    const [user] = turn(1_000);
+    told("message.updated", { sessionID: SID, info: user?.info }, 1_001);
+    const { events } = correctionsFor(state(), read(turn(1_000)));
+    expect(said(events)).toContain("session.status busy");
+    expect(said(events).slice(-2)).toEqual(["session.status idle", "session.idle"]);
+  });
+
+  it("tells a session.idle the stream lost while it carried the idle status, and only that", () => {
+    for (const [type, properties] of [
+      ["message.updated", { sessionID: SID, info: turn(1_000)[0]?.info }],
+      ["message.part.updated", { sessionID: SID, part: turn(1_000)[0]?.parts[0] }],
+      ["message.updated", { sessionID: SID, info: turn(1_000)[1]?.info }],
+      ["message.part.updated", { sessionID: SID, part: turn(1_000)[1]?.parts[0] }],
+      ["session.status", { sessionID: SID, status: { type: "busy" } }],
+      ["session.status", { sessionID: SID, status: { type: "idle" } }],
+    ] as const)
+      told(type, properties as Record<string, unknown>, 1_010);
+    const { events } = correctionsFor(state(), read(turn(1_000)));
+    expect(said(events)).toEqual(["session.idle"]);
+    told("session.idle", { sessionID: SID }, 1_020);
+    expect(correctionsFor(state(), read(turn(1_000))).events).toEqual([]);
+  });
+
+  it("leaves a turn's end to the stream while the stream is still telling its messages", () => {
+    told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_010);
+    const snapshot = read(turn(1_000));
+    // After the read began, the stream told more of the session's messages (a backlog of deltas).
+    told("message.updated", { sessionID: SID, info: turn(1_000)[1]?.info }, 1_030);
+    const { events } = correctionsFor(state(), snapshot);
+    expect(said(events)).not.toContain("session.idle");
+    expect(said(events)).not.toContain("session.status idle");
+  });
+});
