@@ -65,11 +65,9 @@ export interface InstanceView {
   /** Whether clients were told the session exists: its session.created, or it was there before them. */
   announced(sessionID: string): boolean;
   session(sessionID: string): SessionInfo | undefined;
-  statusOf(sessionID: string): SessionStatus;
   activeSessions(): string[];
   idleOwed(sessionID: string): boolean;
   toolPartOf(request: PendingRequest): Part | undefined;
-  newestSessionUpdate(): number;
 }
 
 /** Sessions whose messages are kept per instance: the recently active ones. */
@@ -154,16 +152,6 @@ class InstanceState implements InstanceView {
       if (tracked.value?.callID === callID) return tracked.value;
     }
     return undefined;
-  }
-
-  /** The newest `time.updated` of the sessions known: where an incremental listing resumes. */
-  newestSessionUpdate(): number {
-    let newest = 0;
-    for (const tracked of this.sessions.values()) {
-      const updated = tracked.value?.time.updated ?? 0;
-      if (updated > newest) newest = updated;
-    }
-    return newest;
   }
 }
 

@@ -48,6 +48,16 @@ export interface PendingRequest {
   [key: string]: unknown;
 }
 
+/**
+ * A part as REST keeps it: a running tool's events carry `state.raw` (its arguments as
+ * they streamed in), which REST leaves out. It is no part of the state to compare.
+ */
+export function storedPart(part: Part): Part {
+  if (!part.state || !("raw" in part.state)) return part;
+  const { raw: _streamed, ...state } = part.state;
+  return { ...part, state };
+}
+
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { isObject } from "../hub/state.js";
+import { isObject, type Part, storedPart } from "../hub/state.js";
 import type { EventPayload } from "../hub/update.js";
 
 /** JSON with object keys sorted, so that equal values are equal strings whatever their key order. */
@@ -47,7 +47,7 @@ export function stateKey(payload: EventPayload): string | undefined {
     case "message.removed":
       return `message ${str(p.messageID)} removed`;
     case "message.part.updated": {
-      const part = isObject(p.part) ? p.part : {};
+      const part: Record<string, unknown> = isObject(p.part) ? storedPart(p.part as unknown as Part) : {};
       return `part ${str(part.id)} ${digest(canonicalJson(part))}`;
     }
     case "message.part.removed":

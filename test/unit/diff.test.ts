@@ -353,6 +353,20 @@ describe("diffMessages", () => {
     expect(diffMessages(state(), snapshot([{ info: assistant, parts: [] }]), 0, 0).events).toEqual([]);
   });
 
+  it("takes a running tool as the stream told it (its arguments as streamed, `raw`) and REST keeps it as the same", () => {
+    const running = tool("prt_9", "msg_2", "running", { input: { command: "ls" } });
+    apply([event("message.updated", { sessionID: SID, info: assistant })]);
+    apply([
+      event("message.part.updated", {
+        sessionID: SID,
+        part: { ...running, state: { ...running.state, raw: "" } },
+      }),
+    ]);
+    expect(diffMessages(state(), snapshot([{ info: assistant, parts: [running] }]), seq, 0).events).toEqual(
+      [],
+    );
+  });
+
   it("announces a message whose parts alone were told, and not the parts again", () => {
     const part = text("prt_2", "msg_2", "done", true);
     apply([event("message.part.updated", { sessionID: SID, part, time: 1 })]);

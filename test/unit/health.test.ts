@@ -58,4 +58,22 @@ describe("GET /shim/health", () => {
     expect(status).toBe(503);
     expect(String(body.reason)).toMatch(/\/global\/event is (down|connecting)/);
   });
+
+  it("says 200 degraded with the reason while --source auto polls because the stream is down, and ok once it is back", async () => {
+    upstream = await startFakeUpstream();
+    shim = await startTestShim(upstream.url, []);
+    const global = shim.sources?.global;
+    if (!global) throw new Error("no global source");
+    upstream.globalEventStatus = 503;
+    const down = sourceState(global, "down");
+    upstream.dropGlobalStreams();
+    await down;
+    const degraded = await health();
+    expect(degraded.status).toBe(200);
+    expect(degraded.body).toMatchObject({ status: "degraded", source: { mode: "auto", active: "poll" } });
+    expect(String(degraded.body.reason)).toMatch(/\/global\/event is down.*serving \/event from REST reads/);
+    upstream.globalEventStatus = undefined;
+    await sourceState(global, "live", 10_000);
+    expect((await health()).body).toMatchObject({ status: "ok", source: { active: "global" } });
+  });
 });

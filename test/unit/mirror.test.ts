@@ -140,7 +140,6 @@ describe("Mirror", () => {
     expect(state.session("ses_2")?.id).toBe("ses_2");
     expect(state.activeSessions()).toEqual(["ses_2"]);
     expect(state.messages.get("ses_2")?.messages.get("msg_1")?.info?.value?.id).toBe("msg_1");
-    expect(state.newestSessionUpdate()).toBe(5);
     expect(state.project).toBe("prj_history");
     expect(state.looked).toBe(true);
   });

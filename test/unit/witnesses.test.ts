@@ -41,6 +41,16 @@ describe("stateKey", () => {
     expect(stateKey(ev("permission.replied", { sessionID: "s", requestID: "per_1", reply: "always" }))).toBe(
       stateKey(ev("permission.replied", { sessionID: "s", requestID: "per_1", reply: "once" })),
     );
+    // A running tool's events carry its arguments as streamed (`raw`); REST leaves them out.
+    const running = {
+      id: "prt_t",
+      type: "tool",
+      tool: "bash",
+      state: { status: "running", input: { command: "ls" } },
+    };
+    expect(
+      stateKey(ev("message.part.updated", { part: { ...running, state: { ...running.state, raw: "" } } })),
+    ).toBe(stateKey(ev("message.part.updated", { part: running })));
     expect(stateKey(ev("message.part.delta", { delta: "x" }))).toBeUndefined();
     expect(stateKey(ev("file.edited", { file: "a" }))).toBeUndefined();
   });

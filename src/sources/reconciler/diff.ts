@@ -6,6 +6,7 @@ import {
   type SessionInfo,
   type SessionStatus,
   sameJson,
+  storedPart,
 } from "../../hub/state.js";
 import type { EventPayload } from "../../hub/update.js";
 import { eventId } from "../../ids.js";
@@ -103,7 +104,8 @@ const TOOL_PROGRESS: Record<string, number> = { pending: 0, running: 1, complete
 const STREAMED_FIELDS = new Set(["text", "reasoning"]);
 
 /** The events that take a known part to the snapshot's version of it, if that is newer. */
-function diffPart(known: Part, part: Part, sessionID: string): EventPayload[] {
+function diffPart(told: Part, part: Part, sessionID: string): EventPayload[] {
+  const known = storedPart(told);
   if (sameJson(known, part)) return [];
   if (STREAMED_FIELDS.has(part.type) && typeof part.text === "string" && typeof known.text === "string") {
     const text = part.text;
