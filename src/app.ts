@@ -116,6 +116,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     pollIntervalMs: config.pollIntervalMs,
     stream: { stallTimeoutMs: overrides.stallTimeoutMs, maxFrameBytes: overrides.maxFrameBytes },
     judge: overrides.judge,
+    followsLog: config.logDir !== undefined,
   });
   const logSource = config.logDir
     ? new LogSource(config.logDir, (hint) => sources.fromLog(hint), log)

@@ -1,5 +1,5 @@
 import type { InstanceView, Tracked } from "./mirror.js";
-import { isObject, type MessageInfo, type Part, type SessionInfo, sameJson } from "./state.js";
+import { isObject, type MessageInfo, type Part, type SessionInfo } from "./state.js";
 import type { EventPayload } from "./update.js";
 
 /**
@@ -102,7 +102,7 @@ export function staleAfterCorrection(state: InstanceView, payload: EventPayload,
     case "session.deleted":
       return fresh(state.sessions.get(str((p.info as SessionInfo | undefined)?.id) ?? sessionID));
     case "session.status":
-      // Statuses have no order of their own: `StatusCatchUp` tells a late one from news.
+      // A status has no order of its own: a late one is told apart by the sources (`StreamRecord.behindOn`).
       return false;
     case "session.idle":
       // A session.idle after the one a correction told, with no busy told since, says it again.
@@ -133,45 +133,6 @@ export function staleAfterCorrection(state: InstanceView, payload: EventPayload,
     default:
       return false;
   }
-}
-
-/**
- * A status carries no time, so a late stream's status cannot be told from a new one by
- * itself. After the reconciler corrects a session's status, the stream is behind it until
- * it says that same status too: what it says of the session's status before then (a turn
- * that ended, told late) is older, and dropped — the status that catches up with the
- * correction included. Should it never catch up (it lost that status), its word counts
- * again after `STALE_MS`.
- */
-export class StatusCatchUp {
-  private readonly behind = new Map<string, { status: unknown; at: number }>();
-
-  /** The reconciler told clients this status of the session. */
-  corrected(directory: string, payload: EventPayload, now: number): void {
-    const status = statusOf(payload);
-    if (status === undefined) return;
-    if (this.behind.size > 10_000) this.behind.clear();
-    this.behind.set(`${directory} ${str(props(payload).sessionID)}`, { status, at: now });
-  }
-
-  /** Whether the stream's status event is older than a correction it has not caught up with. */
-  stale(directory: string, payload: EventPayload, now: number): boolean {
-    const status = statusOf(payload);
-    if (status === undefined) return false;
-    const key = `${directory} ${str(props(payload).sessionID)}`;
-    const behind = this.behind.get(key);
-    if (!behind || now - behind.at >= STALE_MS) return false;
-    // session.idle follows its status: the status idle is what catches up.
-    if (payload.type === "session.status" && sameJson(behind.status, status)) this.behind.delete(key);
-    return true;
-  }
-}
-
-/** The status a status event gives, if it is one. */
-function statusOf(payload: EventPayload): unknown {
-  if (payload.type === "session.idle") return { type: "idle" };
-  if (payload.type === "session.status") return props(payload).status;
-  return undefined;
 }
 
 /** How long a second `server.instance.disposed` of an instance counts as the same disposal. */

@@ -1,12 +1,6 @@
 import { eventId } from "../ids.js";
 import { type Metrics, noMetrics } from "../metrics.js";
-import {
-  Disposals,
-  INSTANCE_DISPOSED,
-  StatusCatchUp,
-  staleAfterCorrection,
-  unannouncedSession,
-} from "./announcements.js";
+import { Disposals, INSTANCE_DISPOSED, staleAfterCorrection, unannouncedSession } from "./announcements.js";
 import type { Hub } from "./hub.js";
 import { type History, type InstanceView, Mirror } from "./mirror.js";
 import type { Envelope, Update } from "./update.js";
@@ -42,7 +36,6 @@ export interface Sink {
 export class OpencodeSink implements Sink {
   private readonly mirror = new Mirror();
   private readonly disposals = new Disposals();
-  private readonly statuses = new StatusCatchUp();
 
   constructor(
     private readonly hub: Hub,
@@ -63,8 +56,7 @@ export class OpencodeSink implements Sink {
     const repeat =
       payload.type === INSTANCE_DISPOSED
         ? this.disposals.repeats(directory, now)
-        : origin === "global" &&
-          (this.statuses.stale(directory, payload, now) || staleAfterCorrection(state, payload, now));
+        : origin === "global" && staleAfterCorrection(state, payload, now);
     if (repeat) {
       this.metrics.duplicateDropped(origin, payload.type, true);
       return false;
@@ -82,7 +74,6 @@ export class OpencodeSink implements Sink {
         },
       });
     }
-    if (origin === "reconciler") this.statuses.corrected(directory, payload, now);
     return this.commit(envelope) !== undefined;
   }
 

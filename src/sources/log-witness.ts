@@ -53,8 +53,13 @@ export class LogWitness {
   streamed(type: string): void {
     if (!this.options.types.has(type)) return;
     const queue = this.queueOf(type);
-    if (queue.owed.length > 0) queue.owed.shift();
-    else if (queue.credit.length < 100_000) queue.credit.push(this.now());
+    if (queue.owed.length > 0) {
+      queue.owed.shift();
+      return;
+    }
+    const now = this.now();
+    if ((queue.credit[0] ?? now) < now - this.creditMs) dropBefore(queue.credit, now - this.creditMs);
+    queue.credit.push(now);
   }
 
   /** Nothing is owed any more (the stream went away, or came back: what was before is not its debt). */

@@ -19,6 +19,13 @@ export type SourceMode = "auto" | "global" | "poll" | "passthrough";
 
 export type { ActiveSource } from "../metrics.js";
 
+const STATUS_TYPES = new Set(["session.status", "session.idle"]);
+
+function sessionOf(payload: EventPayload): string {
+  const sessionID = (payload.properties as { sessionID?: unknown } | undefined)?.sessionID;
+  return typeof sessionID === "string" ? sessionID : "";
+}
+
 /** Published for every streamed token: the busy-session reads cover those already. */
 const TOO_FREQUENT = new Set(["message.part.delta"]);
 
@@ -32,6 +39,8 @@ export interface EventSourcesOptions {
   pollIntervalMs: number;
   /** How long the stream gets to carry what a witness saw before it counts as missed. */
   graceMs?: number;
+  /** Whether opencode's log is followed (`fromLog` will be told its lines): then it is a witness too. */
+  followsLog?: boolean;
   /** Tuning of upstream's stream, for tests of its failures. */
   stream?: Pick<GlobalSourceOptions, "stallTimeoutMs" | "maxFrameBytes">;
   /** Tuning of the reconciler's pace, for tests. */
@@ -69,7 +78,7 @@ export class EventSources {
   private readonly metrics: Metrics;
   private readonly judge: StreamJudge;
   private readonly record: StreamRecord;
-  private readonly logWitness: LogWitness;
+  private readonly logWitness: LogWitness | undefined;
   private streamLive = false;
   private downReason: string | undefined;
 
@@ -109,14 +118,16 @@ export class EventSources {
         this.judge.missed("REST", missed);
       },
     });
-    this.logWitness = new LogWitness({
-      graceMs,
-      types: RECONCILED_TYPES,
-      // The log says the stream owes events: REST decides whether it lied, now.
-      onShortfall: () => {
-        if (!this.reconciler.leading) this.reconciler.nudge();
-      },
-    });
+    this.logWitness = !options.followsLog
+      ? undefined
+      : new LogWitness({
+          graceMs,
+          types: RECONCILED_TYPES,
+          // The log says the stream owes events: REST decides whether it lied, now.
+          onShortfall: () => {
+            if (!this.reconciler.leading) this.reconciler.nudge();
+          },
+        });
     this.activeSource = this.mode === "poll" ? "poll" : "global";
     this.reconciler.lead(this.mode === "poll");
     this.global?.on("state", (state: GlobalSourceState) => this.onStreamState(state));
@@ -150,15 +161,20 @@ export class EventSources {
    */
   fromStream(envelope: Envelope): boolean {
     const { type } = envelope.payload;
-    this.logWitness.streamed(type);
+    this.logWitness?.streamed(type);
     this.record.noted(envelope.payload);
     if (this.reconciler.leading && RECONCILED_TYPES.has(type)) return false;
+    if (STATUS_TYPES.has(type) && this.record.behindOn(sessionOf(envelope.payload))) {
+      // Behind what a correction told of the session: this status is older than the one clients have.
+      this.metrics.duplicateDropped("global", type, true);
+      return false;
+    }
     return this.sink.publish(envelope);
   }
 
   /** A line of opencode's log: a publish the stream owes, and a reason to read REST now when the reconciler leads. */
   fromLog(hint: LogHint): void {
-    if (hint.busType && this.streamLive) this.logWitness.published(hint.busType);
+    if (hint.busType && this.streamLive) this.logWitness?.published(hint.busType);
     if (this.reconciler.leading && !(hint.busType && TOO_FREQUENT.has(hint.busType)))
       this.reconciler.nudge(hint.sessionID);
   }
@@ -215,7 +231,7 @@ export class EventSources {
   async stop(): Promise<void> {
     this.judge.stop();
     this.record.clear();
-    this.logWitness.stop();
+    this.logWitness?.stop();
     await this.global?.stop();
     await this.reconciler.stop();
   }
@@ -224,11 +240,11 @@ export class EventSources {
     if (state === "live") {
       this.streamLive = true;
       this.downReason = undefined;
-      this.logWitness.reset();
+      this.logWitness?.reset();
       this.decide("live");
     } else if (state === "down" && this.streamLive) {
       this.streamLive = false;
-      this.logWitness.reset();
+      this.logWitness?.reset();
       this.record.clear();
       this.decide("down");
     }

@@ -1,4 +1,5 @@
 import type { EventPayload } from "../hub/update.js";
+import { RECONCILED_TYPES } from "./reconciler/reconciled.js";
 import { stateKey } from "./state-key.js";
 
 export interface StreamRecordOptions {
@@ -14,6 +15,9 @@ export interface StreamRecordOptions {
 /** Keys remembered at most; past it the oldest go first. */
 const MAX_KEYS = 50_000;
 
+/** What the stream carries that a correction can be looked up against: the state it gives (text deltas give none). */
+const KEYED = new Set([...RECONCILED_TYPES].filter((type) => type !== "message.part.delta"));
+
 /**
  * What upstream's stream carried, by state key, so that each correction the reconciler
  * publishes can be looked up: a state the stream carried (before it, or up to `lateMs`
@@ -23,7 +27,13 @@ const MAX_KEYS = 50_000;
  */
 export class StreamRecord {
   private readonly keys = new Map<string, number>();
-  private pending: Array<{ key: string; type: string; due: number }> = [];
+  /**
+   * What the stream carried and no correction has needed looked up yet: keyed (JSON, a
+   * digest) only when one does, so that an honest stream's events cost a push each.
+   */
+  private unkeyed: Array<{ payload: EventPayload; at: number }> = [];
+  /** Corrections waiting to be carried, each with its session; a status's key is the same turn after turn, so it tells nothing of how far behind the stream is. */
+  private pending: Array<{ key: string; type: string; due: number; sessionID: string; status: boolean }> = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly keepMs: number;
   private readonly now: () => number;
@@ -35,13 +45,12 @@ export class StreamRecord {
 
   /** An event upstream's stream carried. */
   noted(payload: EventPayload): void {
-    const key = stateKey(payload);
-    if (key === undefined) return;
+    if (!KEYED.has(payload.type)) return;
     const now = this.now();
-    this.keys.delete(key);
-    this.keys.set(key, now);
-    if (this.keys.size > MAX_KEYS) this.forgetBefore(now - this.keepMs, true);
+    this.unkeyed.push({ payload, at: now });
     if (this.pending.length > 0) this.settle();
+    else if (this.unkeyed.length > MAX_KEYS)
+      this.unkeyed = this.unkeyed.filter(({ at }) => now - at < this.keepMs);
   }
 
   /** Corrections the reconciler published: did the stream carry them? */
@@ -49,14 +58,28 @@ export class StreamRecord {
     const due = this.now() + this.options.lateMs;
     for (const payload of events) {
       const key = stateKey(payload);
-      if (key !== undefined) this.pending.push({ key, type: payload.type, due });
+      if (key === undefined) continue;
+      const status = payload.type === "session.status" || payload.type === "session.idle";
+      this.pending.push({ key, type: payload.type, due, sessionID: sessionOf(payload), status });
     }
     this.settle();
+  }
+
+  /**
+   * Whether the stream has yet to carry what a correction told of the session (a message,
+   * a part…): then it is behind, and what it says of the session's status now is older
+   * than what clients were told.
+   */
+  behindOn(sessionID: string): boolean {
+    if (this.pending.length === 0) return false;
+    this.settle();
+    return this.pending.some((entry) => entry.sessionID === sessionID && !entry.status);
   }
 
   /** Forgets everything: what the stream carried before now says nothing of what follows. */
   clear(): void {
     this.keys.clear();
+    this.unkeyed = [];
     this.pending = [];
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -65,6 +88,7 @@ export class StreamRecord {
   /** Decides the pending corrections the stream carried, and those it has not carried by their due time. */
   private settle(): void {
     const now = this.now();
+    this.keyCarried();
     this.forgetBefore(now - this.keepMs, false);
     let carried = 0;
     const missed: string[] = [];
@@ -86,10 +110,33 @@ export class StreamRecord {
     if (carried > 0 || missed.length > 0) this.options.onVerdict(carried, missed);
   }
 
+  /** Keys what the stream carried since the last look-up. */
+  private keyCarried(): void {
+    for (const { payload, at } of this.unkeyed) {
+      const key = stateKey(payload);
+      if (key === undefined) continue;
+      this.keys.delete(key);
+      this.keys.set(key, at);
+    }
+    this.unkeyed = [];
+    if (this.keys.size > MAX_KEYS) this.forgetBefore(this.now() - this.keepMs, true);
+  }
+
   private forgetBefore(cutoff: number, all: boolean): void {
     for (const [key, at] of this.keys) {
       if (at >= cutoff && !(all && this.keys.size > MAX_KEYS)) break;
       this.keys.delete(key);
     }
   }
+}
+
+/** The session an event is about. */
+function sessionOf(payload: EventPayload): string {
+  const p = (payload.properties ?? {}) as {
+    sessionID?: unknown;
+    info?: { id?: unknown; sessionID?: unknown };
+    part?: { sessionID?: unknown };
+  };
+  const id = p.sessionID ?? p.part?.sessionID ?? p.info?.sessionID ?? p.info?.id;
+  return typeof id === "string" ? id : "";
 }

@@ -107,8 +107,6 @@ describe("the sink", () => {
       ],
       ["message.part.updated", { sessionID: "ses_1", part: part("done", 2), time: 9 }],
       ["message.updated", { sessionID: "ses_1", info: { ...message } }],
-      ["session.status", { sessionID: "ses_1", status: { type: "busy" } }],
-      ["session.status", { sessionID: "ses_1", status: { type: "idle" } }],
       ["session.idle", { sessionID: "ses_1" }],
     ] as const)
       expect(sink.publish(envelope(type, properties)), type).toBe(false);
@@ -136,52 +134,7 @@ describe("the sink", () => {
       "message.part.updated ses_1",
       "session.status ses_1",
     ]);
-    expect(metrics.duplicatesByContent).toBe(9);
-  });
-
-  it("lets through a status further on than the correction's: the end of the turn it began", () => {
-    const { sink, client, said, clock } = setUp();
-    const stream = client();
-    sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }, "reconciler"));
-    clock.now += 500;
-    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
-      false,
-    );
-    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "idle" } }))).toBe(
-      true,
-    );
-    expect(sink.publish(envelope("session.idle", { sessionID: "ses_1" }))).toBe(true);
-    expect(said(stream)).toEqual(["session.status ses_1", "session.status ses_1", "session.idle ses_1"]);
-  });
-
-  it("drops a late stream's statuses until it catches up with the reconciler's, then lets them through", () => {
-    const { sink, client, said, clock } = setUp();
-    const stream = client();
-    const status = (type: string, origin: EventOrigin = "global") =>
-      sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type } }, origin));
-    const idle = (origin: EventOrigin = "global") =>
-      sink.publish(envelope("session.idle", { sessionID: "ses_1" }, origin));
-    // The reconciler tells turn 3's end, then turn 4's beginning, ahead of a stream 1 s late.
-    status("idle", "reconciler");
-    idle("reconciler");
-    clock.now += 500;
-    status("busy", "reconciler");
-    clock.now += 100;
-    // The stream, late: turn 3's end (older than the busy told), then turn 4's busy (caught up).
-    expect(status("idle")).toBe(false);
-    expect(idle()).toBe(false);
-    expect(status("busy")).toBe(false);
-    // From then on, what it says is news: turn 4's end.
-    clock.now += 1_000;
-    expect(status("idle")).toBe(true);
-    expect(idle()).toBe(true);
-    expect(said(stream)).toEqual([
-      "session.status ses_1",
-      "session.idle ses_1",
-      "session.status ses_1",
-      "session.status ses_1",
-      "session.idle ses_1",
-    ]);
+    expect(metrics.duplicatesByContent).toBe(7);
   });
 
   it("tells an instance's disposal once, whoever tells it first, and again after a new disposing call", () => {

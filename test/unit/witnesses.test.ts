@@ -117,6 +117,33 @@ describe("StreamRecord", () => {
   });
 });
 
+describe("StreamRecord: how far behind the stream is", () => {
+  it("is behind on a session until the stream carries what a correction told of it (not its status, the same turn after turn)", () => {
+    const verdicts: Array<{ carried: number; missed: string[] }> = [];
+    const r = new StreamRecord({
+      lateMs: 3_000,
+      now: () => Date.now(),
+      onVerdict: (carried, missed) => verdicts.push({ carried, missed }),
+    });
+    const question = { id: "msg_4", sessionID: "ses_1", role: "user", time: { created: 4 } };
+    // The reconciler told turn 4's beginning; a late stream has only reached turn 3's end.
+    r.noted(ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }));
+    r.check([
+      ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }),
+      ev("message.updated", { sessionID: "ses_1", info: question }),
+    ]);
+    expect(r.behindOn("ses_1")).toBe(true);
+    expect(r.behindOn("ses_2")).toBe(false);
+    vi.advanceTimersByTime(1_000);
+    r.noted(ev("message.updated", { sessionID: "ses_1", info: question }));
+    expect(r.behindOn("ses_1")).toBe(false);
+    expect(verdicts).toEqual([
+      { carried: 1, missed: [] },
+      { carried: 1, missed: [] },
+    ]);
+  });
+});
+
 describe("LogWitness", () => {
   function witness() {
     const shortfalls: string[][] = [];
