@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { BENCHMARKS, type BenchContext, type BenchmarkName } from "./context.js";
+import { runConvergence } from "./convergence.js";
 import { runFanout } from "./fanout.js";
 import { Lab } from "./lab.js";
 import { runLatency } from "./latency.js";
@@ -16,9 +17,12 @@ const RUNNERS: Record<BenchmarkName, (context: BenchContext) => Promise<void>> =
   rest: runRest,
   poll: runPoll,
   startup: runStartup,
+  convergence: runConvergence,
 };
 
 const BENCH_DEPS = fileURLToPath(new URL("../scripts/bench-deps.sh", import.meta.url));
+/** The benchmarks that run nginx (or wrk) beside the shim: Debian's, installed first if missing. */
+const NEEDS_NGINX = new Set<BenchmarkName>(["latency", "rest"]);
 
 function selected(only: string | undefined): BenchmarkName[] {
   if (!only) return [...BENCHMARKS];
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
       const benchStarted = performance.now();
       process.stdout.write(`\n## ${name} (${load()})\n`);
       try {
-        if (name === "rest") execFileSync("bash", [BENCH_DEPS], { stdio: "inherit" });
+        if (NEEDS_NGINX.has(name)) execFileSync("bash", [BENCH_DEPS], { stdio: "inherit" });
         await RUNNERS[name]({ quick, report, lab });
       } catch (error) {
         const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
