@@ -1,3 +1,4 @@
+import { SAMPLE_QUESTION, toolPrompt } from "../fixtures/model-server.js";
 import type { Tally } from "./changes.js";
 import { nowUs, sleep } from "./clock.js";
 import type { ShimProcess } from "./process.js";
@@ -122,19 +123,6 @@ async function askedOf(scene: Scene, kind: "permission" | "question", sessionID:
   }
 }
 
-const QUESTION = {
-  questions: [
-    {
-      question: "Which colour?",
-      header: "Colour",
-      options: [
-        { label: "Red", description: "red" },
-        { label: "Blue", description: "blue" },
-      ],
-    },
-  ],
-};
-
 interface Turn {
   name: string;
   run(scene: Scene, sessionID: string): Promise<void>;
@@ -160,7 +148,7 @@ export const TURNS: Turn[] = [
   {
     name: "question",
     run: async (scene, id) => {
-      const turn = prompt(scene, id, `[tool:question]${JSON.stringify(QUESTION)}[/tool]`);
+      const turn = prompt(scene, id, toolPrompt("question", SAMPLE_QUESTION));
       turn.catch(() => {}); // awaited below, unless answering fails first: that is the failure to report
       const request = await askedOf(scene, "question", id);
       await callShim(scene, "POST", `/question/${request}/reply`, { answers: [["Blue"]] });
@@ -174,7 +162,7 @@ export const TURNS: Turn[] = [
         { content: `Converge (${scene.phase})`, status: "in_progress", priority: "high" },
         { content: "Report the figures", status: "pending", priority: "medium" },
       ];
-      await prompt(scene, id, `[tool:todowrite]${JSON.stringify({ todos })}[/tool]`);
+      await prompt(scene, id, toolPrompt("todowrite", { todos }));
     },
   },
 ];

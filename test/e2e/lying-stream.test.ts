@@ -1,5 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import {
+  type ModelServer,
+  replyText,
+  SAMPLE_QUESTION,
+  startModelServer,
+  toolPrompt,
+} from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
@@ -15,18 +21,6 @@ import { eventually } from "../helpers/wait.js";
 /** The convergence promise: every change REST shows reaches clients within this long. */
 const BOUND_MS = 2_000;
 
-const QUESTION = {
-  questions: [
-    {
-      question: "Which colour?",
-      header: "Colour",
-      options: [
-        { label: "Red", description: "red" },
-        { label: "Blue", description: "blue" },
-      ],
-    },
-  ],
-};
 const TODOS = [{ content: "Write the test", status: "in_progress", priority: "high" }];
 
 /** The prompts every mode is judged on: what users do, one session each. */
@@ -34,8 +28,8 @@ const SCRIPT = [
   { kind: "plain reply", text: "say hello" },
   { kind: "long streamed reply", text: "[chunks:40] [delay:25] a long answer" },
   { kind: "tool call asking permission", text: "[bash:echo from-the-tool]" },
-  { kind: "question", text: `[tool:question]${JSON.stringify(QUESTION)}[/tool]` },
-  { kind: "todos", text: `[tool:todowrite]${JSON.stringify({ todos: TODOS })}[/tool]` },
+  { kind: "question", text: toolPrompt("question", SAMPLE_QUESTION) },
+  { kind: "todos", text: toolPrompt("todowrite", { todos: TODOS }) },
 ] as const;
 type Kind = (typeof SCRIPT)[number]["kind"];
 

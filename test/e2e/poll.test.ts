@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
+import {
+  type ModelServer,
+  replyText,
+  SAMPLE_QUESTION,
+  startModelServer,
+  toolPrompt,
+} from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
@@ -199,19 +205,8 @@ describe("the poll source in front of opencode 1.14.48", () => {
     const polling = await shim(["--source", "poll"]);
     const client = await subscribe(`${polling.url}/event`);
     const session = await createSession(polling.url);
-    const question = {
-      questions: [
-        {
-          question: "Which colour?",
-          header: "Colour",
-          options: [
-            { label: "Red", description: "red" },
-            { label: "Blue", description: "blue" },
-          ],
-        },
-      ],
-    };
-    const done = prompt(polling.url, session.id, `[tool:question]${JSON.stringify(question)}[/tool]`);
+    const question = SAMPLE_QUESTION;
+    const done = prompt(polling.url, session.id, toolPrompt("question", question));
     const asked = await client.waitFor(
       (event) => event.json.type === "question.asked",
       30_000,
@@ -235,7 +230,7 @@ describe("the poll source in front of opencode 1.14.48", () => {
     await client.waitFor(idleOf(session.id), 30_000, "session.idle");
 
     const todos = [{ content: "Write the test", status: "in_progress", priority: "high" }];
-    await prompt(polling.url, session.id, `[tool:todowrite]${JSON.stringify({ todos })}[/tool]`);
+    await prompt(polling.url, session.id, toolPrompt("todowrite", { todos }));
     const updated = await client.waitFor(
       (event) => event.json.type === "todo.updated",
       30_000,

@@ -56,7 +56,7 @@ const TOOL_IN_FLIGHT = new Set(["pending", "running"]);
  * the kind of read and the instance's activity ask for.
  */
 export class InstanceReconciler {
-  readonly reader: RestReader;
+  private readonly reader: RestReader;
   private firstLook: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;

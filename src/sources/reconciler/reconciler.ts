@@ -32,9 +32,9 @@ export interface ReconcilerOptions {
  * The reconciler: reads upstream's REST state of every instance a client follows,
  * compares it with what clients were told, and publishes the events upstream would have
  * sent for any difference. It either leads — clients are fed from it, read fast — or
- * checks behind a trusted stream, slowly, saying only what the stream failed to say.
- * Its cost follows the work: busy instances are read often, quiet ones slowly, instances
- * nobody follows not at all.
+ * checks behind a trusted stream, about once a second, saying only what the stream failed
+ * to say (and, hurried, fast until the stream is judged). Its cost follows the work: busy
+ * instances are read often, quiet ones slowly, instances nobody follows not at all.
  */
 export class Reconciler {
   private leadingNow = true;
