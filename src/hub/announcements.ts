@@ -1,6 +1,6 @@
 import type { InstanceView, Tracked } from "./mirror.js";
-import { isObject, type MessageInfo, type Part, type SessionInfo } from "./state.js";
-import type { EventPayload } from "./update.js";
+import type { MessageInfo, Part, SessionInfo } from "./state.js";
+import { type EventPayload, propertiesOf } from "./update.js";
 
 /**
  * What the sink knows of opencode's events beyond their ids: the announcements a client
@@ -8,10 +8,6 @@ import type { EventPayload } from "./update.js";
  */
 
 export const INSTANCE_DISPOSED = "server.instance.disposed";
-
-function props(payload: EventPayload): Record<string, unknown> {
-  return isObject(payload.properties) ? payload.properties : {};
-}
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
@@ -24,7 +20,7 @@ function str(value: unknown): string | undefined {
  */
 export function unannouncedSession(state: InstanceView, payload: EventPayload): SessionInfo | undefined {
   if (payload.type !== "session.updated" || !state.looked) return undefined;
-  const info = props(payload).info as SessionInfo | undefined;
+  const info = propertiesOf(payload).info as SessionInfo | undefined;
   const id = str(info?.id);
   return id && info && !state.announced(id) ? info : undefined;
 }
@@ -67,7 +63,7 @@ function partAhead(corrected: Part, streamed: Part): boolean {
  * repeats go out untouched.
  */
 export function staleAfterCorrection(state: InstanceView, payload: EventPayload, now = Date.now()): boolean {
-  const p = props(payload);
+  const p = propertiesOf(payload);
   const sessionID = str(p.sessionID) ?? "";
   const fresh = (tracked: Tracked<unknown> | undefined) =>
     tracked?.corrected === true && now - (tracked.at ?? 0) < STALE_MS;

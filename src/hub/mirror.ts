@@ -7,7 +7,7 @@ import {
   type SessionInfo,
   type SessionStatus,
 } from "./state.js";
-import type { EventPayload, Update } from "./update.js";
+import { propertiesOf, type Update } from "./update.js";
 
 /**
  * A value, the hub sequence number of the update that last set it, and when that was
@@ -155,10 +155,6 @@ class InstanceState implements InstanceView {
   }
 }
 
-function props(payload: EventPayload): Record<string, unknown> {
-  return isObject(payload.properties) ? payload.properties : {};
-}
-
 function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
@@ -208,7 +204,7 @@ export class Mirror {
     const state = this.stateOf(directory);
     if (update.project) state.project = update.project;
     const corrected = update.origin === "reconciler" ? true : undefined;
-    const p = props(payload);
+    const p = propertiesOf(payload);
     const sessionID = str(p.sessionID);
     switch (payload.type) {
       case "session.created":

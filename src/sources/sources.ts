@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import { LATE_MS } from "../hub/announcements.js";
 import type { Sink } from "../hub/sink.js";
-import type { Envelope, EventPayload } from "../hub/update.js";
+import { type Envelope, type EventPayload, sessionOf } from "../hub/update.js";
 import { type ActiveSource, type Metrics, noMetrics, type SwitchReason } from "../metrics.js";
 import { describeError } from "../upstream/errors.js";
 import type { Upstream } from "../upstream/upstream.js";
@@ -20,11 +20,6 @@ export type SourceMode = "auto" | "global" | "poll" | "passthrough";
 export type { ActiveSource } from "../metrics.js";
 
 const STATUS_TYPES = new Set(["session.status", "session.idle"]);
-
-function sessionOf(payload: EventPayload): string {
-  const sessionID = (payload.properties as { sessionID?: unknown } | undefined)?.sessionID;
-  return typeof sessionID === "string" ? sessionID : "";
-}
 
 /** Published for every streamed token: the busy-session reads cover those already. */
 const TOO_FREQUENT = new Set(["message.part.delta"]);
@@ -164,7 +159,7 @@ export class EventSources {
     this.logWitness?.streamed(type);
     this.record.noted(envelope.payload);
     if (this.reconciler.leading && RECONCILED_TYPES.has(type)) return false;
-    if (STATUS_TYPES.has(type) && this.record.behindOn(sessionOf(envelope.payload))) {
+    if (STATUS_TYPES.has(type) && this.record.behindOn(sessionOf(envelope.payload) ?? "")) {
       // Behind what a correction told of the session: this status is older than the one clients have.
       this.metrics.duplicateDropped("global", type, true);
       return false;

@@ -1,4 +1,4 @@
-import type { EventPayload } from "../hub/update.js";
+import { type EventPayload, sessionOf } from "../hub/update.js";
 import { RECONCILED_TYPES } from "./reconciler/reconciled.js";
 import { stateKey } from "./state-key.js";
 
@@ -60,7 +60,7 @@ export class StreamRecord {
       const key = stateKey(payload);
       if (key === undefined) continue;
       const status = payload.type === "session.status" || payload.type === "session.idle";
-      this.pending.push({ key, type: payload.type, due, sessionID: sessionOf(payload), status });
+      this.pending.push({ key, type: payload.type, due, sessionID: sessionOf(payload) ?? "", status });
     }
     this.settle();
   }
@@ -128,15 +128,4 @@ export class StreamRecord {
       this.keys.delete(key);
     }
   }
-}
-
-/** The session an event is about. */
-function sessionOf(payload: EventPayload): string {
-  const p = (payload.properties ?? {}) as {
-    sessionID?: unknown;
-    info?: { id?: unknown; sessionID?: unknown };
-    part?: { sessionID?: unknown };
-  };
-  const id = p.sessionID ?? p.part?.sessionID ?? p.info?.sessionID ?? p.info?.id;
-  return typeof id === "string" ? id : "";
 }
