@@ -12,6 +12,18 @@ const MAX_SESSIONS = 200;
 const MAX_RETRY_MS = 30_000;
 /** How often the shim's own health (GET /shim/health) is asked. */
 const HEALTH_EVERY_MS = 5000;
+/**
+ * The credentials the page was opened with as `?auth_token=` (opencode's way for a browser
+ * that cannot send HTTP Basic): every request the page makes carries them on. Credentials
+ * the browser was asked for (HTTP Basic) it sends by itself.
+ */
+const AUTH_TOKEN = new URLSearchParams(location.search).get("auth_token");
+
+/** `url` with the page's `auth_token`, if it was opened with one. */
+function withAuth(url) {
+  if (!AUTH_TOKEN) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}auth_token=${encodeURIComponent(AUTH_TOKEN)}`;
+}
 
 const $ = (id) => {
   const element = document.getElementById(id);
@@ -272,8 +284,8 @@ function rememberSession(id, title) {
 // ---------------------------------------------------------------- the stream
 
 function streamPath() {
-  if (state.source === "global") return "../global/event";
-  return state.directory ? `../event?directory=${encodeURIComponent(state.directory)}` : "../event";
+  if (state.source === "global") return withAuth("../global/event");
+  return withAuth(state.directory ? `../event?directory=${encodeURIComponent(state.directory)}` : "../event");
 }
 
 function streamLabel() {
@@ -290,6 +302,7 @@ function connect() {
   const params = new URLSearchParams();
   if (state.source === "global") params.set("source", "global");
   else if (state.directory) params.set("directory", state.directory);
+  if (AUTH_TOKEN) params.set("auth_token", AUTH_TOKEN);
   const query = params.toString();
   history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}`);
   clearEvents();
@@ -357,6 +370,8 @@ async function diagnose(url) {
       controller.abort();
       return "the stream opened, then failed";
     }
+    if (response.status === 401)
+      return "HTTP 401: not authorized — opencode needs its credentials (open this page with them, or with ?auth_token=)";
     let text = truncate(await response.text(), 300);
     try {
       const body = JSON.parse(text);
@@ -379,7 +394,10 @@ async function checkHealth() {
   let reason = "";
   try {
     // The timeout keeps a request that never ends from stopping every later check.
-    const response = await fetch("health", { cache: "no-store", signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(withAuth("health"), {
+      cache: "no-store",
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = await response.json();
     if (isObject(body) && ["ok", "degraded", "unavailable"].includes(body.status)) {
       health = body.status;
@@ -710,7 +728,7 @@ async function loadDirectories() {
   ];
   for (const [url, pick] of sources) {
     try {
-      const response = await fetch(url, { headers: { accept: "application/json" } });
+      const response = await fetch(withAuth(url), { headers: { accept: "application/json" } });
       if (!response.ok) continue;
       for (const directory of pick(await response.json())) {
         if (typeof directory === "string") knowDirectory(directory);

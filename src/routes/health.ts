@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Hub } from "../hub/hub.js";
 import type { EventSources } from "../sources/sources.js";
 import { checkHealth } from "../upstream/health.js";
@@ -8,6 +8,8 @@ export interface HealthRouteOptions {
   hub: Hub;
   upstream: Upstream;
   sources: EventSources | undefined;
+  /** Whether the caller may see the details (opencode's address and version, the source, the clients, the reason). */
+  authorized: (request: FastifyRequest) => boolean;
 }
 
 /** Probes come every few seconds from every replica's kubelet; one upstream check a second is plenty. */
@@ -22,7 +24,7 @@ const CHECK_EVERY_MS = 1000;
  */
 export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
   app,
-  { hub, upstream, sources },
+  { hub, upstream, sources, authorized },
 ) => {
   let last: { at: number; check: Promise<{ version?: string; problem?: string }> } | undefined;
   const upstreamState = () => {
@@ -38,7 +40,7 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
     return last.check;
   };
 
-  app.get("/health", async (_request, reply) => {
+  app.get("/health", async (request, reply) => {
     const state = await upstreamState();
     const stream = sources?.global?.state;
     let problem = state.problem;
@@ -46,8 +48,11 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
       problem = `upstream /global/event is ${stream}; reconnecting`;
     }
     const served = sources?.health ?? { status: "ok" };
+    const status = problem ? "unavailable" : served.status;
+    // Anyone gets the word and the code; the rest tells where opencode is and what it runs.
+    if (!authorized(request)) return reply.code(problem ? 503 : 200).send({ status });
     return reply.code(problem ? 503 : 200).send({
-      status: problem ? "unavailable" : served.status,
+      status,
       ...(problem ? { reason: problem } : served.reason ? { reason: served.reason } : {}),
       upstream: { url: upstream.origin, version: state.version },
       source: sources ? { mode: sources.mode, active: sources.active, stream } : { mode: "passthrough" },

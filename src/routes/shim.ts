@@ -4,23 +4,46 @@ import type { PrometheusMetrics } from "../prometheus.js";
 import { allowedOrigin } from "./cors.js";
 import { type HealthRouteOptions, healthRoute } from "./health.js";
 import { metricsRoute } from "./metrics.js";
+import { authorized, refuse } from "./shim-auth.js";
 import { viewRoute } from "./view.js";
 
-export interface ShimRoutesOptions extends HealthRouteOptions {
+export interface ShimRoutesOptions extends Omit<HealthRouteOptions, "authorized"> {
   corsOrigins: string[];
   metrics: PrometheusMetrics;
 }
 
 /**
- * The shim's own routes under `/shim/`: health, metrics, and the live event view. They answer
- * browsers on other origins as opencode answers them (preflights included).
+ * What anyone may have: the health's status word and code (load balancers and probes carry no
+ * credentials), and the page's script and style, the same for everyone (a page opened with
+ * `?auth_token=` loads them without it).
+ */
+const OPEN_TO_ALL = /^\/shim\/(health|[\w-]+\.(js|css))$/;
+
+/**
+ * The shim's own routes under `/shim/`: health, metrics, and the live event view. They are
+ * guarded as opencode guards its own: with a password set, the view and the metrics need
+ * its credentials (HTTP Basic, or `?auth_token=`) and answer opencode's 401 and challenge
+ * without them — so a browser asks once, and the view's streams then carry them; the
+ * health says its status to anyone and the rest only to those. They answer browsers on
+ * other origins as opencode answers them (preflights included, which need no credentials).
  */
 export const shimRoutes: FastifyPluginAsync<ShimRoutesOptions> = async (app, options) => {
   await app.register(cors, {
     origin: (origin, callback) => callback(null, allowedOrigin(origin, options.corsOrigins)),
     methods: ["GET", "HEAD", "OPTIONS"],
   });
-  await app.register(healthRoute, { hub: options.hub, upstream: options.upstream, sources: options.sources });
+  const guard = options.upstream.authorization;
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.method === "OPTIONS" || authorized(request, guard)) return;
+    if (OPEN_TO_ALL.test(request.url.split("?")[0] ?? "")) return;
+    return refuse(reply);
+  });
+  await app.register(healthRoute, {
+    hub: options.hub,
+    upstream: options.upstream,
+    sources: options.sources,
+    authorized: (request) => authorized(request, guard),
+  });
   await app.register(metricsRoute, { metrics: options.metrics });
   await app.register(viewRoute);
 };

@@ -135,4 +135,53 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
       await polling.close();
     }
   });
+
+  it("guards /shim/ and /shim/metrics as opencode guards its own routes, and tells /shim/health's details only to the authenticated", async () => {
+    const credentials: Array<[string, Record<string, string>, string]> = [
+      ["none", {}, ""],
+      ["a wrong password", basic("opencode", "wrong"), ""],
+      ["another user", basic("someone", PASSWORD), ""],
+      ["a wrong auth_token", {}, `?auth_token=${encodeURIComponent(token("opencode", "wrong"))}`],
+      ["the password", GOOD, ""],
+      ["the auth_token", {}, `?auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`],
+    ];
+    for (const [what, headers, query] of credentials) {
+      // opencode's own answer to the same credentials, beside the shim's for each of its routes.
+      const direct = await fetch(`${opencode.url}/global/health${query}`, { headers });
+      const allowed = direct.status === 200;
+      for (const path of ["/shim/", "/shim/metrics"]) {
+        const response = await fetch(`${shim.url}${path}${query}`, { headers });
+        expect(response.status, `${path} with ${what}`).toBe(direct.status);
+        expect(response.headers.get("www-authenticate"), `${path} with ${what}`).toBe(
+          direct.headers.get("www-authenticate"),
+        );
+        if (!allowed)
+          expect(await response.json(), `${path} with ${what}`).toMatchObject({ error: "unauthorized" });
+      }
+      const health = await fetch(`${shim.url}/shim/health${query}`, { headers });
+      expect(health.status, `/shim/health with ${what}`).toBe(200);
+      const body = (await health.json()) as Record<string, unknown>;
+      if (allowed) {
+        expect(body).toMatchObject({
+          status: "ok",
+          upstream: { version: "1.14.48" },
+          source: { mode: "auto" },
+        });
+      } else {
+        expect(body, `/shim/health with ${what}: the status word only`).toEqual({ status: "ok" });
+      }
+    }
+    // What the page needs to load when opened with ?auth_token= is the same for everyone.
+    expect((await fetch(`${shim.url}/shim/view.js`)).status).toBe(200);
+    // A preflight needs no credentials, as opencode's needs none.
+    const preflight = await fetch(`${shim.url}/shim/metrics`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://localhost:3000",
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "authorization",
+      },
+    });
+    expect(preflight.status).toBe(204);
+  });
 });

@@ -420,3 +420,95 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     expect(pageErrors).toEqual([]);
   });
 });
+
+/**
+ * The view of a password-protected opencode: the page needs opencode's credentials, so the
+ * browser asks for them once, and its streams carry them; a page opened with `?auth_token=`
+ * carries that on; and a stream that is refused says so on the page.
+ */
+describe("the live event view of a password-protected opencode (Chromium)", { timeout: 120_000 }, () => {
+  const PASSWORD = "view secret";
+  const token = Buffer.from(`opencode:${PASSWORD}`).toString("base64");
+  let model: ModelServer;
+  let opencode: OpencodeServer;
+  let shim: Shim;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    model = await startModelServer();
+    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL, password: PASSWORD });
+    shim = await startTestShim(opencode.url, [], { OPENCODE_SERVER_PASSWORD: PASSWORD });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await shim?.close();
+    await opencode?.stop();
+    await model?.close();
+  });
+
+  const headers = { authorization: `Basic ${token}` };
+
+  it("asks for the credentials, and shows events once the browser has them", async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: "opencode", password: PASSWORD },
+    });
+    try {
+      const page = await context.newPage();
+      const loaded = await page.goto(`${shim.url}/shim/`);
+      expect(loaded?.status()).toBe(200);
+      await waitForStatus(page, "connected", "connected to /event");
+      const session = await createSession(shim.url, { headers });
+      await prompt(shim.url, session.id, "[chunks:3] seen", { headers });
+      await waitForRow(page, "session.idle", session.id);
+      await waitForHealth(page, "ok");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("carries ?auth_token= on to its streams and its health", async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const loaded = await page.goto(`${shim.url}/shim/?auth_token=${encodeURIComponent(token)}`);
+      expect(loaded?.status()).toBe(200);
+      await waitForStatus(page, "connected", "connected to /event");
+      const session = await createSession(shim.url, { headers });
+      await prompt(shim.url, session.id, "say hello", { headers });
+      await waitForRow(page, "session.idle", session.id);
+      await waitForHealth(page, "ok");
+      expect(new URL(page.url()).searchParams.get("auth_token")).toBe(token);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("without credentials gets opencode's 401 for the page itself", async () => {
+    const response = await fetch(`${shim.url}/shim/`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toBe('Basic realm="Secure Area"');
+  });
+
+  it("says so on the page when its stream is refused, rather than connecting for ever", async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: "opencode", password: PASSWORD },
+    });
+    try {
+      const page = await context.newPage();
+      // The credentials stop working for the stream (a password changed under it, say).
+      await page.route("**/event*", (route) =>
+        route.fulfill({
+          status: 401,
+          headers: { "www-authenticate": 'Basic realm="Secure Area"' },
+          body: "",
+        }),
+      );
+      await page.goto(`${shim.url}/shim/`);
+      await waitForStatus(page, "failed", "HTTP 401: not authorized");
+    } finally {
+      await context.close();
+    }
+  });
+});
