@@ -176,9 +176,11 @@ export function helpText(): string {
     `${"  --version".padEnd(32)}print the version`,
     "",
     "Upstream credentials come from opencode's own OPENCODE_SERVER_PASSWORD and",
-    "OPENCODE_SERVER_USERNAME (default user: opencode). Without --upstream, the shim runs",
-    "`opencode serve --hostname 127.0.0.1 --port 0` itself (plus what follows --), follows",
-    "its log, restarts it if it dies and stops it on shutdown.",
+    "OPENCODE_SERVER_USERNAME (default user: opencode); with a password, /shim/ and",
+    "/shim/metrics need the same credentials, and /shim/health tells others its status only.",
+    "Without --upstream, the shim runs `opencode serve --hostname 127.0.0.1 --port 0`",
+    "itself (plus what follows --), follows its log, restarts it if it dies and stops it",
+    "on shutdown.",
     "",
   ].join("\n");
 }

@@ -531,7 +531,10 @@ describe.each([
 
   it(`runs: the shim comes up healthy in front of opencode ${opencodeImage.args.OPENCODE_VERSION} and follows its log${password ? ", with a password" : ""}`, async () => {
     const run = await runSetup(setup, password);
+    // The probes carry no credentials: with a password they get the status word, no details.
     expect(run.health?.status, `${run.health?.body}\n${run.output()}`).toBe(200);
+    if (password) expect(JSON.parse(run.health?.body ?? "")).toEqual({ status: "ok" });
+    else expect(JSON.parse(run.health?.body ?? "")).toHaveProperty("upstream");
     expect(run.following, run.output()).toBeDefined();
     expect(run.following?.startsWith(`${run.logDir}/`), `${run.following} in ${run.logDir}`).toBe(true);
     // Everything else passes through, opencode's password rules included.

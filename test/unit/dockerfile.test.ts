@@ -316,44 +316,52 @@ describe("Dockerfile (the shim's image)", () => {
     expect(run("--version").trim()).toBe(manifest.version);
   }, 300_000);
 
-  it("has a HEALTHCHECK that passes while the shim is healthy and fails when it is not", async () => {
-    expect(existsSync(join(app, "node_modules")), "the previous test builds the image").toBe(true);
-    upstream = await startFakeUpstream();
-    const shimPort = await freePort();
-    // Run as Docker would, but without blocking this process: the fake upstream lives in it.
-    const healthy = () =>
-      new Promise<boolean>((resolve) => {
-        const check = spawn(process.execPath, healthCommand.slice(1), {
-          env: { PATH: process.env.PATH, OPENCODE_SHIM_PORT: String(shimPort) },
-          stdio: "ignore",
-          timeout: 10_000,
+  it.each([
+    ["", undefined],
+    [", in front of a password-protected opencode (the check has no credentials)", "health-check-secret"],
+  ])(
+    "has a HEALTHCHECK that passes while the shim is healthy and fails when it is not%s",
+    async (_, password) => {
+      expect(existsSync(join(app, "node_modules")), "the previous test builds the image").toBe(true);
+      upstream = await startFakeUpstream({ password });
+      const shimPort = await freePort();
+      // Run as Docker would, but without blocking this process: the fake upstream lives in it.
+      const healthy = () =>
+        new Promise<boolean>((resolve) => {
+          const check = spawn(process.execPath, healthCommand.slice(1), {
+            env: { PATH: process.env.PATH, OPENCODE_SHIM_PORT: String(shimPort) },
+            stdio: "ignore",
+            timeout: 10_000,
+          });
+          check.once("exit", (code) => resolve(code === 0));
         });
-        check.once("exit", (code) => resolve(code === 0));
+      expect(await healthy()).toBe(false); // nothing listens yet
+      shim = spawn(process.execPath, execForm(last(final, "ENTRYPOINT")).slice(1), {
+        cwd: app,
+        env: {
+          PATH: process.env.PATH,
+          ...finalEnv,
+          OPENCODE_SHIM_HOST: "127.0.0.1",
+          OPENCODE_SHIM_PORT: String(shimPort),
+          OPENCODE_SHIM_UPSTREAM: upstream.url,
+          ...(password ? { OPENCODE_SERVER_PASSWORD: password } : {}),
+        },
+        stdio: "ignore",
       });
-    expect(await healthy()).toBe(false); // nothing listens yet
-    shim = spawn(process.execPath, execForm(last(final, "ENTRYPOINT")).slice(1), {
-      cwd: app,
-      env: {
-        PATH: process.env.PATH,
-        ...finalEnv,
-        OPENCODE_SHIM_HOST: "127.0.0.1",
-        OPENCODE_SHIM_PORT: String(shimPort),
-        OPENCODE_SHIM_UPSTREAM: upstream.url,
-      },
-      stdio: "ignore",
-    });
-    const forget = recordPid(shim.pid ?? 0);
-    try {
-      await eventually(healthy, 30_000, "the health check to pass");
-      await upstream.close();
-      upstream = undefined;
-      await eventually(async () => !(await healthy()), 30_000, "the health check to fail without opencode");
-    } finally {
-      shim.kill("SIGTERM");
-      await new Promise((resolve) => shim?.once("exit", resolve));
-      forget();
-    }
-  }, 120_000);
+      const forget = recordPid(shim.pid ?? 0);
+      try {
+        await eventually(healthy, 30_000, "the health check to pass");
+        await upstream.close();
+        upstream = undefined;
+        await eventually(async () => !(await healthy()), 30_000, "the health check to fail without opencode");
+      } finally {
+        shim.kill("SIGTERM");
+        await new Promise((resolve) => shim?.once("exit", resolve));
+        forget();
+      }
+    },
+    120_000,
+  );
 });
 
 describe("deploy/opencode.Dockerfile (an opencode server image for the examples)", () => {

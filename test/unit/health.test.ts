@@ -14,16 +14,19 @@ afterEach(async () => {
   upstream = undefined;
 });
 
-async function health() {
-  const response = await fetch(`${shim?.url}/shim/health`);
+async function health(headers: Record<string, string> = {}) {
+  const response = await fetch(`${shim?.url}/shim/health`, { headers });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 describe("GET /shim/health", () => {
-  it("says ok, with upstream's version and the source in use", async () => {
+  it("says ok, with upstream's version and the source in use (with a password, to its holders only)", async () => {
     upstream = await startFakeUpstream({ password: "pw" });
     shim = await startTestShim(upstream.url, [], { OPENCODE_SERVER_PASSWORD: "pw" });
-    const { status, body } = await health();
+    expect(await health()).toEqual({ status: 200, body: { status: "ok" } });
+    const { status, body } = await health({
+      authorization: `Basic ${Buffer.from("opencode:pw").toString("base64")}`,
+    });
     expect(status).toBe(200);
     expect(body).toEqual({
       status: "ok",
