@@ -9,12 +9,10 @@ import { Hub } from "./hub/hub.js";
 import { OpencodeSink } from "./hub/sink.js";
 import { loggerOptions } from "./log.js";
 import { PrometheusMetrics } from "./prometheus.js";
-import { proxy } from "./proxy.js";
-import { isAllowedPreflight, preflightHeaders } from "./routes/cors.js";
-import { eventRoute } from "./routes/event.js";
-import { serveGlobalEvent } from "./routes/global-event.js";
+import { proxy } from "./routes/proxy.js";
+import { refuseAbsoluteForm } from "./routes/request-target.js";
 import { shimRoutes } from "./routes/shim.js";
-import { refuseAbsoluteForm } from "./routes/validate.js";
+import { streamRoutes } from "./routes/streams.js";
 import { DisposalWitness } from "./sources/disposal-witness.js";
 import { InstanceDiscovery } from "./sources/instance-discovery.js";
 import { LogSource } from "./sources/log.js";
@@ -60,12 +58,6 @@ function both(a: Promise<void> | undefined, b: Promise<void> | undefined): Promi
   if (!a) return b;
   if (!b) return a;
   return Promise.all([a, b]).then(() => {});
-}
-
-/** A request URL's path, without its query. */
-function pathOf(url: string): string {
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
 }
 
 /** The Fastify app with its parts wired, not yet listening and with no upstream traffic. */
@@ -122,32 +114,14 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     ? new LogSource(config.logDir, (hint) => sources.fromLog(hint), log)
     : undefined;
 
-  app.register(eventRoute, { ...streams, sources });
+  app.register(streamRoutes, { ...streams, sources });
   app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
-  const rebuilt = (path: string) =>
-    path === "/event" || (path === "/global/event" && sources.servesGlobalEvent);
   const discovery = new InstanceDiscovery(sources, hub, upstream, log);
   const witness = new DisposalWitness(sink, upstream);
   app.register(proxy, {
     upstream,
     notice: (request) => both(discovery.notice(request), witness.before(request)),
     answered: (request, statusCode) => witness.answered(request, statusCode),
-    intercept: [
-      {
-        wants: (request) =>
-          sources.servesGlobalEvent && request.method === "GET" && pathOf(request.url) === "/global/event",
-        answer: (request, reply) => serveGlobalEvent(streams, sources, request, reply),
-      },
-      {
-        // Preflights for the streams the shim serves, from origins it allows (`--cors` too);
-        // any other preflight is upstream's to answer.
-        wants: (request) =>
-          rebuilt(pathOf(request.url)) && isAllowedPreflight(request.method, request.headers, config.cors),
-        answer: async (request, reply) => {
-          await reply.code(204).headers(preflightHeaders(request.headers)).send();
-        },
-      },
-    ],
   });
   return { app, upstream, hub, sources, logSource };
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { startShim } from "./app.js";
 import { parseCommandLine } from "./config.js";
+import { messageOf } from "./errors.js";
 
 const NAME = "opencode-event-shim";
 const SHUTDOWN_GRACE_MS = 4_000;
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   try {
     shim = await startShim(parsed.config);
   } catch (error) {
-    process.stderr.write(`${NAME}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${NAME}: ${messageOf(error)}\n`);
     process.exitCode = 1;
     return;
   }
@@ -58,6 +59,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${NAME}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`${NAME}: ${messageOf(error)}\n`);
   process.exit(1);
 });

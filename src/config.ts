@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import type { SourceMode } from "./sources/sources.js";
+import { InvalidConfig } from "./errors.js";
+import { SOURCE_MODES, type SourceMode } from "./sources/sources.js";
 import { parseDuration, parseSize } from "./units.js";
 import type { Credentials } from "./upstream/upstream.js";
 
@@ -29,7 +30,6 @@ export interface Config {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-const SOURCES: readonly SourceMode[] = ["auto", "global", "poll", "passthrough"];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Option {
@@ -185,8 +185,6 @@ export function helpText(): string {
   ].join("\n");
 }
 
-class ConfigError extends Error {}
-
 /** Command line and environment → a checked config, or a one-line reason it is wrong. */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
   const separator = argv.indexOf("--");
@@ -222,7 +220,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     const password = env.OPENCODE_SERVER_PASSWORD;
     const upstream = raw("upstream");
     if (upstream.text !== undefined && opencodeArgs.length > 0) {
-      throw new ConfigError(
+      throw new InvalidConfig(
         "arguments after -- are for the opencode the shim starts itself: not with --upstream",
       );
     }
@@ -260,7 +258,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     };
     return { kind: "run", config };
   } catch (error) {
-    if (error instanceof ConfigError) return { kind: "error", message: error.message };
+    if (error instanceof InvalidConfig) return { kind: "error", message: error.message };
     throw error;
   }
 }
@@ -270,10 +268,10 @@ function parseUpstream({ text, source }: { text: string | undefined; source: str
   try {
     url = new URL(text ?? "");
   } catch {
-    throw new ConfigError(`${source}: "${text}" is not a URL (expected e.g. http://127.0.0.1:4096)`);
+    throw new InvalidConfig(`${source}: "${text}" is not a URL (expected e.g. http://127.0.0.1:4096)`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(`${source}: only http:// and https:// upstreams are supported`);
+    throw new InvalidConfig(`${source}: only http:// and https:// upstreams are supported`);
   }
   if (
     (url.pathname !== "/" && url.pathname !== "") ||
@@ -282,7 +280,7 @@ function parseUpstream({ text, source }: { text: string | undefined; source: str
     url.username ||
     url.password
   ) {
-    throw new ConfigError(
+    throw new InvalidConfig(
       `${source}: give the server's origin only, e.g. ${url.origin} (credentials go in OPENCODE_SERVER_PASSWORD)`,
     );
   }
@@ -290,7 +288,7 @@ function parseUpstream({ text, source }: { text: string | undefined; source: str
 }
 
 function parseHost({ text, source }: { text: string | undefined; source: string }): string {
-  if (!text || /\s/.test(text)) throw new ConfigError(`${source}: "${text ?? ""}" is not a host`);
+  if (!text || /\s/.test(text)) throw new InvalidConfig(`${source}: "${text ?? ""}" is not a host`);
   return text;
 }
 
@@ -301,7 +299,7 @@ function parseInteger(
 ): number {
   const value = text !== undefined && /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${source}: "${text ?? ""}" is not a whole number from ${min} to ${max}`);
+    throw new InvalidConfig(`${source}: "${text ?? ""}" is not a whole number from ${min} to ${max}`);
   }
   return value;
 }
@@ -312,12 +310,12 @@ function parseWith(
   expected: string,
 ): number {
   const value = text === undefined ? undefined : parse(text);
-  if (value === undefined) throw new ConfigError(`${source}: "${text ?? ""}" is not ${expected}`);
+  if (value === undefined) throw new InvalidConfig(`${source}: "${text ?? ""}" is not ${expected}`);
   return value;
 }
 
 function positive(value: number, { text, source }: { text: string | undefined; source: string }): number {
-  if (value <= 0) throw new ConfigError(`${source}: "${text ?? ""}" must be more than 0`);
+  if (value <= 0) throw new InvalidConfig(`${source}: "${text ?? ""}" must be more than 0`);
   return value;
 }
 
@@ -330,7 +328,7 @@ function parseOrigins({ text, source }: { text: string | undefined; source: stri
       url = new URL(trimmed);
     } catch {}
     if (!url || url.origin !== trimmed.replace(/\/$/, "")) {
-      throw new ConfigError(
+      throw new InvalidConfig(
         `${source}: "${trimmed}" is not an origin (expected e.g. https://app.example.com)`,
       );
     }
@@ -340,18 +338,18 @@ function parseOrigins({ text, source }: { text: string | undefined; source: stri
 
 function parseLogFormat({ text, source }: { text: string | undefined; source: string }): "json" | "pretty" {
   if (text !== "json" && text !== "pretty")
-    throw new ConfigError(`${source}: "${text ?? ""}" is not json or pretty`);
+    throw new InvalidConfig(`${source}: "${text ?? ""}" is not json or pretty`);
   return text;
 }
 
 function parseSource({ text, source }: { text: string | undefined; source: string }): SourceMode {
-  const mode = SOURCES.find((candidate) => candidate === text);
-  if (!mode) throw new ConfigError(`${source}: "${text ?? ""}" is not one of ${SOURCES.join(", ")}`);
+  const mode = SOURCE_MODES.find((candidate) => candidate === text);
+  if (!mode) throw new InvalidConfig(`${source}: "${text ?? ""}" is not one of ${SOURCE_MODES.join(", ")}`);
   return mode;
 }
 
 function parseLogLevel({ text, source }: { text: string | undefined; source: string }): LogLevel {
   const level = LOG_LEVELS.find((candidate) => candidate === text);
-  if (!level) throw new ConfigError(`${source}: "${text ?? ""}" is not one of ${LOG_LEVELS.join(", ")}`);
+  if (!level) throw new InvalidConfig(`${source}: "${text ?? ""}" is not one of ${LOG_LEVELS.join(", ")}`);
   return level;
 }

@@ -1,9 +1,13 @@
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { firstString } from "../helpers.js";
 import type { EventSources } from "../sources/sources.js";
-import { firstString, type StreamOptions, serveStream } from "./stream.js";
+import { answerPreflight } from "./preflight.js";
+import { type StreamOptions, serveStream } from "./stream.js";
 
 export interface EventRouteOptions extends StreamOptions {
   sources: EventSources;
+  /** Hands a request to upstream as the proxy would. */
+  passOn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 }
 
 function workspaceOf(request: FastifyRequest): string | undefined {
@@ -23,4 +27,5 @@ export const eventRoute: FastifyPluginAsync<EventRouteOptions> = async (app, opt
     });
     return reply;
   });
+  app.options("/event", answerPreflight(options.corsOrigins, options.passOn));
 };

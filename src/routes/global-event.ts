@@ -1,18 +1,29 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { EventSources } from "../sources/sources.js";
+import { answerPreflight } from "./preflight.js";
 import { type StreamOptions, serveStream } from "./stream.js";
 
-/**
- * `GET /global/event` served by the shim itself, for when it is not on upstream's own
- * global stream (it polls): every followed instance's events, wrapped as opencode wraps
- * them — the client's own instance among them from the start. Upstream still decides who
- * may see it.
- */
-export function serveGlobalEvent(
-  options: StreamOptions,
-  sources: EventSources,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<void> {
-  return serveStream(options, (directory) => sources.prepare(directory), request, reply, { global: true });
+export interface GlobalEventRouteOptions extends StreamOptions {
+  sources: EventSources;
+  /** Hands a request to upstream as the proxy would. */
+  passOn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 }
+
+/**
+ * `GET /global/event`: while the shim is on upstream's own global stream, upstream's,
+ * passed on as it is. While it is not (it polls), the shim serves it itself: every
+ * followed instance's events, wrapped as opencode wraps them — the client's own instance
+ * among them from the start. Upstream still decides who may see it.
+ */
+export const globalEventRoute: FastifyPluginAsync<GlobalEventRouteOptions> = async (app, options) => {
+  const { sources, passOn } = options;
+  app.get("/global/event", { exposeHeadRoute: false }, async (request, reply) => {
+    if (!sources.servesGlobalEvent) return passOn(request, reply);
+    await serveStream(options, (directory) => sources.prepare(directory), request, reply, { global: true });
+    return reply;
+  });
+  const preflight = answerPreflight(options.corsOrigins, passOn);
+  app.options("/global/event", async (request, reply) =>
+    sources.servesGlobalEvent ? preflight(request, reply) : passOn(request, reply),
+  );
+};

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { messageOf } from "../errors.js";
 import type { Hub } from "../hub/hub.js";
 import type { EventSources } from "../sources/sources.js";
 import { checkHealth } from "../upstream/health.js";
@@ -33,7 +34,7 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
         at: Date.now(),
         check: checkHealth(upstream, 2000).then(
           (health) => ({ version: health.version }),
-          (error: unknown) => ({ problem: error instanceof Error ? error.message : String(error) }),
+          (error: unknown) => ({ problem: messageOf(error) }),
         ),
       };
     }

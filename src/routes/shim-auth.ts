@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { firstString } from "./stream.js";
+import { sendError, Unauthorized } from "../errors.js";
+import { firstString } from "../helpers.js";
 
 /** opencode's own challenge, word for word (measured on 1.14.48). */
 export const CHALLENGE = 'Basic realm="Secure Area"';
@@ -28,8 +29,5 @@ export function authorized(request: FastifyRequest, authorization: string | unde
 
 /** opencode's 401: its challenge (so a browser asks for the credentials), and a JSON body saying why. */
 export function refuse(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(401)
-    .header("www-authenticate", CHALLENGE)
-    .send({ error: "unauthorized", message: "opencode needs credentials: HTTP Basic, or ?auth_token=" });
+  return sendError(reply.header("www-authenticate", CHALLENGE), new Unauthorized());
 }

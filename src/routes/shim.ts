@@ -1,5 +1,6 @@
 import cors from "@fastify/cors";
 import type { FastifyPluginAsync } from "fastify";
+import { pathOf } from "../helpers.js";
 import type { PrometheusMetrics } from "../prometheus.js";
 import { allowedOrigin } from "./cors.js";
 import { type HealthRouteOptions, healthRoute } from "./health.js";
@@ -35,7 +36,7 @@ export const shimRoutes: FastifyPluginAsync<ShimRoutesOptions> = async (app, opt
   const guard = options.upstream.authorization;
   app.addHook("onRequest", async (request, reply) => {
     if (request.method === "OPTIONS" || authorized(request, guard)) return;
-    if (OPEN_TO_ALL.test(request.url.split("?")[0] ?? "")) return;
+    if (OPEN_TO_ALL.test(pathOf(request.url))) return;
     return refuse(reply);
   });
   await app.register(healthRoute, {

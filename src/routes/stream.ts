@@ -1,12 +1,20 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import {
+  BadRequest,
+  describeError,
+  sendError,
+  TooManyClients,
+  UpstreamTimeout,
+  UpstreamUnavailable,
+} from "../errors.js";
+import { firstString } from "../helpers.js";
 import type { Hub } from "../hub/hub.js";
 import { Subscriber } from "../hub/subscriber.js";
 import { SSE_HEADERS } from "../sse.js";
-import { describeError, UpstreamError } from "../upstream/errors.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
+import { instanceNameProblem } from "../upstream/instance-name.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { streamCorsHeaders } from "./cors.js";
-import { instanceNameProblem } from "./validate.js";
 
 export interface StreamOptions {
   hub: Hub;
@@ -23,12 +31,6 @@ function withCors(options: StreamOptions, request: FastifyRequest, reply: Fastif
   return reply.headers(streamCorsHeaders(firstString(request.headers.origin), options.corsOrigins));
 }
 
-export function firstString(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (Array.isArray(value) && typeof value[0] === "string") return value[0];
-  return undefined;
-}
-
 /**
  * Asks upstream, as the client, which instance the request names. Undefined when the
  * reply has been sent already: upstream's own refusal, or a 502 when it cannot be asked.
@@ -40,7 +42,7 @@ async function resolveForClient(
 ): Promise<Extract<InstanceResolution, { ok: true }> | undefined> {
   const problem = instanceNameProblem(request);
   if (problem) {
-    await withCors(options, request, reply).code(400).send({ error: "bad_request", message: problem });
+    await sendError(withCors(options, request, reply), new BadRequest(problem));
     return undefined;
   }
   if (options.hub.subscriberTotal >= options.maxClients) {
@@ -73,11 +75,10 @@ async function refuseForUpstream(
   what: string,
 ): Promise<void> {
   const message = `${what}${describeError(error)}`;
-  const statusCode = error instanceof UpstreamError ? error.statusCode : 502;
   request.log.warn({ reason: message }, "cannot open an event stream");
-  await withCors(options, request, reply)
-    .code(statusCode)
-    .send({ error: statusCode === 504 ? "upstream_timeout" : "upstream_unavailable", message });
+  const refusal =
+    error instanceof UpstreamTimeout ? new UpstreamTimeout(message) : new UpstreamUnavailable(message);
+  await sendError(withCors(options, request, reply), refusal);
 }
 
 /**
@@ -105,13 +106,7 @@ export async function serveStream(
 }
 
 function tooManyClients(options: StreamOptions, reply: FastifyReply) {
-  return reply
-    .code(503)
-    .header("retry-after", "5")
-    .send({
-      error: "too_many_clients",
-      message: `the shim serves at most ${options.maxClients} event streams`,
-    });
+  return sendError(reply.header("retry-after", "5"), new TooManyClients(options.maxClients));
 }
 
 /**

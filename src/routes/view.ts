@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyPluginAsync } from "fastify";
+import { pathOf, queryOf } from "../helpers.js";
 
 /** The page's files, found from this module's own place: the same from src/ (tsx) and dist/. */
 export const VIEW_ROOT = fileURLToPath(new URL("../../public/shim/", import.meta.url));
@@ -28,11 +29,9 @@ const CONTENT_SECURITY_POLICY = [
 export const viewRoute: FastifyPluginAsync = async (app) => {
   // Relative URLs in the page (view.js, ../event) need the trailing slash.
   app.get("/", { prefixTrailingSlash: "no-slash" }, async (request, reply) => {
-    const queryStart = request.url.indexOf("?");
-    const path = queryStart === -1 ? request.url : request.url.slice(0, queryStart);
-    const query = queryStart === -1 ? "" : request.url.slice(queryStart);
+    const path = pathOf(request.url);
     const last = path.slice(path.lastIndexOf("/") + 1);
-    return reply.redirect(`${last}/${query}`, 302);
+    return reply.redirect(`${last}/${queryOf(request.url)}`, 302);
   });
 
   await app.register(fastifyStatic, {

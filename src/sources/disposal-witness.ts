@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import { pathOf } from "../helpers.js";
 import { INSTANCE_DISPOSED } from "../hub/announcements.js";
 import type { Sink } from "../hub/sink.js";
 import { eventId } from "../ids.js";
@@ -7,8 +8,7 @@ import type { Upstream } from "../upstream/upstream.js";
 
 /** The calls that dispose instances: the one the request names, or (`global`) all of them. */
 function disposes(request: FastifyRequest): "instance" | "global" | undefined {
-  const query = request.url.indexOf("?");
-  const path = query === -1 ? request.url : request.url.slice(0, query);
+  const path = pathOf(request.url);
   if (request.method === "POST" && path === "/instance/dispose") return "instance";
   if (request.method === "PATCH" && path === "/config") return "instance";
   if (request.method === "POST" && path === "/global/dispose") return "global";

@@ -1,9 +1,9 @@
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
+import { describeError } from "../errors.js";
 import type { Envelope } from "../hub/update.js";
 import { type Metrics, noMetrics } from "../metrics.js";
-import { describeError } from "../upstream/errors.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { createGlobalStreamReader } from "./global-stream.js";
 

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
+import { describeError } from "../errors.js";
+import { firstString } from "../helpers.js";
 import type { Hub } from "../hub/hub.js";
-import { firstString } from "../routes/stream.js";
-import { instanceNameProblem } from "../routes/validate.js";
-import { describeError } from "../upstream/errors.js";
 import { resolveInstance } from "../upstream/instance.js";
+import { instanceNameProblem } from "../upstream/instance-name.js";
 import type { Upstream } from "../upstream/upstream.js";
 import type { EventSources } from "./sources.js";
 

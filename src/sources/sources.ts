@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from "fastify";
+import { describeError } from "../errors.js";
 import { LATE_MS } from "../hub/announcements.js";
 import type { Sink } from "../hub/sink.js";
 import { type Envelope, type EventPayload, sessionOf } from "../hub/update.js";
 import { type ActiveSource, type Metrics, noMetrics, type SwitchReason } from "../metrics.js";
-import { describeError } from "../upstream/errors.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { GlobalSource, type GlobalSourceOptions, type GlobalSourceState } from "./global.js";
 import type { LogHint } from "./log-line.js";
@@ -15,7 +15,9 @@ import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
 import { StreamRecord } from "./stream-record.js";
 
 /** What feeds `/event`: `auto` picks global when upstream's stream works, poll otherwise. */
-export type SourceMode = "auto" | "global" | "poll" | "passthrough";
+/** Where `/event` comes from (`--source`). */
+export const SOURCE_MODES = ["auto", "global", "poll", "passthrough"] as const;
+export type SourceMode = (typeof SOURCE_MODES)[number];
 
 export type { ActiveSource } from "../metrics.js";
 

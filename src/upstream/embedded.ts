@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { FastifyBaseLogger } from "fastify";
+import { messageOf } from "../errors.js";
 
 export interface EmbeddedOptions {
   bin: string;
@@ -119,10 +120,7 @@ export class EmbeddedOpencode {
     this.options.log.warn({ restartInMs: delay }, `${reason}; restarting it`);
     this.restartTimer = setTimeout(() => {
       this.launch().catch((error: unknown) => {
-        this.options.log.warn(
-          { reason: error instanceof Error ? error.message : String(error) },
-          "opencode did not restart",
-        );
+        this.options.log.warn({ reason: messageOf(error) }, "opencode did not restart");
       });
     }, delay);
   }

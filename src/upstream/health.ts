@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { describeError, UpstreamError } from "./errors.js";
+import { CredentialsRefused, messageOf, UpstreamUnavailable } from "../errors.js";
+import { askUpstream } from "./ask.js";
 import type { Upstream } from "./upstream.js";
 
 export interface UpstreamHealth {
@@ -8,37 +9,26 @@ export interface UpstreamHealth {
 
 /** One `GET /global/health` with the shim's own credentials. */
 export async function checkHealth(upstream: Upstream, timeoutMs = 5000): Promise<UpstreamHealth> {
-  let response: Awaited<ReturnType<Upstream["pool"]["request"]>>;
-  try {
-    response = await upstream.pool.request({
-      method: "GET",
-      path: "/global/health",
-      headers: upstream.ownHeaders({ accept: "application/json" }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (error) {
-    throw new UpstreamError(`cannot reach upstream ${upstream.origin}: ${describeError(error)}`);
-  }
-  const text = await response.body.text();
-  if (response.statusCode === 401) {
-    throw new UpstreamError(
+  const answer = await askUpstream(upstream, "/global/health", { timeoutMs });
+  if (answer.statusCode === 401) {
+    throw new CredentialsRefused(
       upstream.authorization
         ? `upstream ${upstream.origin} rejected the credentials in OPENCODE_SERVER_USERNAME/OPENCODE_SERVER_PASSWORD`
         : `upstream ${upstream.origin} requires a password: set OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if it is not "opencode")`,
-      401,
     );
   }
-  if (response.statusCode !== 200) {
-    throw new UpstreamError(`upstream ${upstream.origin} /global/health answered ${response.statusCode}`);
+  if (answer.statusCode !== 200) {
+    throw new UpstreamUnavailable(`upstream ${upstream.origin} /global/health answered ${answer.statusCode}`);
   }
+  let version: unknown;
   try {
-    const body = JSON.parse(text) as { version?: unknown };
-    return { version: typeof body.version === "string" ? body.version : undefined };
+    version = answer.json<{ version?: unknown }>().version;
   } catch {
-    throw new UpstreamError(
+    throw new UpstreamUnavailable(
       `upstream ${upstream.origin} is not an opencode server (/global/health is not JSON)`,
     );
   }
+  return { version: typeof version === "string" ? version : undefined };
 }
 
 /**
@@ -53,15 +43,16 @@ export async function waitForUpstream(upstream: Upstream, timeoutMs: number): Pr
     try {
       return await checkHealth(upstream);
     } catch (error) {
-      if (error instanceof UpstreamError && error.statusCode === 401) throw error;
+      if (error instanceof CredentialsRefused) throw error;
       lastError = error;
     }
     const left = deadline - Date.now();
     if (left <= 0) break;
     await sleep(Math.min(200, left));
   }
-  const reason = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new UpstreamError(`upstream did not become ready within ${formatSeconds(timeoutMs)}: ${reason}`);
+  throw new UpstreamUnavailable(
+    `upstream did not become ready within ${formatSeconds(timeoutMs)}: ${messageOf(lastError)}`,
+  );
 }
 
 function formatSeconds(ms: number): string {

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { describeError, isTimeout, UpstreamError } from "./errors.js";
+import { UpstreamUnavailable } from "../errors.js";
+import { queryOf } from "../helpers.js";
+import { askUpstream } from "./ask.js";
 import type { Upstream } from "./upstream.js";
 
 /** Request headers that decide which instance a request means and whether it may see it. */
@@ -35,52 +37,31 @@ export async function resolveInstance(
   requestUrl: string,
   requestHeaders: IncomingHttpHeaders,
 ): Promise<InstanceResolution> {
-  const queryStart = requestUrl.indexOf("?");
-  const query = queryStart === -1 ? "" : requestUrl.slice(queryStart);
-  const headers: Record<string, string> = { accept: "application/json" };
+  const asClient: Record<string, string> = {};
   for (const name of FORWARDED_HEADERS) {
     const value = requestHeaders[name];
-    if (typeof value === "string") headers[name] = value;
+    if (typeof value === "string") asClient[name] = value;
   }
-
-  let response: Awaited<ReturnType<Upstream["pool"]["request"]>>;
-  let body: Buffer;
-  try {
-    response = await upstream.pool.request({
-      method: "GET",
-      path: `/path${query}`,
-      headers,
-      ...upstream.ownRequestTimeouts,
-    });
-    body = Buffer.from(await response.body.arrayBuffer());
-  } catch (error) {
-    if (isTimeout(error)) {
-      throw new UpstreamError(`upstream did not answer GET /path in time: ${describeError(error)}`, 504);
+  const answer = await askUpstream(upstream, `/path${queryOf(requestUrl)}`, { asClient });
+  if (answer.statusCode !== 200) {
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
     }
-    throw new UpstreamError(`upstream unreachable: ${describeError(error)}`);
+    return { ok: false, statusCode: answer.statusCode, headers, body: answer.body };
   }
-  const responseHeaders = response.headers as Record<string, string | string[] | undefined>;
-
-  if (response.statusCode !== 200) {
-    const headersOut: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(responseHeaders)) {
-      if (value !== undefined && !HOP_HEADERS.has(name)) headersOut[name] = value;
-    }
-    return { ok: false, statusCode: response.statusCode, headers: headersOut, body };
-  }
-
   let directory: unknown;
   try {
-    directory = (JSON.parse(body.toString("utf8")) as { directory?: unknown }).directory;
+    directory = answer.json<{ directory?: unknown }>().directory;
   } catch {
     directory = undefined;
   }
   if (typeof directory !== "string" || directory === "") {
-    throw new UpstreamError("upstream GET /path did not name a directory");
+    throw new UpstreamUnavailable("upstream GET /path did not name a directory");
   }
   const cors: Record<string, string | string[]> = {};
   for (const name of CORS_HEADERS) {
-    const value = responseHeaders[name];
+    const value = answer.headers[name];
     if (value !== undefined) cors[name] = value;
   }
   return { ok: true, directory, headers: cors };

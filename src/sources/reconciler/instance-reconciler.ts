@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
+import { describeError } from "../../errors.js";
 import type { History } from "../../hub/mirror.js";
 import type { Sink } from "../../hub/sink.js";
 import type { MessageWithParts } from "../../hub/state.js";
 import type { EventPayload } from "../../hub/update.js";
-import { describeError } from "../../upstream/errors.js";
 import type { Upstream } from "../../upstream/upstream.js";
 import { correctionsFor, type Snapshot, turnFinished } from "./corrections.js";
 import { RestReader } from "./rest-reader.js";

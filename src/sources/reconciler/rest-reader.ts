@@ -1,5 +1,7 @@
+import { UpstreamUnavailable } from "../../errors.js";
+import { pathOf } from "../../helpers.js";
 import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../../hub/state.js";
-import { describeError, isTimeout, UpstreamError } from "../../upstream/errors.js";
+import { askUpstream } from "../../upstream/ask.js";
 import type { Upstream } from "../../upstream/upstream.js";
 
 /** Sessions beyond upstream's default page of 100 must be listed too, or they would look deleted. */
@@ -67,30 +69,11 @@ export class RestReader {
   /** JSON of a 200; undefined for a 404 (the thing is gone); anything else throws. */
   private async get<T>(path: string): Promise<T | undefined> {
     this.onRequest();
-    let response: Awaited<ReturnType<Upstream["pool"]["request"]>>;
-    try {
-      response = await this.upstream.pool.request({
-        method: "GET",
-        path,
-        headers: this.upstream.ownHeaders({ accept: "application/json" }),
-        ...this.upstream.ownRequestTimeouts,
-      });
-    } catch (error) {
-      throw new UpstreamError(`GET ${path.split("?")[0]} failed: ${describeError(error)}`);
+    const answer = await askUpstream(this.upstream, path);
+    if (answer.statusCode === 404) return undefined;
+    if (answer.statusCode !== 200) {
+      throw new UpstreamUnavailable(`upstream GET ${pathOf(path)} answered ${answer.statusCode}`);
     }
-    if (response.statusCode === 404) {
-      await response.body.dump();
-      return undefined;
-    }
-    if (response.statusCode !== 200) {
-      await response.body.dump();
-      throw new UpstreamError(`GET ${path.split("?")[0]} answered ${response.statusCode}`);
-    }
-    try {
-      return (await response.body.json()) as T;
-    } catch (error) {
-      if (isTimeout(error)) throw new UpstreamError(`GET ${path.split("?")[0]} ${describeError(error)}`, 504);
-      throw new UpstreamError(`GET ${path.split("?")[0]} did not answer JSON`);
-    }
+    return answer.json<T>();
   }
 }

@@ -1,21 +1,13 @@
 import type { IncomingHttpHeaders } from "node:http";
 import httpProxy from "@fastify/http-proxy";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { describeError } from "./upstream/errors.js";
-import { resolveInstance } from "./upstream/instance.js";
-import type { Upstream } from "./upstream/upstream.js";
-
-/** A route the shim serves itself, now and then, in place of upstream. */
-export interface Interception {
-  /** Asked of every proxied request: cheap, and synchronous. */
-  wants(request: FastifyRequest): boolean;
-  answer(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-}
+import { sendError } from "../errors.js";
+import { resolveInstance } from "../upstream/instance.js";
+import { passOnOptions } from "../upstream/pass-on.js";
+import type { Upstream } from "../upstream/upstream.js";
 
 export interface ProxyOptions {
   upstream: Upstream;
-  /** Proxied requests the shim answers itself instead: the first that wants one answers it. */
-  intercept?: Interception[];
   /** Told of every request about to go upstream (not of WebSocket upgrades); a promise holds it until settled. */
   notice?: (request: FastifyRequest) => Promise<void> | undefined;
   /** Told of every proxied request once its answer has been sent, with the status sent. */
@@ -50,32 +42,6 @@ function websocketHeaders(
 }
 
 /**
- * opencode builds absolute `Link` URLs (message paging) from the Host it was asked on —
- * upstream's own address. Point them back at the shim, where the client is.
- */
-function linkBackToShim(upstream: Upstream) {
-  return (headers: Record<string, string | string[] | undefined>, request: FastifyRequest) => {
-    const link = headers.link;
-    if (typeof link === "string" && link.includes(upstream.origin) && request.headers.host) {
-      headers.link = link.replaceAll(
-        `<${upstream.origin}/`,
-        `<${request.protocol}://${request.headers.host}/`,
-      );
-    }
-    return headers;
-  };
-}
-
-function sendUpstreamError(reply: FastifyReply, { error }: { error: Error }): void {
-  const statusCode = (error as { statusCode?: number }).statusCode;
-  const unavailable = statusCode === undefined || statusCode >= 500;
-  reply.code(unavailable ? 502 : statusCode).send({
-    error: "upstream_unavailable",
-    message: `upstream request failed: ${describeError((error as { cause?: unknown }).cause ?? error)}`,
-  });
-}
-
-/**
  * The proxy accepts a client's WebSocket before it dials upstream, so a refusal there
  * would reach the client as an open socket that closes. Asking upstream first (as the
  * client) turns it back into upstream's own HTTP answer, 401 and all.
@@ -90,18 +56,16 @@ async function refuseUpgradesUpstreamWouldRefuse(
     if (!resolution.ok)
       await reply.code(resolution.statusCode).headers(resolution.headers).send(resolution.body);
   } catch (error) {
-    sendUpstreamError(reply, { error: error as Error });
+    sendError(reply, error);
   }
 }
 
 /**
- * Before a request is proxied: WebSocket upgrades are checked with upstream first, and
- * an interception answers its route. Everything else — nearly every request — goes on at
- * once, without a promise.
+ * Before a request is proxied: WebSocket upgrades are checked with upstream first. Everything
+ * else — nearly every request — goes on at once, without a promise, unless `notice` holds it.
  */
 function beforeProxying(
   upstream: Upstream,
-  intercept: Interception[],
   notice: ((request: FastifyRequest) => Promise<void> | undefined) | undefined,
 ): Hook {
   const goOnUnlessAnswered = (reply: FastifyReply, done: () => void) => () => {
@@ -110,16 +74,11 @@ function beforeProxying(
   return (request, reply, done) => {
     if (request.headers.upgrade?.toLowerCase() === "websocket") {
       refuseUpgradesUpstreamWouldRefuse(upstream, request, reply).then(goOnUnlessAnswered(reply, done), done);
-    } else {
-      const interception = intercept.find((candidate) => candidate.wants(request));
-      if (interception) {
-        interception.answer(request, reply).catch(done);
-        return;
-      }
-      const noticed = notice?.(request);
-      if (noticed) noticed.then(() => done(), done);
-      else done();
+      return;
     }
+    const noticed = notice?.(request);
+    if (noticed) noticed.then(() => done(), done);
+    else done();
   };
 }
 
@@ -128,24 +87,16 @@ function beforeProxying(
  * any method, path, query, headers and body, streamed both ways, no timeouts, and
  * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
  */
-export const proxy: FastifyPluginAsync<ProxyOptions> = async (
-  app,
-  { upstream, intercept, notice, answered },
-) => {
+export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, notice, answered }) => {
   if (answered) app.addHook("onResponse", async (request, reply) => answered(request, reply.statusCode));
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,
-    preHandler: beforeProxying(upstream, intercept ?? [], notice),
+    preHandler: beforeProxying(upstream, notice),
     undici: upstream.pool,
     destroyAgent: false,
     disableRequestLogging: true,
-    replyOptions: {
-      // Upstream's answer is the answer: no retries that would delay or repeat a request.
-      retryDelay: () => null,
-      onError: sendUpstreamError,
-      rewriteHeaders: linkBackToShim(upstream),
-    },
+    replyOptions: passOnOptions(upstream),
     wsClientOptions: { rewriteRequestHeaders: websocketHeaders },
   } as Parameters<typeof httpProxy>[1]);
 };
