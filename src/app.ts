@@ -5,6 +5,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Config } from "./config.js";
+import { BadRequest, describeError, InternalError, isClientError, sendError } from "./errors.js";
 import { Hub } from "./hub/hub.js";
 import { OpencodeSink } from "./hub/sink.js";
 import { loggerOptions } from "./log.js";
@@ -69,6 +70,13 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
       disableRequestLogging: config.logLevel !== "debug" && config.logLevel !== "trace",
     }),
     forceCloseConnections: true,
+    // A URL Fastify cannot route (bad percent-encoding) is answered as the shim answers all.
+    frameworkErrors: (error, _request, reply) => void sendError(reply, new BadRequest(error.message)),
+  });
+  app.setErrorHandler((error, request, reply) => {
+    if (isClientError(error)) return sendError(reply, error);
+    request.log.error({ err: error }, "a request failed in the shim");
+    return sendError(reply, new InternalError(describeError(error)));
   });
   app.addHook("onRequest", refuseAbsoluteForm);
   const log = app.log as FastifyBaseLogger;

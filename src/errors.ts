@@ -20,10 +20,19 @@ export const TooManyClients = createError(
   "the shim serves at most %d event streams",
   503,
 );
+/** A path under `/shim/` that is none of the shim's own (anything else is upstream's to answer). */
+export const NotFound = createError(
+  "NOT_FOUND",
+  "the shim has no %s %s: its own routes are /shim/, /shim/health and /shim/metrics",
+  404,
+);
 /** Upstream could not be reached, or answered in a way the shim cannot use. */
 export const UpstreamUnavailable = createError("UPSTREAM_UNAVAILABLE", "%s", 502);
 /** Upstream took longer than the shim's own short reads may wait. */
 export const UpstreamTimeout = createError("UPSTREAM_TIMEOUT", "%s", 504);
+
+/** Something in the shim failed that should not have (it is logged). */
+export const InternalError = createError("INTERNAL_ERROR", "the shim failed: %s", 500);
 
 /** Sends one of the errors above as its status and JSON body; anything else as an unavailable upstream. */
 export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
@@ -35,7 +44,15 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
     .send({ error: known.code.toLowerCase(), message: known.message });
 }
 
-const CLIENT_ERRORS = [BadRequest, Unauthorized, TooManyClients, UpstreamUnavailable, UpstreamTimeout];
+const CLIENT_ERRORS = [
+  BadRequest,
+  Unauthorized,
+  TooManyClients,
+  NotFound,
+  UpstreamUnavailable,
+  UpstreamTimeout,
+  InternalError,
+];
 
 /** Whether `error` is one of the errors above, a client's to be told as it is. */
 export function isClientError(error: unknown): error is FastifyError {

@@ -1,4 +1,8 @@
-import type { EventOrigin } from "./hub/update.js";
+/**
+ * Where an event came from: upstream's own stream (`global`), the reconciler making up for
+ * what no stream said, or the proxy witnessing a call that disposed an instance.
+ */
+export type EventOrigin = "global" | "reconciler" | "proxy";
 
 /** What is feeding clients: upstream's stream, or the reconciler's REST reads. */
 export type ActiveSource = "global" | "poll";

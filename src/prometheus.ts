@@ -1,6 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { EventOrigin } from "./hub/update.js";
-import type { ActiveSource, Metrics, SwitchReason } from "./metrics.js";
+import type { ActiveSource, EventOrigin, Metrics, SwitchReason } from "./metrics.js";
 
 /** The shim's metrics as Prometheus text (`GET /shim/metrics`), counted as things happen. */
 export class PrometheusMetrics implements Metrics {

@@ -1,3 +1,5 @@
+import type { EventOrigin } from "../metrics.js";
+
 /** One opencode bus event, as `/event` carries it: `{id, type, properties}`. */
 export interface EventPayload {
   id?: string;
@@ -6,11 +8,7 @@ export interface EventPayload {
   [key: string]: unknown;
 }
 
-/**
- * Where an event came from: upstream's own stream (`global`), the reconciler making up for
- * what no stream said, or the proxy witnessing a call that disposed an instance.
- */
-export type EventOrigin = "global" | "reconciler" | "proxy";
+export type { EventOrigin };
 
 /** An event and the instance it belongs to, as a source hands it to the hub. */
 export interface Envelope {

@@ -1,5 +1,6 @@
 import cors from "@fastify/cors";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { NotFound, sendError } from "../errors.js";
 import { pathOf } from "../helpers.js";
 import type { PrometheusMetrics } from "../prometheus.js";
 import { allowedOrigin } from "./cors.js";
@@ -39,6 +40,11 @@ export const shimRoutes: FastifyPluginAsync<ShimRoutesOptions> = async (app, opt
     if (OPEN_TO_ALL.test(pathOf(request.url))) return;
     return refuse(reply);
   });
+  // Every path under /shim/ is the shim's: what it does not serve is its own 404, never upstream's.
+  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
+    sendError(reply, new NotFound(request.method, pathOf(request.url)));
+  app.setNotFoundHandler(notFound);
+  app.route({ method: ["DELETE", "PATCH", "POST", "PUT"], url: "/*", handler: notFound });
   await app.register(healthRoute, {
     hub: options.hub,
     upstream: options.upstream,
