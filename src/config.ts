@@ -131,7 +131,7 @@ export const OPTIONS = {
     env: "OPENCODE_SHIM_CORS",
     value: "ORIGIN",
     fallback: undefined,
-    help: "another origin allowed to call /event and /shim/* from a browser, passed on to an opencode the shim starts (repeatable; env: comma-separated)",
+    help: "another origin allowed to call /shim/*, /event and the shim's own /global/event from a browser, passed on to an opencode the shim starts (repeatable; env: comma-separated)",
   },
   logLevel: {
     flag: "log-level",
@@ -151,7 +151,7 @@ export const OPTIONS = {
 
 type Key = keyof typeof OPTIONS;
 
-export type ParsedCommandLine =
+type ParsedCommandLine =
   | { kind: "run"; config: Config }
   | { kind: "help"; text: string }
   | { kind: "version" }

@@ -11,7 +11,8 @@ let counter = 0;
  * base62 characters), ascending within this process, so synthesized events look like
  * the ones upstream sends.
  */
-export function eventId(now = Date.now()): string {
+export function eventId(): string {
+  const now = Date.now();
   if (now !== lastTimestamp) {
     lastTimestamp = now;
     counter = 0;

@@ -5,7 +5,7 @@ import type { LogLevel } from "./config.js";
 /** Query parameters that carry credentials (`?auth_token=` is opencode's). */
 const SECRET_QUERY = /([?&](?:auth_token|token|password)=)[^&#]*/gi;
 
-export function redactUrl(url: string | undefined): string | undefined {
+function redactUrl(url: string | undefined): string | undefined {
   return url?.replace(SECRET_QUERY, "$1[redacted]");
 }
 

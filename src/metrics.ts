@@ -22,7 +22,7 @@ export interface Metrics {
   /** An event was numbered and queued for clients. */
   eventPublished(origin: EventOrigin, type: string): void;
   /** An event was dropped as one already published: the same id, or (`byContent`) a correction's repeat. */
-  duplicateDropped(origin: EventOrigin, type: string, byContent: boolean): void;
+  duplicateDropped(byContent: boolean): void;
   framesWritten(count: number): void;
   clientConnected(): void;
   /** `dropped`: cut off for not reading. */

@@ -62,7 +62,7 @@ function partAhead(corrected: Part, streamed: Part): boolean {
  * news. Things the reconciler did not set pass as they are, so an honest stream's own
  * repeats go out untouched.
  */
-export function staleAfterCorrection(state: InstanceView, payload: EventPayload, now = Date.now()): boolean {
+export function staleAfterCorrection(state: InstanceView, payload: EventPayload, now: number): boolean {
   const p = propertiesOf(payload);
   const sessionID = str(p.sessionID) ?? "";
   const fresh = (tracked: Tracked<unknown> | undefined) =>
@@ -148,7 +148,7 @@ export class Disposals {
   }
 
   /** Whether this disposal repeats one told already; if not, it is remembered as told. */
-  repeats(directory: string, now = performance.now()): boolean {
+  repeats(directory: string, now: number): boolean {
     const at = this.told.get(directory);
     if (at !== undefined && now - at < SAME_DISPOSAL_MS) return true;
     if (this.told.size > 1000) this.told.clear();

@@ -1,4 +1,5 @@
 import { type Metrics, noMetrics } from "../metrics.js";
+import { INSTANCE_DISPOSED } from "./announcements.js";
 import { formatCursor, newEpoch, parseCursor } from "./cursor.js";
 import { RecentIds } from "./dedupe.js";
 import { globalFrame, instanceFrame, serverFrame } from "./frames.js";
@@ -9,15 +10,16 @@ import type { Envelope, EventOrigin, Update } from "./update.js";
 export interface HubOptions {
   /** Updates kept per instance for `Last-Event-ID` replay. */
   replaySize: number;
-  /** Event ids remembered to drop duplicates. */
-  dedupeSize?: number;
   /** Instances whose history is kept; the least recently active idle one goes first. */
   maxInstances?: number;
   /** Told of every event accepted or dropped, every frame written, every client come and gone. */
   metrics?: Metrics;
 }
 
-const INSTANCE_DISPOSED = "server.instance.disposed";
+/** Event ids remembered to drop duplicates. */
+const DEDUPE_SIZE = 16_384;
+/** How long `close` waits for streams to finish. */
+const CLOSE_WAIT_MS = 1000;
 
 /** Frames to write in one go, and whether they end with the instance's disposal. */
 interface Frames {
@@ -30,7 +32,10 @@ interface Frames {
  * Where every client reads: drops events seen before (by id), numbers the rest, frames
  * each event once, keeps a bounded history per instance for `Last-Event-ID`, and writes
  * the same frame to each subscriber of the event's instance (and to every `/global/event`
- * subscriber). It knows nothing of opencode: events reach it through the sink.
+ * subscriber). Of opencode it knows only the wire: its two framings, the stream's own
+ * `server.connected` and `server.heartbeat` frames, and that `server.instance.disposed`
+ * ends its instance's `/event` streams. What events mean is the sink's business: they
+ * reach the hub through it.
  */
 export class Hub {
   readonly epoch = newEpoch();
@@ -48,7 +53,7 @@ export class Hub {
   private readonly metrics: Metrics;
 
   constructor(private readonly options: HubOptions) {
-    this.recent = new RecentIds(options.dedupeSize ?? 16_384);
+    this.recent = new RecentIds(DEDUPE_SIZE);
     this.maxInstances = options.maxInstances ?? 1024;
     this.metrics = options.metrics ?? noMetrics;
   }
@@ -86,7 +91,7 @@ export class Hub {
     const id = envelope.payload.id;
     const origin: EventOrigin = envelope.origin ?? "global";
     if (typeof id === "string" && !this.recent.add(id)) {
-      this.metrics.duplicateDropped(origin, envelope.payload.type, false);
+      this.metrics.duplicateDropped(false);
       return undefined;
     }
     const seq = ++this.seq;
@@ -209,8 +214,8 @@ export class Hub {
     }
   }
 
-  /** Ends every stream cleanly (shutdown); resolves once they are done, or after `waitMs`. */
-  async close(waitMs = 1000): Promise<void> {
+  /** Ends every stream cleanly (shutdown); resolves once they are done, or after `CLOSE_WAIT_MS`. */
+  async close(): Promise<void> {
     this.flush();
     const finished: Array<Promise<void>> = [];
     for (const set of [...this.subscribers.values(), this.globalSubscribers]) {
@@ -223,7 +228,7 @@ export class Hub {
     await Promise.race([
       Promise.all(finished),
       new Promise((resolve) => {
-        timer = setTimeout(resolve, waitMs);
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
       }),
     ]);
     clearTimeout(timer);

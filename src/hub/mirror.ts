@@ -22,14 +22,14 @@ export interface Tracked<T> {
   corrected?: boolean;
 }
 
-export interface MessageEntry {
+interface MessageEntry {
   /** Undefined while only parts of the message were told (a stream that lost the message itself). */
   info?: Tracked<MessageInfo>;
   parts: Map<string, Tracked<Part>>;
 }
 
 /** What the shim knows of a session's messages. */
-export interface SessionMessages {
+interface SessionMessages {
   messages: Map<string, MessageEntry>;
   /** The sequence number of the last change, to let go of the books of long-quiet sessions first. */
   touched: number;

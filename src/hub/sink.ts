@@ -49,7 +49,10 @@ export class OpencodeSink implements Sink {
 
   publish(envelope: Envelope): boolean {
     const { directory, payload } = envelope;
-    if (this.hub.hasSeen(payload.id)) return this.commit(envelope) !== undefined; // the hub counts it
+    if (this.hub.hasSeen(payload.id)) {
+      this.hub.publish(envelope); // a duplicate: the hub drops it, and counts it
+      return false;
+    }
     const state = this.mirror.instance(directory);
     const origin = envelope.origin ?? "global";
     const now = this.now();
@@ -58,7 +61,7 @@ export class OpencodeSink implements Sink {
         ? this.disposals.repeats(directory, now)
         : origin === "global" && staleAfterCorrection(state, payload, now);
     if (repeat) {
-      this.metrics.duplicateDropped(origin, payload.type, true);
+      this.metrics.duplicateDropped(true);
       return false;
     }
     const unannounced = unannouncedSession(state, payload);

@@ -6,7 +6,6 @@
 export interface SessionInfo {
   id: string;
   directory?: string;
-  parentID?: string;
   time: { created: number; updated: number; [key: string]: unknown };
   [key: string]: unknown;
 }
@@ -18,7 +17,6 @@ export interface SessionStatus {
 
 export interface MessageInfo {
   id: string;
-  sessionID: string;
   role: string;
   time: { created: number; completed?: number; [key: string]: unknown };
   [key: string]: unknown;
@@ -31,7 +29,7 @@ export interface Part {
   type: string;
   text?: string;
   state?: { status?: string; [key: string]: unknown };
-  time?: { start?: number; end?: number; [key: string]: unknown };
+  time?: { end?: number; [key: string]: unknown };
   [key: string]: unknown;
 }
 

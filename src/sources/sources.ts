@@ -10,18 +10,18 @@ import type { LogHint } from "./log-line.js";
 import { LogWitness } from "./log-witness.js";
 import type { ReadKind } from "./reconciler/instance-reconciler.js";
 import { RECONCILED_TYPES } from "./reconciler/reconciled.js";
-import { Reconciler, type ReconcilerOptions } from "./reconciler/reconciler.js";
+import { Reconciler } from "./reconciler/reconciler.js";
 import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
 import { StreamRecord } from "./stream-record.js";
 
-/** What feeds `/event`: `auto` picks global when upstream's stream works, poll otherwise. */
-/** Where `/event` comes from (`--source`). */
+/** Where `/event` comes from (`--source`): `auto` picks global when upstream's stream works, poll otherwise. */
 export const SOURCE_MODES = ["auto", "global", "poll", "passthrough"] as const;
 export type SourceMode = (typeof SOURCE_MODES)[number];
 
-export type { ActiveSource } from "../metrics.js";
-
 const STATUS_TYPES = new Set(["session.status", "session.idle"]);
+
+/** How long the stream gets to carry what a witness saw before it counts as missed. */
+const GRACE_MS = 400;
 
 /** Published for every streamed token: the busy-session reads cover those already. */
 const TOO_FREQUENT = new Set(["message.part.delta"]);
@@ -34,17 +34,10 @@ export interface EventSourcesOptions {
   metrics?: Metrics;
   /** `--poll-interval`: between the reconciler's reads of a busy instance while it feeds clients. */
   pollIntervalMs: number;
-  /** How long the stream gets to carry what a witness saw before it counts as missed. */
-  graceMs?: number;
   /** Whether opencode's log is followed (`fromLog` will be told its lines): then it is a witness too. */
   followsLog?: boolean;
   /** Tuning of upstream's stream, for tests of its failures. */
   stream?: Pick<GlobalSourceOptions, "stallTimeoutMs" | "maxFrameBytes">;
-  /** Tuning of the reconciler's pace, for tests. */
-  reconciler?: Pick<
-    ReconcilerOptions,
-    "idleIntervalMs" | "checkIntervalMs" | "checkBusyIntervalMs" | "releaseAfterMs"
-  >;
   judge?: StreamJudgeOptions;
 }
 
@@ -84,7 +77,6 @@ export class EventSources {
     this.sink = options.sink;
     this.log = options.log;
     this.metrics = options.metrics ?? noMetrics;
-    const graceMs = options.graceMs ?? 400;
     const { upstream, sink, log, metrics } = options;
     this.reconciler = new Reconciler({
       upstream,
@@ -92,8 +84,7 @@ export class EventSources {
       log,
       metrics,
       pollIntervalMs: options.pollIntervalMs,
-      graceMs,
-      ...options.reconciler,
+      graceMs: GRACE_MS,
       onCorrections: (_directory, events, kind) => this.corrected(events, kind),
     });
     this.global =
@@ -112,13 +103,13 @@ export class EventSources {
       lateMs: LATE_MS,
       onVerdict: (carried, missed) => {
         this.judge.carried(carried);
-        this.judge.missed("REST", missed);
+        this.judge.missed(missed);
       },
     });
     this.logWitness = !options.followsLog
       ? undefined
       : new LogWitness({
-          graceMs,
+          graceMs: GRACE_MS,
           types: RECONCILED_TYPES,
           // The log says the stream owes events: REST decides whether it lied, now.
           onShortfall: () => {
@@ -163,7 +154,7 @@ export class EventSources {
     if (this.reconciler.leading && RECONCILED_TYPES.has(type)) return false;
     if (STATUS_TYPES.has(type) && this.record.behindOn(sessionOf(envelope.payload) ?? "")) {
       // Behind what a correction told of the session: this status is older than the one clients have.
-      this.metrics.duplicateDropped("global", type, true);
+      this.metrics.duplicateDropped(true);
       return false;
     }
     return this.sink.publish(envelope);
@@ -247,9 +238,11 @@ export class EventSources {
     }
   }
 
-  /** Puts clients on whatever the mode, the stream's state and the judge's verdict call for. */
+  /**
+   * Puts clients on whatever the mode, the stream's state and the judge's verdict call for.
+   * Never called in `poll` mode: there is no stream there, so no state change and no verdict.
+   */
   private decide(reason: SwitchReason): void {
-    if (this.mode === "poll") return;
     const lying = this.judge.verdict === "lying";
     const leading = lying || (this.mode === "auto" && !this.streamLive);
     const active: ActiveSource = leading ? "poll" : "global";

@@ -72,8 +72,8 @@ export class StreamJudge extends EventEmitter {
     return this.hold;
   }
 
-  /** `witness` saw these changes (event types, one per event) that the stream did not carry. */
-  missed(witness: string, types: string[]): void {
+  /** REST showed these changes (event types, one per event) that the stream did not carry. */
+  missed(types: string[]): void {
     if (types.length === 0) return;
     const now = this.now();
     this.lastMissAt = now;
@@ -93,7 +93,7 @@ export class StreamJudge extends EventEmitter {
     const kinds = [...new Set(this.misses.map((miss) => miss.type))].sort().join(", ");
     this.change(
       "lying",
-      `upstream's stream did not carry ${this.misses.length} event${this.misses.length === 1 ? "" : "s"} that ${witness} showed (${kinds})`,
+      `upstream's stream did not carry ${this.misses.length} event${this.misses.length === 1 ? "" : "s"} that REST showed (${kinds})`,
     );
     this.armReturn();
   }

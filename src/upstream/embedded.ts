@@ -10,12 +10,12 @@ export interface EmbeddedOptions {
   args: string[];
   env: NodeJS.ProcessEnv;
   log: FastifyBaseLogger;
-  /** How long opencode may take to say where it listens. */
-  startTimeoutMs?: number;
 }
 
 const LISTENING = /listening on (http:\/\/\S+)/;
 const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000, 10_000];
+/** How long opencode may take to say where it listens. */
+const START_TIMEOUT_MS = 60_000;
 
 /**
  * The opencode the shim runs itself when it is given no `--upstream`: `opencode serve
@@ -32,10 +32,6 @@ export class EmbeddedOpencode {
   private tail: string[] = [];
 
   constructor(private readonly options: EmbeddedOptions) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
 
   /** opencode's log folder; none when it logs to stderr (`--print-logs`). */
   get logDir(): string | undefined {
@@ -85,9 +81,9 @@ export class EmbeddedOpencode {
     return new Promise<URL>((resolve, reject) => {
       let printed = "";
       const timer = setTimeout(() => {
-        reject(new Error(`opencode did not start within ${this.options.startTimeoutMs ?? 60_000} ms`));
+        reject(new Error(`opencode did not start within ${START_TIMEOUT_MS} ms`));
         child.kill("SIGKILL");
-      }, this.options.startTimeoutMs ?? 60_000);
+      }, START_TIMEOUT_MS);
       child.stdout?.setEncoding("utf8").on("data", (text: string) => {
         remember(text);
         printed += text;

@@ -6,7 +6,7 @@ export interface Credentials {
 }
 
 /** How long the shim's own short reads (instance lookups, REST snapshots) may wait for an answer. */
-export const OWN_REQUEST_TIMEOUT_MS = 15_000;
+const OWN_REQUEST_TIMEOUT_MS = 15_000;
 
 /**
  * The one connection pool to opencode, shared by the proxy, the event source and the

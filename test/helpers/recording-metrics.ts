@@ -8,8 +8,6 @@ export class RecordingMetrics implements Metrics {
   duplicates = 0;
   duplicatesByContent = 0;
   frames = 0;
-  clients = 0;
-  dropped = 0;
   reconnects = 0;
   requests = 0;
   readonly switches: Array<{ active: ActiveSource; reason: SwitchReason; degraded: boolean }> = [];
@@ -29,7 +27,7 @@ export class RecordingMetrics implements Metrics {
     this.published.set(key, (this.published.get(key) ?? 0) + 1);
   }
 
-  duplicateDropped(_origin: EventOrigin, _type: string, byContent: boolean): void {
+  duplicateDropped(byContent: boolean): void {
     this.duplicates++;
     if (byContent) this.duplicatesByContent++;
   }
@@ -38,14 +36,9 @@ export class RecordingMetrics implements Metrics {
     this.frames += count;
   }
 
-  clientConnected(): void {
-    this.clients++;
-  }
+  clientConnected(): void {}
 
-  clientDisconnected(dropped: boolean): void {
-    this.clients--;
-    if (dropped) this.dropped++;
-  }
+  clientDisconnected(): void {}
 
   streamReconnected(): void {
     this.reconnects++;

@@ -2,8 +2,6 @@
 
 export interface SessionInfo {
   id: string;
-  directory: string;
-  title: string;
 }
 
 function withDirectory(path: string, directory?: string): string {

@@ -19,7 +19,7 @@ describe("StreamJudge", () => {
   it("trusts a stream until the witnesses see it miss an event", () => {
     const { judge: j, verdicts } = judge();
     expect(j.verdict).toBe("honest");
-    j.missed("REST", ["session.idle"]);
+    j.missed(["session.idle"]);
     expect(j.verdict).toBe("lying");
     expect(verdicts).toEqual(["lying"]);
     expect(j.reason).toBe("upstream's stream did not carry 1 event that REST showed (session.idle)");
@@ -27,9 +27,9 @@ describe("StreamJudge", () => {
 
   it("can be told to forgive a lone miss, and then says what and why once there are more", () => {
     const { judge: j, verdicts } = judge({ missesToDistrust: 2 });
-    j.missed("REST", ["session.idle"]);
+    j.missed(["session.idle"]);
     expect(j.verdict).toBe("honest");
-    j.missed("REST", ["message.updated", "message.part.updated"]);
+    j.missed(["message.updated", "message.part.updated"]);
     expect(j.verdict).toBe("lying");
     expect(verdicts).toEqual(["lying"]);
     expect(j.reason).toBe(
@@ -39,18 +39,18 @@ describe("StreamJudge", () => {
 
   it("forgets a lone miss after the window", () => {
     const { judge: j } = judge({ missWindowMs: 30_000, missesToDistrust: 2 });
-    j.missed("REST", ["session.idle"]);
+    j.missed(["session.idle"]);
     vi.advanceTimersByTime(31_000);
-    j.missed("REST", ["session.idle"]);
+    j.missed(["session.idle"]);
     expect(j.verdict).toBe("honest");
   });
 
   it("trusts it again only after the hold with enough carried, and a miss starts the hold over", () => {
     const { judge: j, verdicts } = judge();
-    j.missed("REST", ["a", "b"]);
+    j.missed(["a", "b"]);
     j.carried(10);
     vi.advanceTimersByTime(5_000);
-    j.missed("REST", ["c"]); // still lying: the hold starts again, and what was carried before no longer counts
+    j.missed(["c"]); // still lying: the hold starts again, and what was carried before no longer counts
     vi.advanceTimersByTime(9_000);
     expect(j.verdict).toBe("lying");
     vi.advanceTimersByTime(1_000);
@@ -65,7 +65,7 @@ describe("StreamJudge", () => {
 
   it("returns by itself once the hold is over, when enough was carried early", () => {
     const { judge: j } = judge();
-    j.missed("REST", ["a", "b"]);
+    j.missed(["a", "b"]);
     j.carried(5);
     vi.advanceTimersByTime(9_999);
     expect(j.verdict).toBe("lying");
@@ -78,7 +78,7 @@ describe("StreamJudge", () => {
     vi.advanceTimersByTime(600_000);
     expect(quiet.judge.verdict).toBe("honest");
     const { judge: j } = judge();
-    j.missed("REST", ["a", "b"]);
+    j.missed(["a", "b"]);
     vi.advanceTimersByTime(600_000);
     expect(j.verdict).toBe("lying");
   });
@@ -86,7 +86,7 @@ describe("StreamJudge", () => {
   it("holds a flapping stream longer each time, up to a cap, and forgives it after a long honest spell", () => {
     const { judge: j } = judge({ maxHoldMs: 30_000 });
     const lieThenProve = () => {
-      j.missed("REST", ["a", "b"]);
+      j.missed(["a", "b"]);
       j.carried(5);
       const hold = j.holdingMs;
       vi.advanceTimersByTime(hold);

@@ -50,7 +50,8 @@ export interface Corrections {
  */
 export function correctionsFor(state: InstanceView, snapshot: Snapshot): Corrections {
   const events: EventPayload[] = [];
-  const history: History = { messages: [] };
+  const historyMessages: NonNullable<History["messages"]> = [];
+  const history: History = { messages: historyMessages };
   if (snapshot.sessions) {
     const { list, complete, since } = snapshot.sessions;
     events.push(...diffSessions(state, { sessions: list, complete }, since));
@@ -70,7 +71,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   for (const read of snapshot.messages) {
     const { sessionID } = read;
     const diff = diffMessages(state, read, read.since, read.historyUntil);
-    if (diff.history.length > 0) history.messages?.push({ sessionID, messages: diff.history });
+    if (diff.history.length > 0) historyMessages.push({ sessionID, messages: diff.history });
     if (!busy.has(sessionID) && turnUntold(state, read)) {
       // A turn that began (and maybe ended) between two reads: it is busy before its messages.
       events.push(event("session.status", { sessionID, status: { type: "busy" } }));
@@ -111,9 +112,9 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     events.push(...diffList(state.diffs.get(sessionID), list, since, "session.diff", sessionID));
   for (const sessionID of wentIdle)
     if (!stillMoving(state, snapshot, sessionID)) events.push(...idleEvents(sessionID));
-  if (restStatuses) {
+  if (snapshot.statuses) {
     // Told idle, but never its session.idle (a stream that carried the one and lost the other).
-    for (const sessionID of owedIdle(state, restStatuses, snapshot.statuses?.since ?? 0))
+    for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since))
       if (!wentIdle.includes(sessionID) && !stillMoving(state, snapshot, sessionID))
         events.push(event("session.idle", { sessionID }));
   }

@@ -250,7 +250,7 @@ export function diffRequests(
   for (const request of pending) {
     ids.add(request.id);
     const tracked = known.get(request.id);
-    if (tracked || newerThanSnapshot(tracked, since)) continue;
+    if (tracked) continue;
     out.push(event(options.asked, request));
   }
   for (const [id, tracked] of known) {

@@ -25,8 +25,6 @@ export interface ReconcilerContext {
   kind(): Exclude<ReadKind, "catch-up">;
   /** Between reads, now: it depends on the kind and on whether something is busy. */
   intervalFor(busy: boolean): number;
-  /** How many of a session's newest messages a read covers. */
-  messageWindow: number;
   /** Behind a trusted stream, how long a difference is given for the stream to say it. */
   graceMs: number;
   /** An instance nobody follows any more is let go after this long. */
@@ -37,9 +35,11 @@ export interface ReconcilerContext {
   corrected(directory: string, events: EventPayload[], kind: ReadKind): void;
 }
 
+/** How many of a session's newest messages a read covers. */
+const MESSAGE_WINDOW = 10;
 /** Every this many reads, the sessions are listed whole (deletions show only then). */
 const WHOLE_LIST_EVERY = 15;
-/** When leading, every this many quiet reads, status, permissions and questions are read too, just in case. */
+/** When leading, on every this-many-th read (reads of every kind are counted), statuses, permissions and questions are read too, just in case. */
 const SAFETY_EVERY = 10;
 /** Checking behind a trusted stream, a busy session's status is read at least every this many reads. */
 const CHECK_STATUS_EVERY = 4;
@@ -214,6 +214,7 @@ export class InstanceReconciler {
     const old = <T extends { sessionID: string }>(items: T[]) =>
       items.filter((item) => !news.has(item.sessionID));
     for (const sessionID of news) delete statuses[sessionID];
+    const historyMessages: NonNullable<History["messages"]> = [];
     const history: History = {
       sessions: sessions.filter((info) => !news.has(info.id)),
       statuses,
@@ -221,12 +222,12 @@ export class InstanceReconciler {
       questions: old(questions),
       project,
       firstLook: true,
-      messages: [],
+      messages: historyMessages,
     };
     for (const sessionID of Object.keys(statuses)) {
       if (known.messages.has(sessionID)) continue;
-      const messages = await this.reader.messages(sessionID, this.ctx.messageWindow);
-      if (messages) history.messages?.push({ sessionID, messages });
+      const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
+      if (messages) historyMessages.push({ sessionID, messages });
     }
     this.ctx.sink.takeInHistory(this.directory, history);
     for (const info of sessions) {
@@ -298,12 +299,12 @@ export class InstanceReconciler {
     for (const sessionID of sessions) {
       if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
       const since = this.ctx.sink.lastSeq;
-      const messages = await this.reader.messages(sessionID, this.ctx.messageWindow);
+      const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
       if (!messages) continue;
       // Of a session there before the shim looked, messages up to the last look were there before: history.
       const historyUntil = this.old.has(sessionID) ? (this.lastLook.get(sessionID) ?? 0) : 0;
       // Fewer than asked for: all of them, so any known one missing was removed.
-      const complete = messages.length < this.ctx.messageWindow;
+      const complete = messages.length < MESSAGE_WINDOW;
       snapshot.messages.push({ sessionID, messages, complete, historyUntil, since });
     }
   }

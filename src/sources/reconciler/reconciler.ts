@@ -5,6 +5,9 @@ import { type Metrics, noMetrics } from "../../metrics.js";
 import type { Upstream } from "../../upstream/upstream.js";
 import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
 
+/** Checking behind a trusted stream: between reads of an instance with a busy session, at least. */
+const CHECK_BUSY_INTERVAL_MS = 1250;
+
 export interface ReconcilerOptions {
   upstream: Upstream;
   sink: Sink;
@@ -16,12 +19,8 @@ export interface ReconcilerOptions {
   idleIntervalMs?: number;
   /** Checking behind a trusted stream: between reads of an instance with nothing busy. */
   checkIntervalMs?: number;
-  /** Checking behind a trusted stream: between reads of an instance with a busy session. */
-  checkBusyIntervalMs?: number;
   /** Checking behind a trusted stream: how long a difference waits for the stream to say it. */
   graceMs?: number;
-  /** How many of a busy session's newest messages each read covers. */
-  messageWindow?: number;
   /** An instance nobody follows any more is let go after this long. */
   releaseAfterMs?: number;
   /** Told what each read published. */
@@ -48,7 +47,7 @@ export class Reconciler {
     const idleIntervalMs = options.idleIntervalMs ?? Math.max(1000, options.pollIntervalMs * 4);
     // Behind a trusted stream, about one request a second for a quiet instance, two per busy session.
     const checkIntervalMs = options.checkIntervalMs ?? 1000;
-    const checkBusyIntervalMs = options.checkBusyIntervalMs ?? Math.max(checkIntervalMs, 1250);
+    const checkBusyIntervalMs = Math.max(checkIntervalMs, CHECK_BUSY_INTERVAL_MS);
     this.context = {
       upstream: options.upstream,
       sink: options.sink,
@@ -59,7 +58,6 @@ export class Reconciler {
           return busy ? options.pollIntervalMs : idleIntervalMs;
         return busy ? checkBusyIntervalMs : checkIntervalMs;
       },
-      messageWindow: options.messageWindow ?? 10,
       graceMs: options.graceMs ?? 400,
       releaseAfterMs: options.releaseAfterMs ?? 30_000,
       release: (instance) => {

@@ -37,11 +37,10 @@ export class RestReader {
     return (await this.get<Record<string, SessionStatus>>(`/session/status?${this.query}`)) ?? {};
   }
 
-  /** The newest `limit` messages (all when undefined), oldest first; undefined when the session is gone. */
-  async messages(sessionID: string, limit?: number): Promise<MessageWithParts[] | undefined> {
-    const page = limit === undefined ? "" : `limit=${limit}&`;
+  /** The newest `limit` messages, oldest first; undefined when the session is gone. */
+  async messages(sessionID: string, limit: number): Promise<MessageWithParts[] | undefined> {
     return this.get<MessageWithParts[]>(
-      `/session/${encodeURIComponent(sessionID)}/message?${page}${this.query}`,
+      `/session/${encodeURIComponent(sessionID)}/message?limit=${limit}&${this.query}`,
     );
   }
 
