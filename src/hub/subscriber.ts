@@ -1,7 +1,12 @@
-import type { ServerResponse } from "node:http";
-
-/** What a subscriber writes to: an HTTP response, or anything shaped like one in tests. */
-export type SubscriberStream = Pick<ServerResponse, "write" | "end" | "destroy" | "writableLength" | "once">;
+/** What a subscriber writes to: an HTTP response (or its socket), or anything shaped like one in tests. */
+export interface SubscriberStream {
+  write(frames: Buffer): unknown;
+  end(): unknown;
+  destroy(): unknown;
+  /** Bytes written and not yet handed to the kernel. */
+  readonly writableLength: number;
+  once(event: "close", listener: () => void): unknown;
+}
 
 /**
  * One client's stream: an instance's `/event` (`directory` set), or the whole server's

@@ -14,6 +14,7 @@ import { SSE_HEADERS } from "../sse.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
 import { instanceNameProblem } from "../upstream/instance-name.js";
 import type { Upstream } from "../upstream/upstream.js";
+import { subscriberStreamOf } from "./chunked-stream.js";
 import { streamCorsHeaders } from "./cors.js";
 
 export interface StreamOptions {
@@ -135,7 +136,12 @@ function openStream(
   );
   response.writeHead(200, { ...SSE_HEADERS, ...cors });
   response.flushHeaders();
-  const subscriber = new Subscriber(directory, workspace, response, options.maxClientBufferBytes);
+  const subscriber = new Subscriber(
+    directory,
+    workspace,
+    subscriberStreamOf(response),
+    options.maxClientBufferBytes,
+  );
   subscriber.onClose(() => {
     if (subscriber.overflowed) request.log.warn("dropped a client that stopped reading its event stream");
   });
