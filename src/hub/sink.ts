@@ -12,6 +12,12 @@ import type { Envelope, Update } from "./update.js";
 export interface Sink {
   /** Hands an event to clients; false when it was dropped as one already told. */
   publish(envelope: Envelope): boolean;
+  /**
+   * Writes out what was published so far, now: a source that has read a chunk calls it, so
+   * the chunk's events need not wait for the end of the event loop's turn (when the hub
+   * writes them otherwise).
+   */
+  flush(): void;
   /** What a look at upstream found that was there before: taken in, not announced. */
   takeInHistory(directory: string, history: History): void;
   /** What clients of `directory` have been told, to compare upstream's state with. */
@@ -45,6 +51,10 @@ export class OpencodeSink implements Sink {
 
   get lastSeq(): number {
     return this.hub.lastSeq;
+  }
+
+  flush(): void {
+    this.hub.flush();
   }
 
   publish(envelope: Envelope): boolean {

@@ -88,7 +88,13 @@ function beforeProxying(
  * WebSocket upgrades (`/pty/{id}/connect`) with the client's credentials.
  */
 export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, notice, answered }) => {
-  if (answered) app.addHook("onResponse", async (request, reply) => answered(request, reply.statusCode));
+  // A callback hook, not an async one: every proxied request passes here.
+  if (answered) {
+    app.addHook("onResponse", (request, reply, done) => {
+      answered(request, reply.statusCode);
+      done();
+    });
+  }
   await app.register(httpProxy, {
     upstream: upstream.origin,
     websocket: true,

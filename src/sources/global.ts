@@ -11,6 +11,8 @@ export interface GlobalSourceOptions {
   upstream: Upstream;
   /** Each event of the stream, as it is read; true when it went out to clients. */
   onEvent: (envelope: Envelope) => boolean;
+  /** A chunk of the stream has been read, its events handed to `onEvent`: they are to go out now. */
+  onChunkRead: () => void;
   log: FastifyBaseLogger;
   /** Told of reconnects, and of each published event's added latency. */
   metrics?: Metrics;
@@ -169,17 +171,30 @@ export class GlobalSource extends EventEmitter {
         },
       });
       armWatchdog();
-      for await (const chunk of response.body) {
-        const arrived = performance.now();
-        armWatchdog();
-        published = 0;
-        reader.feed(chunk as Buffer);
-        // Let the hub write this chunk's events out (and sockets drain) before the next
-        // chunk: with upstream's data already buffered, the loop would otherwise never yield.
-        // The hub's flush was queued by the first publish, so it has run when this resolves.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (published > 0) this.observeWritten(published, (performance.now() - arrived) / 1000);
-      }
+      // Each chunk as the socket hands it over, its events out before the next: no async
+      // iteration, no wait for the event loop's turn to end (a chunk is one socket read,
+      // so other work still runs between chunks).
+      await new Promise<void>((resolve, reject) => {
+        response.body.on("data", (chunk: Buffer) => {
+          const arrived = performance.now();
+          armWatchdog();
+          published = 0;
+          try {
+            reader.feed(chunk);
+            this.options.onChunkRead();
+          } catch (error) {
+            // Thrown here, it would escape the stream's own code: end this connection instead.
+            this.problem(`reading GET /global/event failed: ${describeError(error)}`);
+            abort.abort();
+            reject(error);
+            return;
+          }
+          if (published > 0) this.observeWritten(published, (performance.now() - arrived) / 1000);
+        });
+        response.body.once("end", resolve);
+        response.body.once("close", resolve);
+        response.body.once("error", reject);
+      });
       if (!this.stopped) this.problem("GET /global/event ended, reconnecting");
     } catch (error) {
       if (!this.stopped && !abort.signal.aborted)

@@ -96,6 +96,7 @@ export class EventSources {
             metrics,
             ...options.stream,
             onEvent: (envelope) => this.fromStream(envelope),
+            onChunkRead: () => this.sink.flush(),
           });
     this.judge = new StreamJudge(options.judge);
     this.judge.on("verdict", () => this.decide(this.judge.verdict === "lying" ? "lying" : "honest"));

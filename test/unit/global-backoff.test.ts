@@ -56,6 +56,7 @@ async function follow(behaviour: Behaviour) {
   const source = new GlobalSource({
     upstream: pool,
     onEvent: () => true,
+    onChunkRead: () => {},
     metrics,
     log: Fastify({ logger: false }).log,
     initialBackoffMs: 20,
