@@ -1,7 +1,7 @@
 import type { Lab } from "./lab.js";
 import type { Report } from "./report.js";
 
-export const BENCHMARKS = ["latency", "fanout", "rest", "poll", "startup", "convergence"] as const;
+export const BENCHMARKS = ["latency", "fanout", "rest", "poll", "startup", "convergence", "hotpath"] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** What every benchmark is handed. */

@@ -10,6 +10,10 @@ import { wrk } from "./wrk.js";
 const TARGETS = ["direct", "shim", "nginx"] as const;
 type Target = (typeof TARGETS)[number];
 const CONNECTIONS = 10;
+/** The wide rows (issue 13): GET /path and GET /session at 32 connections, the shim against nginx only. */
+const WIDE_CONNECTIONS = 32;
+const WIDE_TARGETS = ["shim", "nginx"] as const;
+const WIDE_ROUNDS = 3;
 
 interface Route {
   name: string;
@@ -44,12 +48,18 @@ async function routes(opencode: OpencodeServer, sessions: number, prompts: numbe
   ];
 }
 
-async function measure(url: string, seconds: number, proxy: number[] | undefined, opencode: number[]) {
+async function measure(
+  url: string,
+  seconds: number,
+  proxy: number[] | undefined,
+  opencode: number[],
+  connections = CONNECTIONS,
+) {
   const proxyCpu = proxy && new CpuMeter(proxy);
   const opencodeCpu = new CpuMeter(opencode);
   proxyCpu?.start();
   opencodeCpu.start();
-  const result = await wrk(url, { seconds, connections: CONNECTIONS });
+  const result = await wrk(url, { seconds, connections });
   const proxySeconds = proxyCpu?.stop().seconds;
   return {
     ...result,
@@ -74,6 +84,9 @@ export async function runRest(context: BenchContext): Promise<void> {
   const opencode = await context.lab.opencode();
   const children: Child[] = [];
   const results = new Map<string, Round[]>();
+  const wide = new Map<string, Round[]>();
+  const wideRounds = context.quick ? 1 : WIDE_ROUNDS;
+  const wideSeconds = context.quick ? 1 : 3;
   let scene: Route[];
   try {
     scene = await routes(opencode, context.quick ? 5 : 20, context.quick ? 3 : 20);
@@ -101,6 +114,22 @@ export async function runRest(context: BenchContext): Promise<void> {
         }
       }
       process.stdout.write(`  ${route.name}: done\n`);
+    }
+    // The wide rows: GET /path and GET /session at 32 connections, shim and nginx taking turns.
+    for (const route of scene.slice(0, 2)) {
+      for (const target of WIDE_TARGETS)
+        await wrk(`${targets[target].base}${route.path}`, { seconds: 1, connections: WIDE_CONNECTIONS });
+      for (let round = 0; round < wideRounds; round++) {
+        for (const target of round % 2 === 0 ? WIDE_TARGETS : [...WIDE_TARGETS].reverse()) {
+          const { base, proxy } = targets[target];
+          const key = `${route.name} ${target}`;
+          wide.set(key, [
+            ...(wide.get(key) ?? []),
+            await measure(`${base}${route.path}`, wideSeconds, proxy, opencodeProcesses, WIDE_CONNECTIONS),
+          ]);
+        }
+      }
+      process.stdout.write(`  ${route.name} at ${WIDE_CONNECTIONS} connections: done\n`);
     }
   } finally {
     for (const child of children) await child.stop();
@@ -160,6 +189,66 @@ export async function runRest(context: BenchContext): Promise<void> {
     notes: [
       `Upstream: opencode ${context.lab.version}. nginx: 1 worker process, keep-alive to upstream, default buffering.`,
       "response = bytes per response as wrk counts them (headers included). CPU: from /proc, over each wrk run; opencode's as a share of one core.",
+    ],
+  });
+  wideTable(context, scene.slice(0, 2), wide, wideRounds, wideSeconds);
+}
+
+/** The wide rows' table and verdicts: the shim against nginx at 32 connections. */
+function wideTable(
+  context: BenchContext,
+  routes: Route[],
+  wide: Map<string, Round[]>,
+  rounds: number,
+  seconds: number,
+): void {
+  const rows: Cell[][] = [];
+  for (const route of routes) {
+    const of = (target: Target) => wide.get(`${route.name} ${target}`) ?? [];
+    const perSecond = (target: Target) => medianOf(of(target), (round) => round.perSecond);
+    for (const target of WIDE_TARGETS) {
+      const runs = of(target);
+      rows.push([
+        route.name,
+        target,
+        count(perSecond(target)),
+        runs.map((round) => count(round.perSecond)).join(", "),
+        ms(medianOf(runs, (round) => round.p50Us)),
+        ms(medianOf(runs, (round) => round.p99Us)),
+        ratio(perSecond(target) / perSecond("nginx")),
+        count(medianOf(runs, (round) => round.proxyCpuUs)),
+        percent(
+          medianOf(runs, (round) => round.opencodeCpu),
+          0,
+        ),
+        runs.reduce((sum, round) => sum + round.errors, 0),
+      ]);
+    }
+    const shimRatio = perSecond("shim") / perSecond("nginx");
+    context.report.verdict({
+      benchmark: "rest",
+      target: `${route.name} at ${WIDE_CONNECTIONS} connections: shim ≥ 0.95× nginx's requests/s`,
+      measured: `${ratio(shimRatio)} (${count(perSecond("shim"))} vs ${count(perSecond("nginx"))})`,
+      met: shimRatio >= 0.95 && of("shim").every((round) => round.errors === 0),
+    });
+  }
+  context.report.table({
+    title: `REST at ${WIDE_CONNECTIONS} connections (wrk, 1 thread, ${rounds} round${rounds === 1 ? "" : "s"} of ${seconds} s, medians)`,
+    columns: [
+      "route",
+      "target",
+      "requests/s",
+      "requests/s by round",
+      "p50 (ms)",
+      "p99 (ms)",
+      "requests/s vs nginx",
+      "proxy CPU per request (µs)",
+      "opencode CPU",
+      "errors",
+    ],
+    rows,
+    notes: [
+      "The same opencode, shim and nginx as the table above, after it; first 1 s each as warm-up, then the shim and nginx take turns, every other round in reverse order.",
     ],
   });
 }

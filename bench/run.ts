@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { BENCHMARKS, type BenchContext, type BenchmarkName } from "./context.js";
 import { runConvergence } from "./convergence.js";
 import { runFanout } from "./fanout.js";
+import { runHotpath } from "./hotpath.js";
 import { Lab } from "./lab.js";
 import { runLatency } from "./latency.js";
 import { runPoll } from "./poll.js";
@@ -18,11 +19,12 @@ const RUNNERS: Record<BenchmarkName, (context: BenchContext) => Promise<void>> =
   poll: runPoll,
   startup: runStartup,
   convergence: runConvergence,
+  hotpath: runHotpath,
 };
 
 const BENCH_DEPS = fileURLToPath(new URL("../scripts/bench-deps.sh", import.meta.url));
 /** The benchmarks that run nginx (or wrk) beside the shim: Debian's, installed first if missing. */
-const NEEDS_NGINX = new Set<BenchmarkName>(["latency", "rest"]);
+const NEEDS_NGINX = new Set<BenchmarkName>(["latency", "rest", "hotpath"]);
 
 function selected(only: string | undefined): BenchmarkName[] {
   if (!only) return [...BENCHMARKS];
