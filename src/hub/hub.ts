@@ -109,9 +109,10 @@ export class Hub {
 
   /**
    * Writes out what was published since the last flush. Publishing only queues: the
-   * updates of one turn of the event loop (one chunk from upstream, one read of the
-   * reconciler) go out together at its end, in one write per subscriber, and subscribers
-   * that want the same updates share one buffer.
+   * updates of one chunk from upstream (whose reader flushes when it is done with it) or
+   * of one turn of the event loop (a read of the reconciler: flushed at the turn's end)
+   * go out together, in one write per subscriber, and subscribers that want the same
+   * updates share one buffer.
    */
   flush(): void {
     this.flushScheduled = false;
@@ -138,16 +139,19 @@ export class Hub {
   private deliverAll(subscribers: Set<Subscriber>, updates: Update[]): void {
     const firstSeq = (updates[0] as Update).seq;
     let shared: Frames | undefined;
-    for (const subscriber of [...subscribers]) {
+    let written = 0;
+    // A subscriber cut off or ended here leaves the set as it is iterated, which a Set allows.
+    for (const subscriber of subscribers) {
       if (subscriber.isClosed) continue;
       const whole = subscriber.workspace === undefined && subscriber.since < firstSeq;
       if (whole && !shared) shared = this.framesFor(subscriber, updates);
       const frames = whole && shared ? shared : this.framesFor(subscriber, updates);
       if (frames.count === 0) continue;
       subscriber.write(frames.buffer);
-      this.metrics.framesWritten(frames.count);
+      written += frames.count;
       if (frames.disposed) subscriber.end();
     }
+    if (written > 0) this.metrics.framesWritten(written);
   }
 
   /** The frames of `updates` a subscriber gets, up to an instance disposal (which ends its stream). */

@@ -171,11 +171,17 @@ export class GlobalSource extends EventEmitter {
         },
       });
       armWatchdog();
-      // Each chunk as the socket hands it over, its events out before the next: no async
-      // iteration, no wait for the event loop's turn to end (a chunk is one socket read,
-      // so other work still runs between chunks).
+      // What the socket has handed over, its events out at once: no async iteration, no
+      // wait for the event loop's turn to end. Then one turn's pause before the next read,
+      // so that with upstream's data already buffered the clients' sockets still drain (and
+      // other work runs) meanwhile; a read takes all that is buffered, in one piece.
+      const body = response.body;
       await new Promise<void>((resolve, reject) => {
-        response.body.on("data", (chunk: Buffer) => {
+        let pausing = false;
+        const readBuffered = () => {
+          pausing = false;
+          const chunk = body.read() as Buffer | null;
+          if (chunk === null) return; // "readable" comes when there is more
           const arrived = performance.now();
           armWatchdog();
           published = 0;
@@ -190,10 +196,15 @@ export class GlobalSource extends EventEmitter {
             return;
           }
           if (published > 0) this.observeWritten(published, (performance.now() - arrived) / 1000);
+          pausing = true;
+          setImmediate(readBuffered);
+        };
+        body.on("readable", () => {
+          if (!pausing) readBuffered();
         });
-        response.body.once("end", resolve);
-        response.body.once("close", resolve);
-        response.body.once("error", reject);
+        body.once("end", resolve);
+        body.once("close", resolve);
+        body.once("error", reject);
       });
       if (!this.stopped) this.problem("GET /global/event ended, reconnecting");
     } catch (error) {
