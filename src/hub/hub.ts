@@ -47,7 +47,8 @@ export class Hub {
   private subscriberCount = 0;
   private readonly maxInstances: number;
   private pending: Update[] = [];
-  private flushScheduled = false;
+  /** The end-of-turn flush publishing queued, unless a source flushed first. */
+  private scheduledFlush: NodeJS.Immediate | undefined;
   /** The newest update of any instance whose history was dropped: a cursor older than it may have lost events. */
   private forgottenUpTo = 0;
   private readonly metrics: Metrics;
@@ -100,10 +101,7 @@ export class Hub {
     const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
     this.ringFor(envelope.directory).push(update);
     this.pending.push(update);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.scheduledFlush ??= setImmediate(() => this.flush());
     return update;
   }
 
@@ -115,7 +113,9 @@ export class Hub {
    * updates share one buffer.
    */
   flush(): void {
-    this.flushScheduled = false;
+    // Flushed by a source at the end of its chunk: the queued end-of-turn flush has nothing left.
+    if (this.scheduledFlush) clearImmediate(this.scheduledFlush);
+    this.scheduledFlush = undefined;
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];

@@ -1,14 +1,7 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { firstString } from "../helpers.js";
-import type { EventSources } from "../sources/sources.js";
 import { answerPreflight } from "./preflight.js";
-import { type StreamOptions, serveStream } from "./stream.js";
-
-export interface EventRouteOptions extends StreamOptions {
-  sources: EventSources;
-  /** Hands a request to upstream as the proxy would. */
-  passOn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
-}
+import { type StreamRouteOptions, serveStream } from "./stream.js";
 
 function workspaceOf(request: FastifyRequest): string | undefined {
   const fromQuery = firstString((request.query as Record<string, unknown> | undefined)?.workspace);
@@ -19,7 +12,7 @@ function workspaceOf(request: FastifyRequest): string | undefined {
  * `GET /event`, rebuilt: the instance is the one upstream says the request names; the
  * stream is served from the hub, framed as opencode frames it, resumable by `Last-Event-ID`.
  */
-export const eventRoute: FastifyPluginAsync<EventRouteOptions> = async (app, options) => {
+export const eventRoute: FastifyPluginAsync<StreamRouteOptions> = async (app, options) => {
   app.get("/event", { exposeHeadRoute: false }, async (request, reply) => {
     await serveStream(options, (directory) => options.sources.prepare(directory), request, reply, {
       global: false,

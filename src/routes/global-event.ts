@@ -1,13 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import type { EventSources } from "../sources/sources.js";
+import type { FastifyPluginAsync } from "fastify";
 import { answerPreflight } from "./preflight.js";
-import { type StreamOptions, serveStream } from "./stream.js";
-
-export interface GlobalEventRouteOptions extends StreamOptions {
-  sources: EventSources;
-  /** Hands a request to upstream as the proxy would. */
-  passOn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
-}
+import { type StreamRouteOptions, serveStream } from "./stream.js";
 
 /**
  * `GET /global/event`: while the shim is on upstream's own global stream, upstream's,
@@ -15,7 +8,7 @@ export interface GlobalEventRouteOptions extends StreamOptions {
  * followed instance's events, wrapped as opencode wraps them — the client's own instance
  * among them from the start. Upstream still decides who may see it.
  */
-export const globalEventRoute: FastifyPluginAsync<GlobalEventRouteOptions> = async (app, options) => {
+export const globalEventRoute: FastifyPluginAsync<StreamRouteOptions> = async (app, options) => {
   const { sources, passOn } = options;
   app.get("/global/event", { exposeHeadRoute: false }, async (request, reply) => {
     if (!sources.servesGlobalEvent) return passOn(request, reply);

@@ -10,6 +10,7 @@ import {
 import { firstString } from "../helpers.js";
 import type { Hub } from "../hub/hub.js";
 import { Subscriber } from "../hub/subscriber.js";
+import type { EventSources } from "../sources/sources.js";
 import { SSE_HEADERS } from "../sse.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
 import { instanceNameProblem } from "../upstream/instance-name.js";
@@ -25,6 +26,13 @@ export interface StreamOptions {
   maxClients: number;
   /** Browser origins allowed beyond opencode's own (`--cors`). */
   corsOrigins: readonly string[];
+}
+
+/** What the routes of the streams the shim rebuilds are given. */
+export interface StreamRouteOptions extends StreamOptions {
+  sources: EventSources;
+  /** Hands a request to upstream as the proxy would. */
+  passOn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 }
 
 /** The shim's own answers on its streams' routes carry CORS headers too, so a browser can read them. */

@@ -1,14 +1,12 @@
 import replyFrom from "@fastify/reply-from";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import type { EventSources } from "../sources/sources.js";
 import { passOnOptions } from "../upstream/pass-on.js";
 import { eventRoute } from "./event.js";
 import { globalEventRoute } from "./global-event.js";
-import type { StreamOptions } from "./stream.js";
+import type { StreamRouteOptions } from "./stream.js";
 
-export interface StreamRoutesOptions extends StreamOptions {
-  sources: EventSources;
-}
+/** The routes' options but `passOn`, which this plugin makes. */
+export type StreamRoutesOptions = Omit<StreamRouteOptions, "passOn">;
 
 /**
  * The event streams the shim serves, `/event` and `/global/event`, with their preflights.
