@@ -225,8 +225,8 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
 
 async function main(): Promise<void> {
   if (upstream !== undefined) {
-    await subscribe(direct, `${upstream}/global/event`);
-    await subscribe(control, `${upstream}/global/event`);
+    await subscribe(direct, `${upstream}/global/event?first`);
+    await subscribe(control, `${upstream}/global/event?first`);
     references.push(direct, control);
   }
   const server = createServer((request, response) => void route(request, response));

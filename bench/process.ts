@@ -166,24 +166,44 @@ export function processTree(pid: number): number[] {
 /** CPU used by some processes between start() and stop(). */
 export class CpuMeter {
   private cpuAtStart = 0;
+  private switchesAtStart = 0;
   private wallAtStart = 0;
 
   constructor(private readonly pids: number[]) {}
 
   start(): void {
     this.cpuAtStart = this.cpuNow();
+    this.switchesAtStart = this.switchesNow();
     this.wallAtStart = performance.now();
   }
 
-  /** CPU seconds used, and as a share of one core (1 = one whole core). */
-  stop(): { seconds: number; share: number } {
+  /**
+   * CPU seconds used, as a share of one core (1 = one whole core), and how often a second
+   * the kernel took the CPU from a main thread that still wanted it (for Node, the event loop).
+   */
+  stop(): { seconds: number; share: number; preemptedPerSecond: number } {
     const seconds = this.cpuNow() - this.cpuAtStart;
-    return { seconds, share: seconds / ((performance.now() - this.wallAtStart) / 1000) };
+    const wallSeconds = (performance.now() - this.wallAtStart) / 1000;
+    return {
+      seconds,
+      share: seconds / wallSeconds,
+      preemptedPerSecond: (this.switchesNow() - this.switchesAtStart) / wallSeconds,
+    };
+  }
+
+  private switchesNow(): number {
+    return this.pids.reduce((sum, pid) => sum + involuntarySwitches(pid), 0);
   }
 
   private cpuNow(): number {
     return this.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   }
+}
+
+/** Involuntary context switches of the process's main thread so far: times it was preempted. */
+export function involuntarySwitches(pid: number): number {
+  const match = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) : 0;
 }
 
 /** CPU seconds the whole machine has spent busy (every core, every process), per /proc/stat. */

@@ -11,6 +11,10 @@ import { createParser } from "eventsource-parser";
  * no ring, no dedupe, no backpressure (a slow subscriber's socket buffers), no REST.
  * It carries no `id:` line: without a ring it could not resume from one.
  *
+ * It times its own work as the shim does (a chunk read from upstream → its events written
+ * to every subscriber, once per event written): `GET /own-time` answers the times (ms,
+ * a JSON array) since the last asking, and starts afresh.
+ *
  *   node --import tsx bench/reference-relay.ts --upstream URL
  */
 
@@ -29,6 +33,10 @@ interface Payload {
 /** Subscribers by the directory they follow. */
 const subscribers = new Map<string, Set<ServerResponse>>();
 let connected = 0;
+/** Events of the chunk being read that went to some subscriber. */
+let written = 0;
+/** Chunk read → its events written to every subscriber (ms), once per event written. */
+let ownTimes: number[] = [];
 
 /** The instance a request without `?directory` gets: upstream's own, as opencode's `/path` says. */
 async function defaultDirectory(): Promise<string> {
@@ -46,6 +54,28 @@ function relay(data: string): void {
   if (!audience) return;
   const text = `data: ${JSON.stringify(payload)}\n\n`;
   for (const response of audience) response.write(text);
+  written++;
+}
+
+function read(text: string, parser: { feed(text: string): void }): void {
+  const arrived = performance.now();
+  written = 0;
+  parser.feed(text);
+  const events = written;
+  if (events === 0) return;
+  // Node's ServerResponse corks its socket on a write and uncorks it on the next tick: the
+  // sockets are written to by ticks queued during the feed, which run before this one.
+  process.nextTick(() => {
+    const took = performance.now() - arrived;
+    for (let i = 0; i < events; i++) ownTimes.push(took);
+  });
+}
+
+/** The own times since the last asking. */
+function takeOwnTimes(): string {
+  const times = ownTimes;
+  ownTimes = [];
+  return JSON.stringify(times);
 }
 
 /** Follows upstream's `/global/event`; resolves once it answers, reconnects if it ends. */
@@ -64,7 +94,7 @@ function follow(): Promise<void> {
         return;
       }
       response.setEncoding("utf8");
-      response.on("data", (text: string) => parser.feed(text));
+      response.on("data", (text: string) => read(text, parser));
       response.on("error", () => {});
       response.on("close", () => setTimeout(() => follow().catch(() => {}), 250));
       resolve();
@@ -78,6 +108,10 @@ async function main(): Promise<void> {
   await follow();
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://relay");
+    if (request.method === "GET" && url.pathname === "/own-time") {
+      response.writeHead(200, { "content-type": "application/json" }).end(takeOwnTimes());
+      return;
+    }
     if (request.method !== "GET" || url.pathname !== "/event") {
       response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
       return;

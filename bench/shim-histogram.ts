@@ -55,6 +55,14 @@ export function describeBounds(buckets: Buckets): string {
   return `${bound(0.5)} / ${bound(0.99)}`;
 }
 
+/** The share of observations over `ms`, which must be one of the bucket bounds: exact, not estimated. */
+export function shareOverMs(buckets: Buckets, ms: number): number {
+  const total = observations(buckets);
+  const within = buckets.find((bucket) => bucket.le * 1000 === ms);
+  if (!within) throw new Error(`the shim's histogram has no bucket bound at ${ms} ms`);
+  return total === 0 ? Number.NaN : (total - within.count) / total;
+}
+
 export function observations(buckets: Buckets): number {
   return buckets.at(-1)?.count ?? 0;
 }

@@ -10,11 +10,18 @@ import { pace } from "./pace.js";
  * `POST /emit?rate=R&count=N`, which writes the next N `bench.tick` events at R a second
  * to every `/global/event` stream, each stamped with the shared clock (µs), and answers
  * when done. Events are numbered (`n`) from 0 across calls, so ids never repeat.
+ *
+ * Streams opened with `?first` (a benchmark's direct clients, its reference) are written
+ * each batch of ticks before the others. The others take turns: in the order they opened
+ * on one batch, the reverse on the next, so that of two relays in front of the emitter
+ * neither always gets a tick one write (and one wake-up of a process) before the other.
  */
 
 export const DIRECTORY = "/bench/project";
 
-const streams = new Set<ServerResponse>();
+const firstStreams = new Set<ServerResponse>();
+const streams: ServerResponse[] = [];
+let batches = 0;
 let next = 0;
 
 function json(response: ServerResponse, status: number, body: unknown): void {
@@ -22,13 +29,21 @@ function json(response: ServerResponse, status: number, body: unknown): void {
   response.end(JSON.stringify(body));
 }
 
-function openGlobalEvent(response: ServerResponse): void {
+function openGlobalEvent(response: ServerResponse, first: boolean): void {
   response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   response.write(
     `data: {"payload":{"id":"evt_bench_connected","type":"server.connected","properties":{}}}\n\n`,
   );
-  streams.add(response);
-  response.on("close", () => streams.delete(response));
+  if (first) {
+    firstStreams.add(response);
+    response.on("close", () => firstStreams.delete(response));
+    return;
+  }
+  streams.push(response);
+  response.on("close", () => {
+    const index = streams.indexOf(response);
+    if (index >= 0) streams.splice(index, 1);
+  });
 }
 
 async function emit(url: URL, response: ServerResponse): Promise<void> {
@@ -41,7 +56,10 @@ async function emit(url: URL, response: ServerResponse): Promise<void> {
     for (let n = base + first; n < base + end; n++) {
       frames += `data: {"directory":"${DIRECTORY}","payload":{"id":"evt_bench${n}","type":"bench.tick","properties":{"n":${n},"t":${nowUs()}}}}\n\n`;
     }
-    for (const stream of streams) stream.write(frames);
+    for (const stream of firstStreams) stream.write(frames);
+    const forward = batches++ % 2 === 0;
+    for (let i = 0; i < streams.length; i++)
+      (streams[forward ? i : streams.length - 1 - i] as ServerResponse).write(frames);
   });
   json(response, 200, { elapsedMs });
 }
@@ -62,7 +80,7 @@ function route(request: IncomingMessage, response: ServerResponse): void {
       });
       break;
     case "GET /global/event":
-      openGlobalEvent(response);
+      openGlobalEvent(response, url.searchParams.has("first"));
       break;
     case "POST /emit":
       request.resume();
