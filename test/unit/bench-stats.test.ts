@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { describeBounds, difference, parseBuckets, quantileBoundMs } from "../../bench/shim-histogram.js";
+import {
+  describeBounds,
+  difference,
+  parseBuckets,
+  quantileBoundMs,
+  shareOverMs,
+} from "../../bench/shim-histogram.js";
 import { Histogram, median, summarize } from "../../bench/stats.js";
 
 // The benchmarks' figures are only as good as this arithmetic.
@@ -57,5 +63,8 @@ describe("benchmark statistics", () => {
     expect(quantileBoundMs(window, 1)).toBe(10);
     expect(describeBounds(window)).toBe("≤ 0.1 / ≤ 1");
     expect(describeBounds(difference(before, before))).toBe("– / –");
+    expect(shareOverMs(window, 1)).toBeCloseTo(0.01);
+    expect(shareOverMs(window, 0.1)).toBeCloseTo(0.02);
+    expect(() => shareOverMs(window, 2)).toThrow(/no bucket bound at 2 ms/);
   });
 });
