@@ -51,7 +51,7 @@ function relay(data: string): void {
   // The upstream stream's own greeting is not an event of any instance.
   if (!payload || payload.type === "server.connected" || frame.directory === undefined) return;
   const audience = subscribers.get(frame.directory);
-  if (!audience) return;
+  if (!audience || audience.size === 0) return;
   const text = `data: ${JSON.stringify(payload)}\n\n`;
   for (const response of audience) response.write(text);
   written++;
