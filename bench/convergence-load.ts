@@ -1,7 +1,8 @@
 import type { Relay } from "../fixtures/relay.js";
+import { scrape, total } from "../fixtures/shim-metrics.js";
 import { nowUs, sleep } from "./clock.js";
 import { driveUntilHealth, enterPhase, newSession, promptAsync, type Scene } from "./convergence-scene.js";
-import { type HealthWatch, metricTotal, readHealth, readMetrics } from "./shim-status.js";
+import { type HealthWatch, readHealth } from "./shim-status.js";
 
 export interface Load {
   stream: "honest" | "mute";
@@ -41,10 +42,10 @@ function healthOver(health: HealthWatch, fromUs: number, toUs: number): string {
 
 /** The reconciler's requests over one window of `seconds`, with whatever the scene holds meanwhile. */
 async function window(scene: Scene, health: HealthWatch, seconds: number) {
-  const before = metricTotal(await readMetrics(scene.shim.url), REQUESTS);
+  const before = total(await scrape(scene.shim.url), REQUESTS);
   const fromUs = nowUs();
   await sleep(seconds * 1000);
-  const requests = metricTotal(await readMetrics(scene.shim.url), REQUESTS) - before;
+  const requests = total(await scrape(scene.shim.url), REQUESTS) - before;
   const toUs = nowUs();
   return { perSecond: requests / ((toUs - fromUs) / 1e6), health: healthOver(health, fromUs, toUs) };
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { startModelServer } from "../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../fixtures/opencode.js";
 import { type Relay, startRelay } from "../fixtures/relay.js";
+import { labelledSamples, scrape, total } from "../fixtures/shim-metrics.js";
 import type { StreamFault } from "../fixtures/stream-faults.js";
 import { Tally } from "./changes.js";
 import { nowUs, sleep } from "./clock.js";
@@ -13,7 +14,7 @@ import { describeHealth, outcomes } from "./convergence-outcome.js";
 import { type ModeRow, reportLoads, reportModes, writeRecord } from "./convergence-report.js";
 import { driveUntilHealth, enterPhase, phaseAt, runTurns, type Scene, TURNS } from "./convergence-scene.js";
 import { type ShimProcess, startShim } from "./process.js";
-import { HealthWatch, metricSamples, metricTotal, readMetrics } from "./shim-status.js";
+import { HealthWatch } from "./shim-status.js";
 import { openSseReader, type SseReader } from "./sse-reader.js";
 import { summarize } from "./stats.js";
 import { TruthWatcher } from "./truth-watcher.js";
@@ -43,9 +44,9 @@ function keepLog(shim: ShimProcess): { path: string; out: WriteStream } {
 
 function switchesBetween(before: string, after: string): string {
   const name = "opencode_shim_source_switches_total";
-  const earlier = metricSamples(before, name);
+  const earlier = labelledSamples(before, name);
   const moved: string[] = [];
-  for (const [labels, value] of metricSamples(after, name)) {
+  for (const [labels, value] of labelledSamples(after, name)) {
     const delta = value - (earlier.get(labels) ?? 0);
     if (delta > 0) moved.push(`${labels.replace(/"/g, "")} ×${delta}`);
   }
@@ -59,12 +60,12 @@ async function runMode(
   health: HealthWatch,
   mode: (typeof MODES)[number],
 ): Promise<ModeRow> {
-  const before = await readMetrics(scene.shim.url);
+  const before = await scrape(scene.shim.url);
   enterPhase(scene, mode.name);
   const startUs = nowUs();
   relay.setStreamFault(mode.fault);
   await runTurns(scene, TURNS);
-  const during = await readMetrics(scene.shim.url);
+  const during = await scrape(scene.shim.url);
   relay.setStreamFault({ kind: "honest" });
   enterPhase(scene, BACK);
   const honestUs = nowUs();
@@ -75,13 +76,13 @@ async function runMode(
     );
   // The background samples must have seen what the loop above just read.
   await health.next();
-  const after = await readMetrics(scene.shim.url);
+  const after = await scrape(scene.shim.url);
   const corrections = "opencode_shim_reconciler_corrections_total";
   return {
     name: mode.name,
     outcome: undefined,
     health: describeHealth(health.samples, startUs, honestUs, nowUs()),
-    corrections: metricTotal(during, corrections) - metricTotal(before, corrections),
+    corrections: total(during, corrections) - total(before, corrections),
     switches: switchesBetween(before, after),
   };
 }

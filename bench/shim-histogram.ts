@@ -1,3 +1,5 @@
+import { scrape } from "../fixtures/shim-metrics.js";
+
 /**
  * The shim's own view of an event's added latency: its Prometheus histogram
  * `opencode_shim_event_added_latency_seconds` (bytes in from upstream → frames written to
@@ -26,9 +28,7 @@ export function parseBuckets(metricsText: string): Buckets {
 }
 
 export async function readBuckets(shimUrl: string): Promise<Buckets> {
-  const response = await fetch(`${shimUrl}/shim/metrics`);
-  if (!response.ok) throw new Error(`GET /shim/metrics answered ${response.status}`);
-  return parseBuckets(await response.text());
+  return parseBuckets(await scrape(shimUrl));
 }
 
 /** What was observed between two readings. */

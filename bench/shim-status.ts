@@ -2,7 +2,7 @@ import { nowUs, sleep } from "./clock.js";
 
 /**
  * What the shim says of itself while a benchmark runs: `GET /shim/health`, sampled in the
- * background, and `GET /shim/metrics` read on demand.
+ * background. (`GET /shim/metrics` is read with fixtures/shim-metrics.ts.)
  */
 
 export interface HealthSample {
@@ -67,33 +67,4 @@ export class HealthWatch {
     this.running = false;
     await this.loop;
   }
-}
-
-export async function readMetrics(shimUrl: string): Promise<string> {
-  const response = await fetch(`${shimUrl}/shim/metrics`, { signal: AbortSignal.timeout(5000) });
-  if (!response.ok) throw new Error(`GET /shim/metrics answered ${response.status}`);
-  return response.text();
-}
-
-/** The sum of every sample of a metric, whatever its labels (0 when it has none yet). */
-export function metricTotal(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
-}
-
-/** Every labelled sample of a metric, as `{labels} value` strings, for a note on what moved. */
-export function metricSamples(text: string, name: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    samples.set(
-      line.slice(name.length, line.lastIndexOf(" ")),
-      Number(line.slice(line.lastIndexOf(" ") + 1)),
-    );
-  }
-  return samples;
 }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { scrape } from "../../fixtures/shim-metrics.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { scrape } from "../helpers/metrics.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";

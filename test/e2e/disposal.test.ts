@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { sample, scrape } from "../../fixtures/shim-metrics.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { sample, scrape } from "../helpers/metrics.js";
 import { startTestShim } from "../helpers/shim.js";
 import { eventually, sourceState } from "../helpers/wait.js";
 

@@ -8,10 +8,10 @@ import {
 } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { sample, scrape } from "../../fixtures/shim-metrics.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { StreamFault } from "../../fixtures/stream-faults.js";
 import type { Shim } from "../../src/app.js";
-import { sample, scrape } from "../helpers/metrics.js";
 import { createSession } from "../helpers/rest.js";
 import { RestTruth } from "../helpers/rest-truth.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";

@@ -9,9 +9,9 @@ import {
 } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { sample, scrape, total } from "../../fixtures/shim-metrics.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { sample, scrape, total } from "../helpers/metrics.js";
 import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";

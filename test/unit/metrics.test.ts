@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { sample } from "../../fixtures/shim-metrics.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { sample } from "../helpers/metrics.js";
 import { startTestShim } from "../helpers/shim.js";
 import { sourceState } from "../helpers/wait.js";
 
