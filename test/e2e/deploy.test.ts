@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { freePort } from "../../fixtures/free-port.js";
 import {
   type OpencodeVersion,
   opencodeBinary,
@@ -320,15 +320,6 @@ const opencodeLogDir = (opencode: Container) => {
 };
 
 // ---- running a setup here ----
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const address = server.address();
-  await new Promise((done) => server.close(done));
-  if (!address || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 interface Process {
   child: ChildProcess;

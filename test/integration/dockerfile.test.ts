@@ -9,14 +9,15 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join, posix } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { type FakeUpstream, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { freePort } from "../../fixtures/free-port.js";
 import { recordPid } from "../../fixtures/opencode.js";
 import { helpText } from "../../src/config.js";
+import { eventually } from "../helpers/wait.js";
 
 // There is no Docker engine here: these tests read the Dockerfiles, check what they refer to,
 // and carry out their stages by hand in temp folders (COPY, WORKDIR, ENV, ARG, RUN), then run
@@ -173,23 +174,6 @@ function dockerIgnored(patterns: string[], path: string): boolean {
     if (candidates.some((candidate) => toRegExp(pattern).test(candidate))) ignored = !negated;
   }
   return ignored;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 describe("Dockerfile (the shim's image)", () => {
@@ -350,10 +334,15 @@ describe("Dockerfile (the shim's image)", () => {
       });
       const forget = recordPid(shim.pid ?? 0);
       try {
-        await eventually(healthy, 30_000, "the health check to pass");
+        await eventually(healthy, 30_000, "the health check to pass", 250);
         await upstream.close();
         upstream = undefined;
-        await eventually(async () => !(await healthy()), 30_000, "the health check to fail without opencode");
+        await eventually(
+          async () => !(await healthy()),
+          30_000,
+          "the health check to fail without opencode",
+          250,
+        );
       } finally {
         shim.kill("SIGTERM");
         await new Promise((resolve) => shim?.once("exit", resolve));
