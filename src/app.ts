@@ -7,20 +7,20 @@ import Fastify, {
 import type { Config } from "./config.js";
 import { BadRequest, describeError, InternalError, isClientError, sendError } from "./errors.js";
 import { Hub } from "./hub/hub.js";
-import { OpencodeSink } from "./hub/sink.js";
-import { loggerOptions } from "./log.js";
+import { loggerOptions } from "./logger.js";
+import { OpencodeSink } from "./opencode/sink.js";
 import { PrometheusMetrics } from "./prometheus.js";
-import { proxy } from "./routes/proxy.js";
+import { DisposalWitness } from "./proxy/disposal-witness.js";
+import { InstanceDiscovery } from "./proxy/instance-discovery.js";
+import { proxy } from "./proxy/proxy.js";
 import { refuseAbsoluteForm } from "./routes/request-target.js";
 import { shimRoutes } from "./routes/shim.js";
 import { streamRoutes } from "./routes/streams.js";
-import { DisposalWitness } from "./sources/disposal-witness.js";
-import { InstanceDiscovery } from "./sources/instance-discovery.js";
-import { LogSource } from "./sources/log.js";
+import { LogSource } from "./sources/log/log-source.js";
 import { EventSources } from "./sources/sources.js";
 import type { StreamJudgeOptions } from "./sources/stream-judge.js";
 import { EmbeddedOpencode } from "./upstream/embedded.js";
-import { waitForUpstream } from "./upstream/health.js";
+import { waitForUpstream } from "./upstream/health-check.js";
 import { findOpencodeBinary } from "./upstream/opencode-bin.js";
 import { Upstream } from "./upstream/upstream.js";
 
@@ -83,7 +83,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   const upstream = new Upstream(config.upstream, config.credentials, overrides.upstreamRequestTimeoutMs);
   const metrics = new PrometheusMetrics(
     config.source,
-    config.source === "passthrough" ? "passthrough" : config.source === "poll" ? "poll" : "global",
+    config.source === "passthrough" ? "passthrough" : config.source === "poll" ? "reconciler" : "stream",
   );
   const hub = new Hub({ replaySize: config.replaySize, metrics });
   const sink = new OpencodeSink(hub, metrics);
@@ -111,6 +111,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     mode: config.source,
     upstream,
     sink,
+    audience: hub,
     log,
     metrics,
     pollIntervalMs: config.pollIntervalMs,
@@ -125,7 +126,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   app.register(streamRoutes, { ...streams, sources });
   app.register(shimRoutes, { prefix: "/shim", hub, upstream, sources, corsOrigins: config.cors, metrics });
   const discovery = new InstanceDiscovery(sources, hub, upstream, log);
-  const witness = new DisposalWitness(sink, upstream);
+  const witness = new DisposalWitness(sink, hub, upstream);
   app.register(proxy, {
     upstream,
     notice: (request) => both(discovery.notice(request), witness.before(request)),
@@ -180,7 +181,7 @@ export async function startShim(given: Config, overrides: ShimOverrides = {}): P
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    const source = sources ? `${sources.mode} (now ${sources.active})` : "passthrough";
+    const source = sources ? `${sources.mode} (clients fed by the ${sources.feeder})` : "passthrough";
     app.log.info(
       { upstream: upstream.origin, upstreamVersion: health.version, source, logDir: config.logDir },
       `fronting opencode ${health.version ?? "(unknown version)"} at ${upstream.origin}; /event source: ${source}`,

@@ -1,36 +1,46 @@
 /**
- * Where an event came from: upstream's own stream (`global`), the reconciler making up for
- * what no stream said, or the proxy witnessing a call that disposed an instance.
+ * Where an event came from: upstream's own `stream`, the `reconciler` making up for what
+ * no stream said, or the `proxy` witnessing a call that disposed an instance.
  */
-export type EventOrigin = "global" | "reconciler" | "proxy";
+export type EventOrigin = "stream" | "reconciler" | "proxy";
 
-/** What is feeding clients: upstream's stream, or the reconciler's REST reads. */
-export type ActiveSource = "global" | "poll";
+/** Who feeds clients their events now: upstream's stream, or the reconciler's REST reads. */
+export type Feeder = "stream" | "reconciler";
 
 /**
- * Why the shim moved from one source to the other: upstream's stream went down or came
- * back (`down`, `live`), or the witnesses found it lying or saw it honest again.
+ * What the sink made of an event: `new` (numbered and queued for clients), or dropped — a
+ * `duplicate` (its id, or the same news, told already), `stale` (older than, or the same
+ * as, what a correction told), or `held` back (the stream's copy of what the reconciler
+ * rebuilds, while the reconciler feeds clients).
+ */
+export type Admission = "new" | "duplicate" | "stale" | "held";
+
+/**
+ * Why clients moved from one feeder to the other: upstream's stream went down or came
+ * back (`down`, `live`), or the stream's judge found it lying or honest again.
  */
 export type SwitchReason = "down" | "live" | "lying" | "honest";
 
 /**
  * Everything the shim counts, told at the moment it happens (as Mercure's hub calls its
- * `Metrics`): the hub, the sources and the reconciler call these, and never keep counters
- * of their own for the metrics to read back. `noMetrics` does nothing.
+ * `Metrics`): the sink, the hub, the sources and the reconciler call these, and never keep
+ * counters of their own for the metrics to read back. `noMetrics` does nothing.
  */
 export interface Metrics {
-  /** An event was numbered and queued for clients. */
-  eventPublished(origin: EventOrigin, type: string): void;
-  /** An event was dropped as one already published: the same id, or (`byContent`) a correction's repeat. */
-  duplicateDropped(byContent: boolean): void;
+  /** The sink's verdict on one event, from one origin. */
+  eventAdmitted(origin: EventOrigin, type: string, admission: Admission): void;
   framesWritten(count: number): void;
   clientConnected(): void;
   /** `dropped`: cut off for not reading. */
   clientDisconnected(dropped: boolean): void;
   /** Upstream's `/global/event` came back after it had been live. */
   streamReconnected(): void;
-  /** Clients are now fed by `active`, for `reason`; `degraded`: the shim had to work around the stream. */
-  sourceSwitched(active: ActiveSource, reason: SwitchReason, degraded: boolean): void;
+  /**
+   * Clients are now fed by `feeder`, for `reason`. Outside `--source poll` (where the
+   * reconciler always feeds clients and nothing changes), the reconciler feeding clients
+   * means the shim works around upstream's stream: it is degraded.
+   */
+  feederChanged(feeder: Feeder, reason: SwitchReason): void;
   /** One REST request of the reconciler to upstream. */
   upstreamRead(): void;
   /** Seconds from an event's bytes arriving from upstream to its frames written to every client. */
@@ -40,13 +50,12 @@ export interface Metrics {
 const nothing = () => {};
 
 export const noMetrics: Metrics = {
-  eventPublished: nothing,
-  duplicateDropped: nothing,
+  eventAdmitted: nothing,
   framesWritten: nothing,
   clientConnected: nothing,
   clientDisconnected: nothing,
   streamReconnected: nothing,
-  sourceSwitched: nothing,
+  feederChanged: nothing,
   upstreamRead: nothing,
   addedLatency: nothing,
 };

@@ -1,37 +1,38 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { ActiveSource, EventOrigin, Metrics, SwitchReason } from "./metrics.js";
+import type { Admission, EventOrigin, Feeder, Metrics, SwitchReason } from "./metrics.js";
 
 /** The shim's metrics as Prometheus text (`GET /shim/metrics`), counted as things happen. */
 export class PrometheusMetrics implements Metrics {
   readonly registry = new Registry();
   private readonly eventsIn: Counter<"source" | "type">;
   private readonly eventsOut: Counter;
-  private readonly duplicates: Counter;
+  private readonly dropped: Counter<"reason">;
   private readonly subscribers: Gauge;
   private readonly droppedClients: Counter;
   private readonly reconnects: Counter;
   private readonly corrections: Counter<"type">;
   private readonly requests: Counter;
-  private readonly sourceInfo: Gauge<"mode" | "active">;
+  private readonly sourceInfo: Gauge<"mode" | "feeder">;
   private readonly switches: Counter<"to" | "reason">;
   private readonly degraded: Gauge;
   private readonly latency: Histogram;
-  /** Children of labelled counters by their labels: prom-client's own lookup hashes them on every call. */
+  /** Children of labelled counters by their labels (see `cachedChild`). */
   private readonly published = new Map<string, Counter.Internal>();
   private readonly corrected = new Map<string, Counter.Internal>();
+  private readonly droppedBy = new Map<string, Counter.Internal>();
   private degradedSince: number | undefined;
   private degradedSeconds = 0;
 
-  /** `mode`: the `--source` the shim runs with; `active`: what feeds clients at start. */
+  /** `mode`: the `--source` the shim runs with; `feeder`: who feeds clients at start (upstream's own `/event`, relayed, in passthrough). */
   constructor(
     private readonly mode: string,
-    active: ActiveSource | "passthrough",
+    feeder: Feeder | "passthrough",
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "opencode_shim_" });
     const registers = [this.registry];
     this.eventsIn = new Counter({
       name: "opencode_shim_events_in_total",
-      help: "Events accepted into the hub, by source (global stream, reconciler, proxy) and type",
+      help: "Events the sink admitted for clients, by source (upstream's stream, the reconciler, the proxy) and type",
       labelNames: ["source", "type"],
       registers,
     });
@@ -40,9 +41,10 @@ export class PrometheusMetrics implements Metrics {
       help: "Event frames written to clients",
       registers,
     });
-    this.duplicates = new Counter({
-      name: "opencode_shim_duplicate_events_total",
-      help: "Events dropped as already published: the same id, or a stream event repeating a correction",
+    this.dropped = new Counter({
+      name: "opencode_shim_events_dropped_total",
+      help: "Events the sink dropped: a duplicate (its id or its news told already), stale (what a correction told, or older), or held back (upstream's copy of what the reconciler rebuilds, while the reconciler feeds clients)",
+      labelNames: ["reason"],
       registers,
     });
     this.subscribers = new Gauge({
@@ -73,19 +75,19 @@ export class PrometheusMetrics implements Metrics {
     });
     this.sourceInfo = new Gauge({
       name: "opencode_shim_source_info",
-      help: "The event source in use (1 for the active one)",
-      labelNames: ["mode", "active"],
+      help: "The --source mode, and who feeds clients now (1 for the current feeder): upstream's stream or the reconciler",
+      labelNames: ["mode", "feeder"],
       registers,
     });
     this.switches = new Counter({
-      name: "opencode_shim_source_switches_total",
-      help: "Moves between upstream's stream and the reconciler, by what clients are fed from now and why",
+      name: "opencode_shim_feeder_switches_total",
+      help: "Moves of clients between upstream's stream and the reconciler, by who feeds them now and why",
       labelNames: ["to", "reason"],
       registers,
     });
     this.degraded = new Gauge({
       name: "opencode_shim_degraded",
-      help: "1 while the shim works around upstream's stream (down, or lying), 0 otherwise",
+      help: "1 while the reconciler feeds clients in place of upstream's stream (down, or lying), 0 otherwise",
       registers,
     });
     const self = this;
@@ -109,29 +111,17 @@ export class PrometheusMetrics implements Metrics {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     });
-    this.sourceInfo.set({ mode, active }, 1);
+    this.sourceInfo.set({ mode, feeder }, 1);
     this.degraded.set(0);
   }
 
-  eventPublished(origin: EventOrigin, type: string): void {
-    const key = `${origin} ${type}`;
-    let child = this.published.get(key);
-    if (!child) {
-      child = this.eventsIn.labels(origin, type);
-      this.published.set(key, child);
+  eventAdmitted(origin: EventOrigin, type: string, admission: Admission): void {
+    if (admission !== "new") {
+      cachedChild(this.droppedBy, admission, () => this.dropped.labels(admission)).inc();
+      return;
     }
-    child.inc();
-    if (origin !== "reconciler") return;
-    let correction = this.corrected.get(type);
-    if (!correction) {
-      correction = this.corrections.labels(type);
-      this.corrected.set(type, correction);
-    }
-    correction.inc();
-  }
-
-  duplicateDropped(): void {
-    this.duplicates.inc();
+    cachedChild(this.published, `${origin} ${type}`, () => this.eventsIn.labels(origin, type)).inc();
+    if (origin === "reconciler") cachedChild(this.corrected, type, () => this.corrections.labels(type)).inc();
   }
 
   framesWritten(count: number): void {
@@ -151,10 +141,11 @@ export class PrometheusMetrics implements Metrics {
     this.reconnects.inc();
   }
 
-  sourceSwitched(active: ActiveSource, reason: SwitchReason, degraded: boolean): void {
+  feederChanged(feeder: Feeder, reason: SwitchReason): void {
+    const degraded = feeder === "reconciler";
     this.sourceInfo.reset();
-    this.sourceInfo.set({ mode: this.mode, active }, 1);
-    this.switches.inc({ to: active, reason });
+    this.sourceInfo.set({ mode: this.mode, feeder }, 1);
+    this.switches.inc({ to: feeder, reason });
     this.degraded.set(degraded ? 1 : 0);
     const now = performance.now();
     if (this.degradedSince !== undefined) this.degradedSeconds += (now - this.degradedSince) / 1000;
@@ -168,4 +159,18 @@ export class PrometheusMetrics implements Metrics {
   addedLatency(seconds: number): void {
     this.latency.observe(seconds);
   }
+}
+
+/** A labelled counter's child, looked up once: prom-client's own lookup hashes the labels on every call. */
+function cachedChild(
+  children: Map<string, Counter.Internal>,
+  key: string,
+  make: () => Counter.Internal,
+): Counter.Internal {
+  let child = children.get(key);
+  if (!child) {
+    child = make();
+    children.set(key, child);
+  }
+  return child;
 }

@@ -2,6 +2,9 @@ import { eventId } from "../ids.js";
 import { encodeFrame } from "../sse.js";
 import type { Envelope, EventPayload } from "./update.js";
 
+/** The event that ends its instance's `/event` streams, as upstream ends them. */
+export const INSTANCE_DISPOSED = "server.instance.disposed";
+
 /**
  * The two framings opencode uses: `/event` carries the bare event, `/global/event` wraps
  * it with the instance it belongs to (the stream's own server.* events come bare-wrapped,

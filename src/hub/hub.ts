@@ -1,18 +1,17 @@
 import { type Metrics, noMetrics } from "../metrics.js";
-import { INSTANCE_DISPOSED } from "./announcements.js";
 import { formatCursor, newEpoch, parseCursor } from "./cursor.js";
 import { RecentIds } from "./dedupe.js";
-import { globalFrame, instanceFrame, serverFrame } from "./frames.js";
+import { globalFrame, INSTANCE_DISPOSED, instanceFrame, serverFrame } from "./frames.js";
 import { Ring } from "./ring.js";
 import type { Subscriber } from "./subscriber.js";
-import type { Envelope, EventOrigin, Update } from "./update.js";
+import type { Envelope, Update } from "./update.js";
 
 export interface HubOptions {
   /** Updates kept per instance for `Last-Event-ID` replay. */
   replaySize: number;
   /** Instances whose history is kept; the least recently active idle one goes first. */
   maxInstances?: number;
-  /** Told of every event accepted or dropped, every frame written, every client come and gone. */
+  /** Told of every frame written, every client come and gone. */
   metrics?: Metrics;
 }
 
@@ -34,8 +33,8 @@ interface Frames {
  * the same frame to each subscriber of the event's instance (and to every `/global/event`
  * subscriber). Of opencode it knows only the wire: its two framings, the stream's own
  * `server.connected` and `server.heartbeat` frames, and that `server.instance.disposed`
- * ends its instance's `/event` streams. What events mean is the sink's business: they
- * reach the hub through it.
+ * ends its instance's `/event` streams. Whether an event should reach clients at all is
+ * the sink's business: events reach the hub through it.
  */
 export class Hub {
   readonly epoch = newEpoch();
@@ -47,7 +46,7 @@ export class Hub {
   private subscriberCount = 0;
   private readonly maxInstances: number;
   private pending: Update[] = [];
-  /** The end-of-turn flush publishing queued, unless a source flushed first. */
+  /** The end-of-turn flush a dispatch queued, unless a source flushed first. */
   private scheduledFlush: NodeJS.Immediate | undefined;
   /** The newest update of any instance whose history was dropped: a cursor older than it may have lost events. */
   private forgottenUpTo = 0;
@@ -82,21 +81,11 @@ export class Hub {
     return [...this.subscribers.keys()];
   }
 
-  /** Whether an event with this id has been published already (of the recent ones). */
-  hasSeen(id: string | undefined): boolean {
-    return typeof id === "string" && this.recent.has(id);
-  }
-
-  /** Accepts an event; undefined when it is a duplicate of one already published. */
-  publish(envelope: Envelope): Update | undefined {
+  /** Numbers an event and queues its frame for clients; undefined when an event with its id came before. */
+  dispatch(envelope: Envelope): Update | undefined {
     const id = envelope.payload.id;
-    const origin: EventOrigin = envelope.origin ?? "global";
-    if (typeof id === "string" && !this.recent.add(id)) {
-      this.metrics.duplicateDropped(false);
-      return undefined;
-    }
+    if (typeof id === "string" && !this.recent.add(id)) return undefined;
     const seq = ++this.seq;
-    this.metrics.eventPublished(origin, envelope.payload.type);
     const cursor = formatCursor(this.epoch, seq);
     const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
     this.ringFor(envelope.directory).push(update);
@@ -106,7 +95,7 @@ export class Hub {
   }
 
   /**
-   * Writes out what was published since the last flush. Publishing only queues: the
+   * Writes out what was dispatched since the last flush. Dispatching only queues: the
    * updates of one chunk from upstream (whose reader flushes when it is done with it) or
    * of one turn of the event loop (a read of the reconciler: flushed at the turn's end)
    * go out together, in one write per subscriber, and subscribers that want the same

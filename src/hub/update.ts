@@ -29,21 +29,3 @@ export interface Update extends Envelope {
   /** The `/global/event` frame, made the first time a global subscriber needs it. */
   globalFrame?: Buffer;
 }
-
-/** An event's properties, as an object (empty when they are not one). */
-export function propertiesOf(payload: EventPayload): Record<string, unknown> {
-  const { properties } = payload;
-  return typeof properties === "object" && properties !== null && !Array.isArray(properties)
-    ? (properties as Record<string, unknown>)
-    : {};
-}
-
-/** The session an event is about: its `sessionID`, or that of the part or message it carries, or the session it carries. */
-export function sessionOf(payload: EventPayload): string | undefined {
-  const p = propertiesOf(payload);
-  const part = p.part as { sessionID?: unknown } | undefined;
-  const info = p.info as { id?: unknown; sessionID?: unknown } | undefined;
-  for (const candidate of [p.sessionID, part?.sessionID, info?.sessionID, info?.id])
-    if (typeof candidate === "string") return candidate;
-  return undefined;
-}

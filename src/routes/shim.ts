@@ -4,10 +4,10 @@ import { NotFound, sendError } from "../errors.js";
 import { pathOf } from "../helpers.js";
 import type { PrometheusMetrics } from "../prometheus.js";
 import { allowedOrigin } from "./cors.js";
-import { type HealthRouteOptions, healthRoute } from "./health.js";
-import { metricsRoute } from "./metrics.js";
 import { authorized, refuse } from "./shim-auth.js";
-import { viewRoute } from "./view.js";
+import { type HealthRouteOptions, healthRoute } from "./shim-health.js";
+import { metricsRoute } from "./shim-metrics.js";
+import { viewRoute } from "./shim-view.js";
 
 export interface ShimRoutesOptions extends Omit<HealthRouteOptions, "authorized"> {
   corsOrigins: string[];

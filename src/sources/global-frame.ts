@@ -1,4 +1,5 @@
 import type { Envelope, EventPayload } from "../hub/update.js";
+import { isObject } from "../json.js";
 
 /** What one `data:` of upstream's `/global/event` turned out to be. */
 export type GlobalFrame =
@@ -8,10 +9,6 @@ export type GlobalFrame =
   /** A `sync` wrapper: its plain twin, with the same id, carries the event. */
   | { kind: "sync" }
   | { kind: "invalid"; reason: string };
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /**
  * Reads one global frame: `{directory, project?, workspace?, payload: {id, type, properties}}`.

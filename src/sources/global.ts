@@ -1,11 +1,14 @@
 import { EventEmitter } from "node:events";
+import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { describeError } from "../errors.js";
 import type { Envelope } from "../hub/update.js";
 import { type Metrics, noMetrics } from "../metrics.js";
 import type { Upstream } from "../upstream/upstream.js";
-import { createGlobalStreamReader } from "./global-stream.js";
+import type { GlobalFrame } from "./global-frame.js";
+import { createGlobalStreamReader, type GlobalStreamReader } from "./global-stream.js";
+import { StallWatchdog } from "./stall-watchdog.js";
 
 export interface GlobalSourceOptions {
   upstream: Upstream;
@@ -27,6 +30,15 @@ export interface GlobalSourceOptions {
 }
 
 export type GlobalSourceState = "connecting" | "live" | "down" | "stopped";
+
+/** One connection to upstream's stream, as its phases share it. */
+interface Connection {
+  abort: AbortController;
+  /** When its first frame came (`performance.now()`); undefined until then. */
+  liveSince: number | undefined;
+  /** Events of the chunk being read that clients got: their latency is observed once written. */
+  published: number;
+}
 
 /**
  * The shim's one connection to upstream's `GET /global/event`, which still works on the
@@ -119,101 +131,112 @@ export class GlobalSource extends EventEmitter {
   private async connectOnce(): Promise<number> {
     const abort = new AbortController();
     this.abort = abort;
-    let live = false;
-    let liveSince = 0;
-    let watchdog: NodeJS.Timeout | undefined;
-    const armWatchdog = () => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        this.problem(`no data for ${this.stallTimeoutMs} ms, reconnecting`);
-        abort.abort();
-      }, this.stallTimeoutMs);
-    };
+    const connection: Connection = { abort, liveSince: undefined, published: 0 };
+    const watchdog = new StallWatchdog(this.stallTimeoutMs, () => {
+      this.problem(`no data for ${this.stallTimeoutMs} ms, reconnecting`);
+      abort.abort();
+    });
     try {
-      const response = await this.options.upstream.pool.request({
-        method: "GET",
-        path: "/global/event",
-        headers: this.options.upstream.ownHeaders({ accept: "text/event-stream" }),
-        signal: abort.signal,
-      });
-      const contentType = String(response.headers["content-type"] ?? "");
-      if (response.statusCode !== 200 || !contentType.startsWith("text/event-stream")) {
-        await response.body.dump().catch(() => {});
-        this.problem(
-          `GET /global/event answered ${response.statusCode} ${contentType || "(no content-type)"}`,
-        );
-        return 0;
-      }
-      /** Events of the chunk being parsed that the hub took: their latency is observed once written. */
-      let published = 0;
-      const reader = createGlobalStreamReader({
-        maxFrameBytes: this.maxFrameBytes,
-        onFrame: (frame) => {
-          if (frame.kind === "invalid") {
-            this.skipped(frame.reason);
-            return;
-          }
-          if (!live) {
-            live = true;
-            liveSince = performance.now();
-            if (this.everLive) this.metrics.streamReconnected();
-            this.everLive = true;
-            this.lastProblem = undefined;
-            this.options.log.info("upstream /global/event is live");
-            this.setState("live");
-          }
-          if (frame.kind !== "event") return;
-          if (this.options.onEvent(frame.envelope)) published++;
-        },
-        onOversize: () => {
-          this.problem(`an upstream frame exceeded ${this.maxFrameBytes} bytes, reconnecting`);
-          abort.abort();
-        },
-      });
-      armWatchdog();
-      // What the socket has handed over, its events out at once: no async iteration, no
-      // wait for the event loop's turn to end. Then one turn's pause before the next read,
-      // so that with upstream's data already buffered the clients' sockets still drain (and
-      // other work runs) meanwhile; a read takes all that is buffered, in one piece.
-      const body = response.body;
-      await new Promise<void>((resolve, reject) => {
-        let pausing = false;
-        const readBuffered = () => {
-          pausing = false;
-          const chunk = body.read() as Buffer | null;
-          if (chunk === null) return; // "readable" comes when there is more
-          const arrived = performance.now();
-          armWatchdog();
-          published = 0;
-          try {
-            reader.feed(chunk);
-            this.options.onChunkRead();
-          } catch (error) {
-            // Thrown here, it would escape the stream's own code: end this connection instead.
-            this.problem(`reading GET /global/event failed: ${describeError(error)}`);
-            abort.abort();
-            reject(error);
-            return;
-          }
-          if (published > 0) this.observeWritten(published, (performance.now() - arrived) / 1000);
-          pausing = true;
-          setImmediate(readBuffered);
-        };
-        body.on("readable", () => {
-          if (!pausing) readBuffered();
-        });
-        body.once("end", resolve);
-        body.once("close", resolve);
-        body.once("error", reject);
-      });
+      const body = await this.open(abort.signal);
+      if (!body) return 0;
+      watchdog.fed();
+      await this.readAll(body, connection, watchdog);
       if (!this.stopped) this.problem("GET /global/event ended, reconnecting");
     } catch (error) {
       if (!this.stopped && !abort.signal.aborted)
         this.problem(`GET /global/event failed: ${describeError(error)}`);
     } finally {
-      clearTimeout(watchdog);
+      watchdog.stop();
     }
-    return live ? performance.now() - liveSince : 0;
+    return connection.liveSince === undefined ? 0 : performance.now() - connection.liveSince;
+  }
+
+  /** Phase 1: asks for the stream; its body, or undefined (the problem told) when upstream answered something else. */
+  private async open(signal: AbortSignal): Promise<Readable | undefined> {
+    const response = await this.options.upstream.pool.request({
+      method: "GET",
+      path: "/global/event",
+      headers: this.options.upstream.ownHeaders({ accept: "text/event-stream" }),
+      signal,
+    });
+    const contentType = String(response.headers["content-type"] ?? "");
+    if (response.statusCode === 200 && contentType.startsWith("text/event-stream")) return response.body;
+    await response.body.dump().catch(() => {});
+    this.problem(`GET /global/event answered ${response.statusCode} ${contentType || "(no content-type)"}`);
+    return undefined;
+  }
+
+  /**
+   * Phase 2: reads the stream to its end. What the socket has handed over goes out at once
+   * (no async iteration, no wait for the event loop's turn to end); then one turn's pause
+   * before the next read, so that with upstream's data already buffered the clients'
+   * sockets still drain (and other work runs) meanwhile. A read takes all that is buffered,
+   * in one piece.
+   */
+  private readAll(body: Readable, connection: Connection, watchdog: StallWatchdog): Promise<void> {
+    const reader = createGlobalStreamReader({
+      maxFrameBytes: this.maxFrameBytes,
+      onFrame: (frame) => this.take(frame, connection),
+      onOversize: () => {
+        this.problem(`an upstream frame exceeded ${this.maxFrameBytes} bytes, reconnecting`);
+        connection.abort.abort();
+      },
+    });
+    return new Promise<void>((resolve, reject) => {
+      let pausing = false;
+      const readBuffered = () => {
+        pausing = false;
+        const chunk = body.read() as Buffer | null;
+        if (chunk === null) return; // "readable" comes when there is more
+        watchdog.fed();
+        try {
+          this.readChunk(reader, chunk, connection);
+        } catch (error) {
+          // Thrown here, it would escape the stream's own code: end this connection instead.
+          this.problem(`reading GET /global/event failed: ${describeError(error)}`);
+          connection.abort.abort();
+          reject(error);
+          return;
+        }
+        pausing = true;
+        setImmediate(readBuffered);
+      };
+      body.on("readable", () => {
+        if (!pausing) readBuffered();
+      });
+      body.once("end", resolve);
+      body.once("close", resolve);
+      body.once("error", reject);
+    });
+  }
+
+  /** One chunk of the stream: its events handed on and written out, their added latency observed. */
+  private readChunk(reader: GlobalStreamReader, chunk: Buffer, connection: Connection): void {
+    const arrived = performance.now();
+    connection.published = 0;
+    reader.feed(chunk);
+    this.options.onChunkRead();
+    if (connection.published > 0)
+      this.observeWritten(connection.published, (performance.now() - arrived) / 1000);
+  }
+
+  /** Phase 3: one frame. The first one makes the stream live; each event goes to `onEvent`. */
+  private take(frame: GlobalFrame, connection: Connection): void {
+    if (frame.kind === "invalid") {
+      this.skipped(frame.reason);
+      return;
+    }
+    if (connection.liveSince === undefined) this.wentLive(connection);
+    if (frame.kind === "event" && this.options.onEvent(frame.envelope)) connection.published++;
+  }
+
+  private wentLive(connection: Connection): void {
+    connection.liveSince = performance.now();
+    if (this.everLive) this.metrics.streamReconnected();
+    this.everLive = true;
+    this.lastProblem = undefined;
+    this.options.log.info("upstream /global/event is live");
+    this.setState("live");
   }
 
   /** Bytes in from upstream → frames written to every client, for each of `events`. */

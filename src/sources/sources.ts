@@ -1,43 +1,37 @@
 import type { FastifyBaseLogger } from "fastify";
 import { describeError } from "../errors.js";
-import { LATE_MS } from "../hub/announcements.js";
-import type { Sink } from "../hub/sink.js";
-import { type Envelope, type EventPayload, sessionOf } from "../hub/update.js";
-import { type ActiveSource, type Metrics, noMetrics, type SwitchReason } from "../metrics.js";
+import type { Envelope, EventPayload } from "../hub/update.js";
+import type { Feeder, Metrics, SwitchReason } from "../metrics.js";
+import { eventKind, REBUILT_TYPES } from "../opencode/events.js";
+import type { OpencodeSink } from "../opencode/sink.js";
+import { GRACE_MS, LATE_MS } from "../trust.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { GlobalSource, type GlobalSourceOptions, type GlobalSourceState } from "./global.js";
-import type { LogHint } from "./log-line.js";
-import { LogWitness } from "./log-witness.js";
+import type { LogHint } from "./log/log-line.js";
+import { LogWitness } from "./log/log-witness.js";
 import type { ReadKind } from "./reconciler/instance-reconciler.js";
-import { RECONCILED_TYPES } from "./reconciler/reconciled.js";
 import { Reconciler } from "./reconciler/reconciler.js";
 import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
-import { StreamRecord } from "./stream-record.js";
 
 /** Where `/event` comes from (`--source`): `auto` picks global when upstream's stream works, poll otherwise. */
 export const SOURCE_MODES = ["auto", "global", "poll", "passthrough"] as const;
 export type SourceMode = (typeof SOURCE_MODES)[number];
 
-const STATUS_TYPES = new Set(["session.status", "session.idle"]);
-
-/** How long the stream gets to carry what a witness saw before it counts as missed. */
-const GRACE_MS = 400;
-
-/** Published for every streamed token: the busy-session reads cover those already. */
-const TOO_FREQUENT = new Set(["message.part.delta"]);
-
 export interface EventSourcesOptions {
   mode: Exclude<SourceMode, "passthrough">;
   upstream: Upstream;
-  sink: Sink;
+  sink: OpencodeSink;
+  /** Who follows which instance: the reconciler reads only those someone follows. */
+  audience: { isWatched(directory: string): boolean };
   log: FastifyBaseLogger;
-  metrics?: Metrics;
+  metrics: Metrics;
   /** `--poll-interval`: between the reconciler's reads of a busy instance while it feeds clients. */
   pollIntervalMs: number;
   /** Whether opencode's log is followed (`fromLog` will be told its lines): then it is a witness too. */
   followsLog?: boolean;
   /** Tuning of upstream's stream, for tests of its failures. */
   stream?: Pick<GlobalSourceOptions, "stallTimeoutMs" | "maxFrameBytes">;
+  /** Tuning of the stream's judge, for tests that cannot wait for the defaults. */
   judge?: StreamJudgeOptions;
 }
 
@@ -48,26 +42,22 @@ export interface SourceHealth {
 }
 
 /**
- * Decides, and keeps deciding, where clients' events come from: upstream's stream, with
- * the reconciler checking behind it, or the reconciler alone, reading fast. The stream is
- * the fast path and REST the truth: the stream's state events reach clients only while
- * it is live and trusted. It stops being trusted when the witnesses — the reconciler's
- * REST reads, with opencode's log to make them look at once — see what it did not carry
- * within `LATE_MS`; then the reconciler feeds clients while the stream is only watched,
- * until it has carried what REST showed for a while. In `auto` the reconciler also feeds
- * clients while the stream is down. Every change is logged once, counted, and told by
- * `health`.
+ * Decides, and keeps deciding, who feeds clients: upstream's stream, with the reconciler
+ * checking behind it, or the reconciler alone, reading fast. The stream is the fast path
+ * and REST the truth: the stream's judge weighs each of the reconciler's corrections
+ * against what the stream carried, and the stream feeds clients only while it is live and
+ * trusted. While the reconciler feeds them, the sink holds back the stream's copies of
+ * what the reconciler rebuilds. In `auto` the reconciler also feeds clients while the
+ * stream is down. Every change is logged once, counted, and told by `health`.
  */
 export class EventSources {
   readonly mode: Exclude<SourceMode, "passthrough">;
   readonly global: GlobalSource | undefined;
   readonly reconciler: Reconciler;
-  private activeSource: ActiveSource;
-  private readonly sink: Sink;
+  private readonly sink: OpencodeSink;
   private readonly log: FastifyBaseLogger;
   private readonly metrics: Metrics;
   private readonly judge: StreamJudge;
-  private readonly record: StreamRecord;
   private readonly logWitness: LogWitness | undefined;
   private streamLive = false;
   private downReason: string | undefined;
@@ -76,15 +66,16 @@ export class EventSources {
     this.mode = options.mode;
     this.sink = options.sink;
     this.log = options.log;
-    this.metrics = options.metrics ?? noMetrics;
+    this.metrics = options.metrics;
     const { upstream, sink, log, metrics } = options;
     this.reconciler = new Reconciler({
       upstream,
       sink,
+      mirror: sink.told,
+      audience: options.audience,
       log,
       metrics,
       pollIntervalMs: options.pollIntervalMs,
-      graceMs: GRACE_MS,
       onCorrections: (_directory, events, kind) => this.corrected(events, kind),
     });
     this.global =
@@ -98,37 +89,40 @@ export class EventSources {
             onEvent: (envelope) => this.fromStream(envelope),
             onChunkRead: () => this.sink.flush(),
           });
-    this.judge = new StreamJudge(options.judge);
-    this.judge.on("verdict", () => this.decide(this.judge.verdict === "lying" ? "lying" : "honest"));
-    this.record = new StreamRecord({
-      lateMs: LATE_MS,
-      onVerdict: (carried, missed) => {
-        this.judge.carried(carried);
-        this.judge.missed(missed);
-      },
+    this.judge = new StreamJudge({
+      ...options.judge,
+      onVerdict: (verdict) => this.decide(verdict === "lying" ? "lying" : "honest"),
     });
     this.logWitness = !options.followsLog
       ? undefined
       : new LogWitness({
           graceMs: GRACE_MS,
-          types: RECONCILED_TYPES,
+          types: REBUILT_TYPES,
           // The log says the stream owes events: REST decides whether it lied, now.
           onShortfall: () => {
-            if (!this.reconciler.leading) this.reconciler.nudge();
+            if (!this.reconciler.feedsClients) this.reconciler.nudge();
           },
         });
-    this.activeSource = this.mode === "poll" ? "poll" : "global";
-    this.reconciler.lead(this.mode === "poll");
+    this.reconciler.feedClients(this.mode === "poll");
     this.global?.on("state", (state: GlobalSourceState) => this.onStreamState(state));
+    const judge = this.judge;
+    const reconciler = this.reconciler;
+    sink.judgedBy({
+      get feeder(): Feeder {
+        return reconciler.feedsClients ? "reconciler" : "stream";
+      },
+      behindOn: (sessionID) => judge.behindOn(sessionID),
+    });
   }
 
-  get active(): ActiveSource {
-    return this.activeSource;
+  /** Who feeds clients now. */
+  get feeder(): Feeder {
+    return this.reconciler.feedsClients ? "reconciler" : "stream";
   }
 
   /** Whether the hub must serve `/global/event` itself (the shim is not on upstream's stream). */
   get servesGlobalEvent(): boolean {
-    return this.activeSource === "poll";
+    return this.reconciler.feedsClients;
   }
 
   /** Whether the shim is working around upstream's stream, and why. */
@@ -144,27 +138,17 @@ export class EventSources {
     return { status: "ok" };
   }
 
-  /**
-   * An event of upstream's stream. Trusted, it goes to clients; not trusted, only what the
-   * reconciler cannot rebuild does, and the rest is noted as evidence for the judge.
-   */
+  /** An event of upstream's stream: evidence for the judge, and news for clients if the sink admits it. */
   fromStream(envelope: Envelope): boolean {
-    const { type } = envelope.payload;
-    this.logWitness?.streamed(type);
-    this.record.noted(envelope.payload);
-    if (this.reconciler.leading && RECONCILED_TYPES.has(type)) return false;
-    if (STATUS_TYPES.has(type) && this.record.behindOn(sessionOf(envelope.payload) ?? "")) {
-      // Behind what a correction told of the session: this status is older than the one clients have.
-      this.metrics.duplicateDropped(true);
-      return false;
-    }
-    return this.sink.publish(envelope);
+    this.logWitness?.streamed(envelope.payload.type);
+    this.judge.noted(envelope.payload);
+    return this.sink.publish(envelope) === "new";
   }
 
-  /** A line of opencode's log: a publish the stream owes, and a reason to read REST now when the reconciler leads. */
+  /** A line of opencode's log: a publish the stream owes, and a reason to read REST now when the reconciler feeds clients. */
   fromLog(hint: LogHint): void {
     if (hint.busType && this.streamLive) this.logWitness?.published(hint.busType);
-    if (this.reconciler.leading && !(hint.busType && TOO_FREQUENT.has(hint.busType)))
+    if (this.reconciler.feedsClients && !(hint.busType && eventKind(hint.busType)?.perToken))
       this.reconciler.nudge(hint.sessionID);
   }
 
@@ -173,16 +157,16 @@ export class EventSources {
    * the stream either carried it (before, or late) or missed it. What a catch-up after an
    * outage publishes is no evidence: the stream was away.
    */
-  corrected(events: EventPayload[], kind: ReadKind): void {
+  private corrected(events: EventPayload[], kind: ReadKind): void {
     if (!this.streamLive || kind === "catch-up") return;
-    this.record.check(events);
+    this.judge.check(events);
     // Until the stream is found late or lying, what else it misses must not wait for the slow pace.
     if (kind === "check") this.reconciler.hurry(LATE_MS);
   }
 
   /**
    * Starts the sources. `global` insists on upstream's stream; `auto` settles for
-   * polling when the stream is not there within `waitMs`, and keeps trying it.
+   * the reconciler when the stream is not there within `waitMs`, and keeps trying it.
    */
   async start(waitMs: number): Promise<void> {
     if (!this.global) return;
@@ -197,7 +181,7 @@ export class EventSources {
       this.downReason = describeError(error);
       this.log.warn(
         { reason: this.downReason },
-        "upstream /global/event is not streaming: rebuilding /event by polling until it does",
+        "upstream /global/event is not streaming: rebuilding /event from REST reads until it does",
       );
       this.decide("down");
     }
@@ -210,7 +194,7 @@ export class EventSources {
    */
   async prepare(directory: string): Promise<void> {
     const tracked = this.reconciler.track(directory);
-    if (this.activeSource === "poll") {
+    if (this.reconciler.feedsClients) {
       await tracked;
       return;
     }
@@ -219,7 +203,6 @@ export class EventSources {
 
   async stop(): Promise<void> {
     this.judge.stop();
-    this.record.clear();
     this.logWitness?.stop();
     await this.global?.stop();
     await this.reconciler.stop();
@@ -234,30 +217,29 @@ export class EventSources {
     } else if (state === "down" && this.streamLive) {
       this.streamLive = false;
       this.logWitness?.reset();
-      this.record.clear();
+      this.judge.reset();
       this.decide("down");
     }
   }
 
   /**
-   * Puts clients on whatever the mode, the stream's state and the judge's verdict call for.
-   * Never called in `poll` mode: there is no stream there, so no state change and no verdict.
+   * Puts clients on the feeder the mode, the stream's state and the judge's verdict call
+   * for. Never called in `poll` mode: there is no stream there, so no state change and no
+   * verdict.
    */
   private decide(reason: SwitchReason): void {
     const lying = this.judge.verdict === "lying";
-    const leading = lying || (this.mode === "auto" && !this.streamLive);
-    const active: ActiveSource = leading ? "poll" : "global";
-    const wasLeading = this.reconciler.leading;
-    if (active !== this.activeSource) {
-      this.activeSource = active;
-      this.metrics.sourceSwitched(active, reason, leading);
+    const reconcilerFeeds = lying || (this.mode === "auto" && !this.streamLive);
+    const before = this.feeder;
+    this.reconciler.feedClients(reconcilerFeeds);
+    if (this.feeder !== before) {
+      this.metrics.feederChanged(this.feeder, reason);
       this.say(reason);
     }
-    this.reconciler.lead(leading);
-    if (leading && !wasLeading) {
+    if (reconcilerFeeds && before === "stream") {
       this.reconciler.nudge(); // what the stream did not say, clients get now
-    } else if (!leading && (wasLeading || reason === "live")) {
-      // Back on the stream: what it did not carry while it was away or watched, clients get now.
+    } else if (!reconcilerFeeds && (before === "reconciler" || reason === "live")) {
+      // Back on the stream: what it did not carry while it was away or distrusted, clients get now.
       void this.reconciler.catchUp();
     }
   }
@@ -277,10 +259,10 @@ export class EventSources {
         );
         return;
       case "down":
-        this.log.info({ source: "poll" }, "event source: polling upstream");
+        this.log.info({ feeder: "reconciler" }, "clients are fed from REST reads: upstream's stream is down");
         return;
       case "live":
-        this.log.info({ source: "global" }, "event source: upstream /global/event");
+        this.log.info({ feeder: "stream" }, "clients are fed from upstream /global/event");
         return;
     }
   }

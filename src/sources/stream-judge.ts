@@ -1,38 +1,47 @@
-import { EventEmitter } from "node:events";
+import type { EventPayload } from "../hub/update.js";
+import {
+  CARRIED_TO_TRUST,
+  FLAP_WINDOW_MS,
+  FORGIVE_AFTER_MS,
+  HOLD_MS,
+  MAX_HOLD_MS,
+  MISS_WINDOW_MS,
+  MISSES_TO_DISTRUST,
+} from "../trust.js";
+import { StreamRecord } from "./stream-record.js";
 
 export type Verdict = "honest" | "lying";
 
 export interface StreamJudgeOptions {
-  /** How long the stream must go without a miss, carrying what the witnesses saw, to be trusted again. */
+  /** Told of every change of verdict. */
+  onVerdict?: (verdict: Verdict) => void;
+  /** How long the stream must go without a miss, carrying what REST showed, to be trusted again. */
   holdMs?: number;
   /** The hold doubles each time the stream lies again soon after it was trusted, up to this. */
   maxHoldMs?: number;
-  /** How many witnessed changes the stream must have carried in that time: enough that a lossy stream's lucky streak is not mistaken for honesty. */
+  /** How many changes REST showed the stream must have carried in that time. */
   carriedToTrust?: number;
-  /** How many missed events within `missWindowMs` make the stream a liar (one: a miss is a state not carried for seconds). */
+  /** How many missed events within `missWindowMs` make the stream a liar. */
   missesToDistrust?: number;
   missWindowMs?: number;
+  /** How late the stream may carry what REST showed and still count as having told it. */
+  lateMs?: number;
   now?: () => number;
 }
 
-/** Lying again within this long of being trusted is flapping: the next hold is longer. */
-const FLAP_WINDOW_MS = 60_000;
-/** Trusted this long without a lie, the hold goes back to its first length. */
-const FORGIVE_AFTER_MS = 600_000;
-
 /**
- * Decides whether upstream's stream tells the truth, from what the witnesses report: the
- * changes REST showed that the stream did not carry (misses), and, while it is not
- * trusted, those it did carry. It turns `lying` on the first miss, and `honest` again
- * only once the stream has carried what the witnesses saw for a while with no miss — a
- * while that doubles when it flaps. Silence is no evidence either way: an idle upstream
- * neither trips it nor clears it.
- *
- * Emits `verdict` (verdict, reason) on every change.
+ * Decides whether upstream's stream tells the truth. It keeps the record of what the
+ * stream carried and looks each correction of the reconciler up in it: a change REST
+ * showed that the stream did not carry in time is a miss; one it carried counts for it.
+ * It turns `lying` on the first miss, and `honest` again only once the stream has carried
+ * what REST showed for a while with no miss — a while that doubles when it flaps. Silence
+ * is no evidence either way: an idle upstream neither trips it nor clears it. The timing
+ * is `trust.ts`'s.
  */
-export class StreamJudge extends EventEmitter {
+export class StreamJudge {
   private verdictNow: Verdict = "honest";
   private reasonNow: string | undefined;
+  private readonly record: StreamRecord;
   private readonly holdMs: number;
   private readonly maxHoldMs: number;
   private readonly carriedToTrust: number;
@@ -47,15 +56,22 @@ export class StreamJudge extends EventEmitter {
   private trustedAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(options: StreamJudgeOptions = {}) {
-    super();
-    this.holdMs = options.holdMs ?? 10_000;
-    this.maxHoldMs = options.maxHoldMs ?? 300_000;
-    this.carriedToTrust = options.carriedToTrust ?? 20;
-    this.missesToDistrust = options.missesToDistrust ?? 1;
-    this.missWindowMs = options.missWindowMs ?? 30_000;
+  constructor(private readonly options: StreamJudgeOptions = {}) {
+    this.holdMs = options.holdMs ?? HOLD_MS;
+    this.maxHoldMs = options.maxHoldMs ?? MAX_HOLD_MS;
+    this.carriedToTrust = options.carriedToTrust ?? CARRIED_TO_TRUST;
+    this.missesToDistrust = options.missesToDistrust ?? MISSES_TO_DISTRUST;
+    this.missWindowMs = options.missWindowMs ?? MISS_WINDOW_MS;
     this.now = options.now ?? (() => performance.now());
     this.hold = this.holdMs;
+    this.record = new StreamRecord({
+      lateMs: options.lateMs,
+      now: this.now,
+      onEvidence: (carried, missed) => {
+        this.carried(carried);
+        this.missed(missed);
+      },
+    });
   }
 
   get verdict(): Verdict {
@@ -72,7 +88,27 @@ export class StreamJudge extends EventEmitter {
     return this.hold;
   }
 
-  /** REST showed these changes (event types, one per event) that the stream did not carry. */
+  /** An event upstream's stream carried. */
+  noted(payload: EventPayload): void {
+    this.record.noted(payload);
+  }
+
+  /** Changes REST showed (the reconciler's corrections): the stream carried them, or will in time, or missed them. */
+  check(corrections: EventPayload[]): void {
+    this.record.check(corrections);
+  }
+
+  /** Whether the stream has yet to carry what a correction told of the session: what it says of its status now is older. */
+  behindOn(sessionID: string): boolean {
+    return this.record.behindOn(sessionID);
+  }
+
+  /** Forgets what the stream carried: after it went away or came back, that says nothing of what follows. */
+  reset(): void {
+    this.record.clear();
+  }
+
+  /** Evidence: REST showed these changes (event types, one per event) that the stream did not carry. */
   missed(types: string[]): void {
     if (types.length === 0) return;
     const now = this.now();
@@ -98,7 +134,7 @@ export class StreamJudge extends EventEmitter {
     this.armReturn();
   }
 
-  /** A witness saw `count` changes that the stream did carry. */
+  /** Evidence: the stream carried `count` changes that REST showed. */
   carried(count: number): void {
     if (count <= 0 || this.verdictNow !== "lying") return;
     this.carriedSinceMiss += count;
@@ -107,6 +143,7 @@ export class StreamJudge extends EventEmitter {
 
   stop(): void {
     clearTimeout(this.timer);
+    this.record.clear();
   }
 
   private armReturn(): void {
@@ -127,6 +164,6 @@ export class StreamJudge extends EventEmitter {
   private change(verdict: Verdict, reason: string | undefined): void {
     this.verdictNow = verdict;
     this.reasonNow = reason;
-    this.emit("verdict", verdict, reason);
+    this.options.onVerdict?.(verdict);
   }
 }

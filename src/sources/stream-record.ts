@@ -1,29 +1,29 @@
-import { type EventPayload, sessionOf } from "../hub/update.js";
-import { RECONCILED_TYPES } from "./reconciler/reconciled.js";
-import { stateKey } from "./state-key.js";
+import type { EventPayload } from "../hub/update.js";
+import { eventKind, sessionOf, stateKey } from "../opencode/events.js";
+import { CARRIED_KEPT_MS, LATE_MS } from "../trust.js";
 
 export interface StreamRecordOptions {
   /** How long after a correction the stream may still carry the same state and count as having told it. */
-  lateMs: number;
+  lateMs?: number;
   /** How long what the stream carried is remembered. */
   keepMs?: number;
   /** Told, for the corrections checked, how many the stream carried and the types of those it did not. */
-  onVerdict: (carried: number, missedTypes: string[]) => void;
+  onEvidence: (carried: number, missedTypes: string[]) => void;
   now?: () => number;
 }
 
 /** Keys remembered at most; past it the oldest go first. */
 const MAX_KEYS = 50_000;
 
-/** What the stream carries that a correction can be looked up against: the state it gives (text deltas give none). */
-const KEYED = new Set([...RECONCILED_TYPES].filter((type) => type !== "message.part.delta"));
+/** Whether a correction can be looked up against the stream's copy: the event gives a state (text deltas give none). */
+const keyed = (payload: EventPayload) => eventKind(payload.type)?.stateKey !== undefined;
 
 /**
  * What upstream's stream carried, by state key, so that each correction the reconciler
  * publishes can be looked up: a state the stream carried (before it, or up to `lateMs`
  * after) is a change the stream told — late, perhaps; one it did not carry by then is a
- * miss. That is how a trusted stream is found lying, and how a distrusted one proves
- * honest again — or does not.
+ * miss. The stream's judge weighs that evidence: it is how a trusted stream is found
+ * lying, and how a distrusted one proves honest again — or does not.
  */
 export class StreamRecord {
   private readonly keys = new Map<string, number>();
@@ -39,13 +39,13 @@ export class StreamRecord {
   private readonly now: () => number;
 
   constructor(private readonly options: StreamRecordOptions) {
-    this.keepMs = options.keepMs ?? 10_000;
+    this.keepMs = options.keepMs ?? CARRIED_KEPT_MS;
     this.now = options.now ?? (() => performance.now());
   }
 
   /** An event upstream's stream carried. */
   noted(payload: EventPayload): void {
-    if (!KEYED.has(payload.type)) return;
+    if (!keyed(payload)) return;
     const now = this.now();
     this.unkeyed.push({ payload, at: now });
     if (this.pending.length > 0) this.settle();
@@ -55,11 +55,11 @@ export class StreamRecord {
 
   /** Corrections the reconciler published: did the stream carry them? */
   check(events: EventPayload[]): void {
-    const due = this.now() + this.options.lateMs;
+    const due = this.now() + (this.options.lateMs ?? LATE_MS);
     for (const payload of events) {
       const key = stateKey(payload);
       if (key === undefined) continue;
-      const status = payload.type === "session.status" || payload.type === "session.idle";
+      const status = eventKind(payload.type)?.status === true;
       this.pending.push({ key, type: payload.type, due, sessionID: sessionOf(payload) ?? "", status });
     }
     this.settle();
@@ -107,7 +107,7 @@ export class StreamRecord {
       }, next);
       this.timer.unref();
     }
-    if (carried > 0 || missed.length > 0) this.options.onVerdict(carried, missed);
+    if (carried > 0 || missed.length > 0) this.options.onEvidence(carried, missed);
   }
 
   /** Keys what the stream carried since the last look-up. */

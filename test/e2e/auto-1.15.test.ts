@@ -41,7 +41,7 @@ describe("auto mode in front of opencode 1.15.0", () => {
 
   it("gives the complete stream of a prompt, nothing doubled", async () => {
     expect(shim.sources?.mode).toBe("auto");
-    expect(shim.sources?.active).toBe("global");
+    expect(shim.sources?.feeder).toBe("stream");
     const direct = await subscribe(`${opencode.url}/event`);
     const viaShim = await subscribe(`${shim.url}/event`);
     const session = await createSession(shim.url);

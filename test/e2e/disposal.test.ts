@@ -53,7 +53,7 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
 
   /** How many `server.instance.disposed` the shim published, whoever told it. */
   const disposalsPublished = (metrics: string) =>
-    ["global", "proxy", "reconciler"].reduce(
+    ["stream", "proxy", "reconciler"].reduce(
       (sum, source) =>
         sum +
         (sample(
@@ -95,7 +95,7 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
       20_000,
       "opencode back",
     );
-    expect(auto.sources?.active).toBe("poll");
+    expect(auto.sources?.feeder).toBe("reconciler");
     const client = await follow(`${auto.url}/event`);
     const patched = await fetch(`${auto.url}/config`, {
       method: "PATCH",
@@ -121,7 +121,8 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
       "upstream's server.instance.disposed",
     );
     await eventually(
-      async () => (sample(await scrape(auto.url), "opencode_shim_duplicate_events_total") ?? 0) >= 1,
+      async () =>
+        (sample(await scrape(auto.url), 'opencode_shim_events_dropped_total{reason="duplicate"}') ?? 0) >= 1,
       10_000,
       "the second telling dropped",
     );

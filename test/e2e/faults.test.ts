@@ -93,7 +93,7 @@ describe("faults between the shim and opencode 1.14.48", () => {
     const down = sourceState(global(), "down");
     relay.cutStreams();
     await down;
-    expect(shim.sources?.active).toBe("poll");
+    expect(shim.sources?.feeder).toBe("reconciler");
     const cutAt = client.events.length;
     await done; // the prompt finishes while the stream is away
     await client.waitFor(isIdle(session.id), 30_000, "session.idle");
@@ -103,7 +103,7 @@ describe("faults between the shim and opencode 1.14.48", () => {
     const beforeReturn = sessionEvents(client.events, session.id).length;
     relay.blocked.delete("/global/event");
     await sourceState(global(), "live", 15_000);
-    expect(shim.sources?.active).toBe("global");
+    expect(shim.sources?.feeder).toBe("stream");
     const next = await createSession(shim.url);
     await prompt(shim.url, next.id, "say hello");
     await client.waitFor(isIdle(next.id), 30_000, "the next prompt's session.idle");
@@ -147,7 +147,7 @@ describe("faults between the shim and opencode 1.14.48", () => {
       const down = sourceState(source, "down");
       relay.cutStreams();
       await down;
-      expect(strict.sources?.active).toBe("global");
+      expect(strict.sources?.feeder).toBe("stream");
       await done; // finished upstream; nothing polls meanwhile in this mode
       expect(client.events.some(isIdle(session.id))).toBe(false);
 

@@ -248,7 +248,7 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
     }
     expect([...statuses]).toEqual(["ok"]);
     const metrics = await scrape(shim.url);
-    expect(metrics).not.toMatch(/^opencode_shim_source_switches_total\{/m);
+    expect(metrics).not.toMatch(/^opencode_shim_feeder_switches_total\{/m);
     expect(metrics).not.toMatch(/^opencode_shim_reconciler_corrections_total\{/m);
   });
 
@@ -333,7 +333,7 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
       expect(degraded.status).toBe("degraded");
       expect(degraded.reason).toMatch(/did not carry/);
       const metrics = await scrape(shim.url);
-      expect(sample(metrics, 'opencode_shim_source_switches_total{to="poll",reason="lying"}')).toBe(1);
+      expect(sample(metrics, 'opencode_shim_feeder_switches_total{to="reconciler",reason="lying"}')).toBe(1);
       expect(sample(metrics, "opencode_shim_degraded")).toBe(1);
 
       // Honest again: once it has carried what REST showed for a while, the shim is back on it…
@@ -370,7 +370,7 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
         deltas: replyText("[chunks:12]"),
       });
       const after = await scrape(shim.url);
-      expect(sample(after, 'opencode_shim_source_switches_total{to="global",reason="honest"}')).toBe(1);
+      expect(sample(after, 'opencode_shim_feeder_switches_total{to="stream",reason="honest"}')).toBe(1);
       expect(sample(after, "opencode_shim_degraded_seconds_total")).toBeGreaterThan(0);
     });
   }

@@ -66,7 +66,7 @@ describe("the poll source in front of opencode 1.14.48", () => {
 
   it("rebuilds a prompt's events in causal order, nothing twice", async () => {
     const polling = await shim(["--source", "poll"]);
-    expect(polling.sources?.active).toBe("poll");
+    expect(polling.sources?.feeder).toBe("reconciler");
     const client = await subscribe(`${polling.url}/event`);
     // Beside it, a shim on upstream's own stream: the same prompt's events as opencode sends them.
     const streaming = await shim([]);
@@ -153,13 +153,13 @@ describe("the poll source in front of opencode 1.14.48", () => {
     const metrics = await scrape(polling.url);
     expect(sample(metrics, 'opencode_shim_events_in_total{source="reconciler",type="session.idle"}')).toBe(1);
     expect(
-      sample(metrics, 'opencode_shim_events_in_total{source="global",type="session.idle"}'),
+      sample(metrics, 'opencode_shim_events_in_total{source="stream",type="session.idle"}'),
     ).toBeUndefined();
     expect(total(metrics, "opencode_shim_reconciler_corrections_total")).toBeGreaterThanOrEqual(
       events.length,
     );
     expect(sample(metrics, "opencode_shim_reconciler_requests_total")).toBeGreaterThan(0);
-    expect(sample(metrics, 'opencode_shim_source_info{mode="poll",active="poll"}')).toBe(1);
+    expect(sample(metrics, 'opencode_shim_source_info{mode="poll",feeder="reconciler"}')).toBe(1);
   });
 
   it("rebuilds a tool call that needs permission: asked, then the completed tool with its output, then idle", async () => {

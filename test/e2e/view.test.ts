@@ -370,7 +370,7 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
       status,
       ...extra,
       upstream: { url: opencode.url, version: "1.14.48" },
-      source: { mode: "auto", active: "poll", stream: "live" },
+      source: { mode: "auto", feeder: "reconciler", stream: "live" },
       clients: 1,
     });
     // The page asks again every 5 s: each answer below shows within one round.

@@ -1,19 +1,18 @@
-import type { EventOrigin } from "../../src/hub/update.js";
-import type { ActiveSource, Metrics, SwitchReason } from "../../src/metrics.js";
+import type { Admission, EventOrigin, Feeder, Metrics, SwitchReason } from "../../src/metrics.js";
 
 /** Metrics that remember what they were told, for tests to read. */
 export class RecordingMetrics implements Metrics {
-  /** Events published, by `origin type`. */
+  /** Events admitted as new, by `origin type`. */
   readonly published = new Map<string, number>();
-  duplicates = 0;
-  duplicatesByContent = 0;
+  /** Events dropped, by why. */
+  readonly dropped: Record<Exclude<Admission, "new">, number> = { duplicate: 0, stale: 0, held: 0 };
   frames = 0;
   reconnects = 0;
   requests = 0;
-  readonly switches: Array<{ active: ActiveSource; reason: SwitchReason; degraded: boolean }> = [];
+  readonly switches: Array<{ feeder: Feeder; reason: SwitchReason }> = [];
   readonly latencies: number[] = [];
 
-  /** What one origin published, `type: count`. */
+  /** What one origin had admitted, `type: count`. */
   from(origin: EventOrigin): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [key, count] of this.published) {
@@ -22,14 +21,13 @@ export class RecordingMetrics implements Metrics {
     return out;
   }
 
-  eventPublished(origin: EventOrigin, type: string): void {
+  eventAdmitted(origin: EventOrigin, type: string, admission: Admission): void {
+    if (admission !== "new") {
+      this.dropped[admission]++;
+      return;
+    }
     const key = `${origin} ${type}`;
     this.published.set(key, (this.published.get(key) ?? 0) + 1);
-  }
-
-  duplicateDropped(byContent: boolean): void {
-    this.duplicates++;
-    if (byContent) this.duplicatesByContent++;
   }
 
   framesWritten(count: number): void {
@@ -44,8 +42,8 @@ export class RecordingMetrics implements Metrics {
     this.reconnects++;
   }
 
-  sourceSwitched(active: ActiveSource, reason: SwitchReason, degraded: boolean): void {
-    this.switches.push({ active, reason, degraded });
+  feederChanged(feeder: Feeder, reason: SwitchReason): void {
+    this.switches.push({ feeder, reason });
   }
 
   upstreamRead(): void {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { MessageWithParts, SessionInfo, SessionStatus } from "../../src/hub/state.js";
+import type { MessageWithParts, SessionInfo, SessionStatus } from "../../src/opencode/state.js";
 
 /**
  * opencode's REST reads of one instance, as the reconciler makes them, from state a test

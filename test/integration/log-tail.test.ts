@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LogTail, type LogTailOptions } from "../../src/sources/log-tail.js";
+import { LogTail, type LogTailOptions } from "../../src/sources/log/log-tail.js";
 
 const OLDER = "2026-11-24T020000.log";
 const NEWER = "2026-11-24T020100.log";

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { Mirror } from "../../src/hub/mirror.js";
-import type { MessageWithParts, Part } from "../../src/hub/state.js";
 import type { EventPayload } from "../../src/hub/update.js";
+import { Mirror } from "../../src/opencode/mirror.js";
+import type { MessageWithParts, Part } from "../../src/opencode/state.js";
 import { correctionsFor, type Snapshot } from "../../src/sources/reconciler/corrections.js";
 
 const DIR = "/work/project";
@@ -60,7 +60,7 @@ beforeEach(() => {
   mirror = new Mirror();
   seq = 0;
   const info = { id: SID, directory: DIR, time: { created: 1, updated: 1 } };
-  mirror.takeInHistory(DIR, { sessions: [info], firstLook: true }, 0);
+  mirror.takeInHistory(DIR, { sessions: [info], baseline: true });
 });
 
 describe("correctionsFor", () => {

@@ -1,13 +1,13 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { Mirror } from "../../src/hub/mirror.js";
+import type { EventPayload } from "../../src/hub/update.js";
+import { Mirror } from "../../src/opencode/mirror.js";
 import type {
   MessageInfo,
   MessageWithParts,
   Part,
   PendingRequest,
   SessionInfo,
-} from "../../src/hub/state.js";
-import type { EventPayload } from "../../src/hub/update.js";
+} from "../../src/opencode/state.js";
 import {
   diffList,
   diffMessages,

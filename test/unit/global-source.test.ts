@@ -74,7 +74,7 @@ describe("the global source", () => {
   it("in auto mode, polls instead when upstream's /global/event is not a stream", async () => {
     upstream = await startFakeUpstream({ htmlGlobalEvent: true });
     shim = await startTestShim(upstream.url, ["--upstream-wait", "1"]);
-    expect(shim.sources?.active).toBe("poll");
+    expect(shim.sources?.feeder).toBe("reconciler");
     expect(shim.sources?.servesGlobalEvent).toBe(true);
   });
 });
@@ -85,7 +85,7 @@ describe("auto mode", () => {
     shim = await startTestShim(upstream.url);
     const sources = shim.sources;
     if (!sources) throw new Error("no sources");
-    expect(sources.active).toBe("global");
+    expect(sources.feeder).toBe("stream");
     const client = await SseClient.connect(`${shim.url}/event`);
     clients.push(client);
     await client.waitFor((event) => event.json.type === "server.connected");
@@ -94,7 +94,7 @@ describe("auto mode", () => {
     const down = sourceState(globalOf(shim), "down");
     upstream.dropGlobalStreams();
     await down;
-    expect(sources.active).toBe("poll");
+    expect(sources.feeder).toBe("reconciler");
     const served = await SseClient.connect(`${shim.url}/global/event`);
     clients.push(served);
     await served.waitFor(
@@ -109,7 +109,7 @@ describe("auto mode", () => {
 
     upstream.globalEventStatus = undefined;
     await sourceState(globalOf(shim), "live");
-    expect(sources.active).toBe("global");
+    expect(sources.feeder).toBe("stream");
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
     await client.waitFor((event) => event.json.type === "session.idle");
     expect(client.isEnded).toBe(false);

@@ -31,7 +31,7 @@ describe("GET /shim/health", () => {
     expect(body).toEqual({
       status: "ok",
       upstream: { url: upstream.url, version: "0.0.0-fake" },
-      source: { mode: "auto", active: "global", stream: "live" },
+      source: { mode: "auto", feeder: "stream", stream: "live" },
       clients: 0,
     });
   });
@@ -73,10 +73,13 @@ describe("GET /shim/health", () => {
     await down;
     const degraded = await health();
     expect(degraded.status).toBe(200);
-    expect(degraded.body).toMatchObject({ status: "degraded", source: { mode: "auto", active: "poll" } });
+    expect(degraded.body).toMatchObject({
+      status: "degraded",
+      source: { mode: "auto", feeder: "reconciler" },
+    });
     expect(String(degraded.body.reason)).toMatch(/\/global\/event is down.*serving \/event from REST reads/);
     upstream.globalEventStatus = undefined;
     await sourceState(global, "live", 10_000);
-    expect((await health()).body).toMatchObject({ status: "ok", source: { active: "global" } });
+    expect((await health()).body).toMatchObject({ status: "ok", source: { feeder: "stream" } });
   });
 });

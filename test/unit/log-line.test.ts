@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseLogLine } from "../../src/sources/log-line.js";
+import { parseLogLine } from "../../src/sources/log/log-line.js";
 
 // Real lines from opencode 1.14.48 (`opencode serve`, a prompt, a permission, a question,
 // an abort), temp paths shortened.

@@ -43,21 +43,21 @@ describe("GET /shim/metrics", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await response.text();
-    expect(sample(text, 'opencode_shim_events_in_total{source="global",type="session.idle"}')).toBe(1);
-    expect(sample(text, 'opencode_shim_events_in_total{source="global",type="session.status"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_events_in_total{source="stream",type="session.idle"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_events_in_total{source="stream",type="session.status"}')).toBe(1);
     expect(sample(text, "opencode_shim_events_out_total")).toBe(4);
-    expect(sample(text, "opencode_shim_duplicate_events_total")).toBe(1);
+    expect(sample(text, 'opencode_shim_events_dropped_total{reason="duplicate"}')).toBe(1);
     expect(sample(text, "opencode_shim_subscribers")).toBe(2);
     expect(sample(text, "opencode_shim_upstream_reconnects_total")).toBe(1);
     expect(sample(text, "opencode_shim_dropped_clients_total")).toBe(0);
     expect(sample(text, "opencode_shim_event_added_latency_seconds_count")).toBe(2);
-    expect(sample(text, 'opencode_shim_source_info{mode="auto",active="global"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_source_info{mode="auto",feeder="stream"}')).toBe(1);
     expect(text).toContain("opencode_shim_reconciler_corrections_total");
     expect(sample(text, "opencode_shim_reconciler_requests_total")).toBeGreaterThan(0);
     expect(sample(text, "opencode_shim_degraded")).toBe(0);
     // The stream went down and came back: two moves, the time away counted as degraded.
-    expect(sample(text, 'opencode_shim_source_switches_total{to="poll",reason="down"}')).toBe(1);
-    expect(sample(text, 'opencode_shim_source_switches_total{to="global",reason="live"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_feeder_switches_total{to="reconciler",reason="down"}')).toBe(1);
+    expect(sample(text, 'opencode_shim_feeder_switches_total{to="stream",reason="live"}')).toBe(1);
     expect(sample(text, "opencode_shim_degraded_seconds_total")).toBeGreaterThan(0);
     expect(sample(text, "opencode_shim_process_resident_memory_bytes")).toBeGreaterThan(0);
 
@@ -65,7 +65,7 @@ describe("GET /shim/metrics", () => {
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle", { sessionID: "ses_2" }) });
     await a.waitFor((event) => event.json.properties?.sessionID === "ses_2");
     const again = await (await fetch(`${shim.url}/shim/metrics`)).text();
-    expect(sample(again, 'opencode_shim_events_in_total{source="global",type="session.idle"}')).toBe(2);
+    expect(sample(again, 'opencode_shim_events_in_total{source="stream",type="session.idle"}')).toBe(2);
   });
 
   it("answers browsers on localhost origins, and not others", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Mirror } from "../../src/hub/mirror.js";
 import type { EventOrigin, EventPayload } from "../../src/hub/update.js";
+import { Mirror } from "../../src/opencode/mirror.js";
 
 const DIR = "/work/project";
 let n = 0;
@@ -114,34 +114,30 @@ describe("Mirror", () => {
     const state = mirror.instance(DIR);
     const fresh = { id: "ses_1", time: { created: 1, updated: 5 }, title: "from the stream" };
     apply(mirror, DIR, ev("session.updated", { sessionID: "ses_1", info: fresh }), 1);
-    expect(state.looked).toBe(false);
-    mirror.takeInHistory(
-      DIR,
-      {
-        sessions: [
-          { id: "ses_1", time: { created: 1, updated: 3 } },
-          { id: "ses_2", time: { created: 1, updated: 1 } },
-        ],
-        statuses: { ses_2: { type: "busy" } },
-        messages: [
-          {
-            sessionID: "ses_2",
-            messages: [
-              { info: { id: "msg_1", sessionID: "ses_2", role: "user", time: { created: 7 } }, parts: [] },
-            ],
-          },
-        ],
-        project: "prj_history",
-        firstLook: true,
-      },
-      2,
-    );
+    expect(state.hasBaseline).toBe(false);
+    mirror.takeInHistory(DIR, {
+      sessions: [
+        { id: "ses_1", time: { created: 1, updated: 3 } },
+        { id: "ses_2", time: { created: 1, updated: 1 } },
+      ],
+      statuses: { ses_2: { type: "busy" } },
+      messages: [
+        {
+          sessionID: "ses_2",
+          messages: [
+            { info: { id: "msg_1", sessionID: "ses_2", role: "user", time: { created: 7 } }, parts: [] },
+          ],
+        },
+      ],
+      project: "prj_history",
+      baseline: true,
+    });
     expect(state.session("ses_1")).toEqual(fresh);
     expect(state.session("ses_2")?.id).toBe("ses_2");
     expect(state.activeSessions()).toEqual(["ses_2"]);
     expect(state.messages.get("ses_2")?.messages.get("msg_1")?.info?.value?.id).toBe("msg_1");
     expect(state.project).toBe("prj_history");
-    expect(state.looked).toBe(true);
+    expect(state.hasBaseline).toBe(true);
   });
 
   it("marks what the reconciler set as corrected, and what the stream set not", () => {
@@ -154,7 +150,7 @@ describe("Mirror", () => {
       ev("session.status", { sessionID: "ses_1", status: { type: "busy" } }),
       2,
       undefined,
-      "global",
+      "stream",
     );
     const state = mirror.instance(DIR);
     expect(state.sessions.get("ses_1")?.corrected).toBe(true);

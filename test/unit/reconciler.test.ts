@@ -2,10 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Fastify from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { Hub } from "../../src/hub/hub.js";
-import { OpencodeSink } from "../../src/hub/sink.js";
-import type { MessageWithParts, Part, SessionInfo } from "../../src/hub/state.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { EventPayload } from "../../src/hub/update.js";
+import { OpencodeSink } from "../../src/opencode/sink.js";
+import type { MessageWithParts, Part, SessionInfo } from "../../src/opencode/state.js";
 import type { ReadKind } from "../../src/sources/reconciler/instance-reconciler.js";
 import { Reconciler, type ReconcilerOptions } from "../../src/sources/reconciler/reconciler.js";
 import { Upstream } from "../../src/upstream/upstream.js";
@@ -37,6 +37,8 @@ async function startReconciler(options: Partial<ReconcilerOptions>) {
   const reconciler = new Reconciler({
     upstream,
     sink,
+    mirror: sink.told,
+    audience: hub,
     metrics,
     log: Fastify({ logger: false }).log,
     pollIntervalMs: 50,
@@ -76,7 +78,7 @@ async function setUp(options: Partial<ReconcilerOptions>) {
 /** Events as upstream's live stream hands them to the sink. */
 function fromStream(sink: OpencodeSink, events: Array<readonly [string, string, Record<string, unknown>]>) {
   for (const [id, type, properties] of events) {
-    sink.publish({ directory: DIRECTORY, origin: "global", payload: { id, type, properties } });
+    sink.publish({ directory: DIRECTORY, origin: "stream", payload: { id, type, properties } });
   }
 }
 
@@ -140,12 +142,12 @@ describe("the reconciler's cost follows the work", () => {
     const requests = metrics.requests;
     expect(await readsOver(rest, 500)).toBe(0);
     expect(metrics.requests).toBe(requests);
-    expect(reconciler.leading).toBe(true);
+    expect(reconciler.feedsClients).toBe(true);
   });
 
   it("behind a trusted stream, reads a quiet instance once a second with one request", async () => {
     const { rest, reconciler } = await setUp({});
-    reconciler.lead(false);
+    reconciler.feedClients(false);
     const from = performance.now();
     await sleep(3100); // a measurement window
     const requests = rest.requests.filter((request) => request.at >= from);
@@ -200,7 +202,7 @@ describe("a turn that began and ended between two reads", () => {
         checkIntervalMs: 300,
         graceMs: 100,
       });
-      reconciler.lead(leading);
+      reconciler.feedClients(leading);
       rest.messages.set(SESSION, turn(Date.now(), "Hello there"));
       rest.sessions[0] = session(Date.now());
       await eventually(() => received("session.idle").length === 1, 5000, "session.idle");
@@ -226,7 +228,7 @@ describe("a turn that began and ended between two reads", () => {
         "session.status idle",
         "session.idle",
       ]);
-      expect(reads.map((read) => read.kind)).toEqual([leading ? "lead" : "check"]);
+      expect(reads.map((read) => read.kind)).toEqual([leading ? "feed" : "check"]);
     });
   }
 });
@@ -234,7 +236,7 @@ describe("a turn that began and ended between two reads", () => {
 describe("a session created after the first look", () => {
   it("has all its messages announced, even when the stream told of it only once its turn had begun", async () => {
     const { rest, sink, reconciler, stream } = await setUp({ idleIntervalMs: 300 });
-    reconciler.lead(true);
+    reconciler.feedClients(true);
     const created = Date.now();
     const fresh: SessionInfo = {
       id: "ses_new",
@@ -251,7 +253,7 @@ describe("a session created after the first look", () => {
     // The stream's word on the session came after its messages were written.
     sink.publish({
       directory: DIRECTORY,
-      origin: "global",
+      origin: "stream",
       payload: {
         id: "evt_stream_created",
         type: "session.created",
@@ -280,7 +282,7 @@ describe("behind a trusted stream", () => {
   /** The session went busy, as the stream said; then upstream finishes the turn. */
   async function busyThenIdle() {
     const parts = await setUp({ checkIntervalMs: 100, graceMs: 500 });
-    parts.reconciler.lead(false);
+    parts.reconciler.feedClients(false);
     parts.rest.statuses[SESSION] = { type: "busy" };
     parts.rest.sessions[0] = session(2);
     fromStream(parts.sink, [

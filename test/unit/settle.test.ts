@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Part, PendingRequest } from "../../src/hub/state.js";
+import type { Part, PendingRequest } from "../../src/opencode/state.js";
 import { permissionReplied, questionSettled } from "../../src/sources/reconciler/settle.js";
 
 const request: PendingRequest = {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Hub } from "../../src/hub/hub.js";
-import { OpencodeSink } from "../../src/hub/sink.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { Envelope, EventOrigin } from "../../src/hub/update.js";
+import { OpencodeSink } from "../../src/opencode/sink.js";
 import { FakeStream } from "../helpers/fake-stream.js";
 import { RecordingMetrics } from "../helpers/recording-metrics.js";
 
@@ -13,7 +13,7 @@ let counter = 0;
 function envelope(
   type: string,
   properties: Record<string, unknown>,
-  origin: EventOrigin = "global",
+  origin: EventOrigin = "stream",
   directory = DIR,
 ): Envelope {
   return { directory, origin, payload: { id: `evt_${++counter}`, type, properties } };
@@ -47,11 +47,11 @@ const info = (id: string, updated = 2) => ({ id, directory: DIR, title: id, time
 describe("the sink", () => {
   it("announces a session whose session.created was lost, before its first update", () => {
     const { sink, client, said, metrics } = setUp();
-    sink.takeInHistory(DIR, { sessions: [info("ses_old")], firstLook: true });
+    sink.takeInHistory(DIR, { sessions: [info("ses_old")], baseline: true });
     const here = client(DIR);
     const there = client(OTHER);
     const updated = (id: string, directory = DIR) =>
-      envelope("session.updated", { sessionID: id, info: info(id) }, "global", directory);
+      envelope("session.updated", { sessionID: id, info: info(id) }, "stream", directory);
     sink.publish(updated("ses_old")); // known from the first look: nothing to add
     sink.publish(updated("ses_new")); // created since, its creation never seen
     sink.publish(updated("ses_new"));
@@ -94,7 +94,7 @@ describe("the sink", () => {
       ["session.status", { sessionID: "ses_1", status: { type: "idle" } }],
       ["session.idle", { sessionID: "ses_1" }],
     ] as const)
-      expect(sink.publish(envelope(type, properties, "reconciler"))).toBe(true);
+      expect(sink.publish(envelope(type, properties, "reconciler"))).toBe("new");
     // …then the stream, late, says what came before, and the same: dropped.
     clock.now += 2_000;
     for (const [type, properties] of [
@@ -109,18 +109,18 @@ describe("the sink", () => {
       ["message.updated", { sessionID: "ses_1", info: { ...message } }],
       ["session.idle", { sessionID: "ses_1" }],
     ] as const)
-      expect(sink.publish(envelope(type, properties)), type).toBe(false);
+      expect(sink.publish(envelope(type, properties)), type).toBe("stale");
     // What the stream says further on is news: the session updated since, the part grown since.
     expect(sink.publish(envelope("session.updated", { sessionID: "ses_1", info: info("ses_1", 6) }))).toBe(
-      true,
+      "new",
     );
     expect(
       sink.publish(envelope("message.part.updated", { sessionID: "ses_1", part: part("done!", 3) })),
-    ).toBe(true);
+    ).toBe("new");
     // Long after the correction, the stream's word is its own again.
     clock.now += 5_000;
     expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
-      true,
+      "new",
     );
     expect(said(stream)).toEqual([
       "session.status ses_1",
@@ -134,7 +134,7 @@ describe("the sink", () => {
       "message.part.updated ses_1",
       "session.status ses_1",
     ]);
-    expect(metrics.duplicatesByContent).toBe(7);
+    expect(metrics.dropped.stale).toBe(7);
   });
 
   it("tells an instance's disposal once, whoever tells it first, and again after a new disposing call", () => {
@@ -143,22 +143,22 @@ describe("the sink", () => {
     const disposal = (origin: EventOrigin) =>
       envelope("server.instance.disposed", { directory: DIR }, origin);
     sink.disposing(DIR);
-    expect(sink.publish(disposal("proxy"))).toBe(true);
-    expect(sink.publish(disposal("global"))).toBe(false);
+    expect(sink.publish(disposal("proxy"))).toBe("new");
+    expect(sink.publish(disposal("stream"))).toBe("duplicate");
     expect(said(first)).toEqual(["server.instance.disposed"]);
     const second = client();
     sink.disposing(DIR);
-    expect(sink.publish(disposal("global"))).toBe(true);
-    expect(sink.publish(disposal("proxy"))).toBe(false);
+    expect(sink.publish(disposal("stream"))).toBe("new");
+    expect(sink.publish(disposal("proxy"))).toBe("duplicate");
     expect(said(second)).toEqual(["server.instance.disposed"]);
   });
 
   it("counts an event seen before by its id as a duplicate", () => {
     const { sink, metrics } = setUp();
     const event = envelope("session.idle", { sessionID: "ses_1" });
-    expect(sink.publish(event)).toBe(true);
-    expect(sink.publish(event)).toBe(false);
-    expect(metrics.duplicates).toBe(1);
-    expect(metrics.duplicatesByContent).toBe(0);
+    expect(sink.publish(event)).toBe("new");
+    expect(sink.publish(event)).toBe("duplicate");
+    expect(metrics.dropped.duplicate).toBe(1);
+    expect(metrics.dropped.stale).toBe(0);
   });
 });

@@ -9,9 +9,14 @@ afterEach(() => {
 });
 
 function judge(options = {}) {
-  const made = new StreamJudge({ holdMs: 10_000, carriedToTrust: 5, now: () => Date.now(), ...options });
   const verdicts: Verdict[] = [];
-  made.on("verdict", (verdict: Verdict) => verdicts.push(verdict));
+  const made = new StreamJudge({
+    holdMs: 10_000,
+    carriedToTrust: 5,
+    now: () => Date.now(),
+    onVerdict: (verdict) => verdicts.push(verdict),
+    ...options,
+  });
   return { judge: made, verdicts };
 }
 

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EventPayload } from "../../src/hub/update.js";
-import { LogWitness } from "../../src/sources/log-witness.js";
-import { canonicalJson, stateKey } from "../../src/sources/state-key.js";
+import { canonicalJson } from "../../src/json.js";
+import { stateKey } from "../../src/opencode/events.js";
+import { LogWitness } from "../../src/sources/log/log-witness.js";
 import { StreamRecord } from "../../src/sources/stream-record.js";
 
 beforeEach(() => {
@@ -69,7 +70,7 @@ describe("StreamRecord", () => {
       lateMs: 500,
       keepMs: 10_000,
       now: () => Date.now(),
-      onVerdict: (carried, missed) => verdicts.push({ carried, missed }),
+      onEvidence: (carried, missed) => verdicts.push({ carried, missed }),
     });
     return { record: made, verdicts };
   }
@@ -123,7 +124,7 @@ describe("StreamRecord: how far behind the stream is", () => {
     const r = new StreamRecord({
       lateMs: 3_000,
       now: () => Date.now(),
-      onVerdict: (carried, missed) => verdicts.push({ carried, missed }),
+      onEvidence: (carried, missed) => verdicts.push({ carried, missed }),
     });
     const question = { id: "msg_4", sessionID: "ses_1", role: "user", time: { created: 4 } };
     // The reconciler told turn 4's beginning; a late stream has only reached turn 3's end.

@@ -1,6 +1,13 @@
-import type { History, InstanceView } from "../../hub/mirror.js";
-import type { MessageWithParts, Part, PendingRequest, SessionInfo, SessionStatus } from "../../hub/state.js";
 import type { EventPayload } from "../../hub/update.js";
+import type { InstanceView } from "../../opencode/instance-state.js";
+import type { History } from "../../opencode/mirror.js";
+import type {
+  MessageWithParts,
+  Part,
+  PendingRequest,
+  SessionInfo,
+  SessionStatus,
+} from "../../opencode/state.js";
 import {
   diffList,
   diffMessages,
@@ -126,7 +133,7 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
   const owed: string[] = [];
   for (const [sessionID, status] of state.statuses) {
     if (sessionID in statuses || status.value?.type !== "idle" || status.seq > since) continue;
-    if (state.idleOwed(sessionID)) owed.push(sessionID);
+    if (state.turnOpen(sessionID)) owed.push(sessionID);
   }
   return owed;
 }
@@ -138,7 +145,7 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
  */
 function stillMoving(state: InstanceView, snapshot: Snapshot, sessionID: string): boolean {
   const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
-  return read !== undefined && (state.messages.get(sessionID)?.touched ?? 0) > read.since;
+  return read !== undefined && (state.messages.get(sessionID)?.lastChange ?? 0) > read.since;
 }
 
 /**
@@ -151,8 +158,7 @@ function turnUntold(state: InstanceView, read: Snapshot["messages"][number]): bo
   for (const { info } of read.messages)
     if (info.role === "user" && (!newest || info.time.created >= newest.time.created)) newest = info;
   if (!newest) return false;
-  const book = state.messages.get(read.sessionID);
-  const entry = book?.messages.get(newest.id);
+  const entry = state.message(read.sessionID, newest.id);
   const history = entry ? entry.info?.at === undefined : newest.time.created <= read.historyUntil;
   if (history) return false; // that turn was over before the shim looked
   return (state.statuses.get(read.sessionID)?.at ?? 0) < newest.time.created;

@@ -1,15 +1,17 @@
-import type { InstanceView, Tracked } from "../../hub/mirror.js";
+import type { EventPayload } from "../../hub/update.js";
+import { eventId } from "../../ids.js";
+import { sameJson } from "../../json.js";
+import type { InstanceView, Tracked } from "../../opencode/instance-state.js";
 import {
   type MessageWithParts,
   type Part,
   type PendingRequest,
+  partStanding,
   type SessionInfo,
   type SessionStatus,
-  sameJson,
   storedPart,
-} from "../../hub/state.js";
-import type { EventPayload } from "../../hub/update.js";
-import { eventId } from "../../ids.js";
+  streamsText,
+} from "../../opencode/state.js";
 
 /**
  * The reconciler's arithmetic, one kind of state at a time: a REST snapshot of upstream
@@ -45,11 +47,11 @@ export function diffSessions(state: InstanceView, snapshot: SessionSnapshot, sin
     seen.add(info.id);
     const tracked = state.sessions.get(info.id);
     if (newerThanSnapshot(tracked, since)) continue;
-    const known = tracked?.value;
-    if (!tracked || (known && !state.announced(info.id))) {
+    const told = tracked?.value;
+    if (!tracked || (told && !state.announced(info.id))) {
       // New, or only ever told as updated (its session.created lost): clients are owed its creation.
       out.push(event("session.created", { sessionID: info.id, info }));
-    } else if (known && info.time.updated >= known.time.updated && !sameJson(known, info)) {
+    } else if (told && info.time.updated >= told.time.updated && !sameJson(told, info)) {
       out.push(event("session.updated", { sessionID: info.id, info }));
     }
     // A tombstone with an older seq: the session was deleted, then listed again — only
@@ -100,40 +102,31 @@ export function idleEvents(sessionID: string): EventPayload[] {
   ];
 }
 
-const TOOL_PROGRESS: Record<string, number> = { pending: 0, running: 1, completed: 2, error: 2 };
-const STREAMED_FIELDS = new Set(["text", "reasoning"]);
-
-/** The events that take a known part to the snapshot's version of it, if that is newer. */
-function diffPart(told: Part, part: Part, sessionID: string): EventPayload[] {
-  const known = storedPart(told);
-  if (sameJson(known, part)) return [];
-  if (STREAMED_FIELDS.has(part.type) && typeof part.text === "string" && typeof known.text === "string") {
-    const text = part.text;
-    const before = known.text;
-    if (text.length < before.length && before.startsWith(text)) return []; // the snapshot is behind the deltas
-    if (text.startsWith(before)) {
-      const out: EventPayload[] = [];
-      if (text.length > before.length) {
-        out.push(
-          event("message.part.delta", {
-            sessionID,
-            messageID: part.messageID,
-            partID: part.id,
-            field: "text",
-            delta: text.slice(before.length),
-          }),
-        );
-      }
-      // Text that only grew and nothing else changed: the deltas say it all, as upstream's do.
-      if (!sameJson({ ...known, text }, part)) out.push(partUpdated(sessionID, part));
-      return out;
-    }
-    return [partUpdated(sessionID, part)]; // replaced, not appended
+/** The events that take a part clients were told to the snapshot's version of it, if that is further on. */
+function diffPart(toldPart: Part, part: Part, sessionID: string): EventPayload[] {
+  const told = storedPart(toldPart);
+  if (sameJson(told, part)) return [];
+  const standing = partStanding(told, part);
+  if (standing === "behind") return []; // the snapshot is behind the deltas, or the tool's progress
+  const text = part.text;
+  if (standing !== "ahead" || !streamsText(part) || typeof text !== "string" || typeof told.text !== "string")
+    return [partUpdated(sessionID, part)];
+  const before = told.text;
+  const out: EventPayload[] = [];
+  if (text.length > before.length) {
+    out.push(
+      event("message.part.delta", {
+        sessionID,
+        messageID: part.messageID,
+        partID: part.id,
+        field: "text",
+        delta: text.slice(before.length),
+      }),
+    );
   }
-  const knownProgress = TOOL_PROGRESS[known.state?.status ?? ""];
-  const progress = TOOL_PROGRESS[part.state?.status ?? ""];
-  if (knownProgress !== undefined && progress !== undefined && progress < knownProgress) return [];
-  return [partUpdated(sessionID, part)];
+  // Text that only grew and nothing else changed: the deltas say it all, as upstream's do.
+  if (!sameJson({ ...told, text }, part)) out.push(partUpdated(sessionID, part));
+  return out;
 }
 
 function partUpdated(sessionID: string, part: Part): EventPayload {
@@ -147,7 +140,7 @@ function partUpdated(sessionID: string, part: Part): EventPayload {
 function newPart(sessionID: string, part: Part, role: string): EventPayload[] {
   const streaming =
     role === "assistant" &&
-    STREAMED_FIELDS.has(part.type) &&
+    streamsText(part) &&
     typeof part.text === "string" &&
     part.time?.end === undefined;
   if (!streaming || !part.text) return [partUpdated(sessionID, part)];
@@ -180,14 +173,14 @@ export function diffMessages(
   historyUntil: number,
 ): MessageDiff {
   const { sessionID } = snapshot;
-  const book = state.messages.get(sessionID);
+  const told = state.messages.get(sessionID);
   const events: EventPayload[] = [];
   const history: MessageWithParts[] = [];
   const seen = new Set<string>();
   for (const message of snapshot.messages) {
     const { info } = message;
     seen.add(info.id);
-    const entry = book?.messages.get(info.id);
+    const entry = told?.messages.get(info.id);
     if (!entry) {
       if (info.time.created <= historyUntil) {
         history.push(message);
@@ -223,9 +216,9 @@ export function diffMessages(
     (min, { info }) => Math.min(min, info.time.created),
     snapshot.complete ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
   );
-  for (const [messageID, entry] of book?.messages ?? []) {
-    const told = entry.info?.value;
-    if (!told || seen.has(messageID) || told.time.created < oldest || newerThanSnapshot(entry.info, since))
+  for (const [messageID, entry] of told?.messages ?? []) {
+    const info = entry.info?.value;
+    if (!info || seen.has(messageID) || info.time.created < oldest || newerThanSnapshot(entry.info, since))
       continue;
     events.push(event("message.removed", { sessionID, messageID }));
   }
@@ -240,7 +233,7 @@ export interface RequestDiffOptions {
 
 /** permission.asked/replied, question.asked/replied/rejected: `pending` is the complete list. */
 export function diffRequests(
-  known: ReadonlyMap<string, Tracked<PendingRequest>>,
+  told: ReadonlyMap<string, Tracked<PendingRequest>>,
   pending: PendingRequest[],
   since: number,
   options: RequestDiffOptions,
@@ -249,11 +242,10 @@ export function diffRequests(
   const ids = new Set<string>();
   for (const request of pending) {
     ids.add(request.id);
-    const tracked = known.get(request.id);
-    if (tracked) continue;
+    if (told.has(request.id)) continue;
     out.push(event(options.asked, request));
   }
-  for (const [id, tracked] of known) {
+  for (const [id, tracked] of told) {
     if (!tracked.value || ids.has(id) || newerThanSnapshot(tracked, since)) continue;
     const settled = options.settled(tracked.value);
     if (settled) out.push(settled);
@@ -263,13 +255,13 @@ export function diffRequests(
 
 /** todo.updated, session.diff: one whole list per session. */
 export function diffList(
-  known: Tracked<unknown[]> | undefined,
+  told: Tracked<unknown[]> | undefined,
   list: unknown[],
   since: number,
   type: "todo.updated" | "session.diff",
   sessionID: string,
 ): EventPayload[] {
-  if (newerThanSnapshot(known, since)) return [];
-  if (sameJson(known?.value ?? [], list)) return [];
+  if (newerThanSnapshot(told, since)) return [];
+  if (sameJson(told?.value ?? [], list)) return [];
   return [event(type, type === "todo.updated" ? { sessionID, todos: list } : { sessionID, diff: list })];
 }

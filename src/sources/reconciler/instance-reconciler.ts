@@ -1,27 +1,29 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { describeError } from "../../errors.js";
-import type { History } from "../../hub/mirror.js";
-import type { Sink } from "../../hub/sink.js";
-import type { MessageWithParts } from "../../hub/state.js";
 import type { EventPayload } from "../../hub/update.js";
+import type { History, MirrorView } from "../../opencode/mirror.js";
+import type { Sink } from "../../opencode/sink.js";
+import { type MessageWithParts, toolInFlight } from "../../opencode/state.js";
 import type { Upstream } from "../../upstream/upstream.js";
 import { correctionsFor, type Snapshot, turnFinished } from "./corrections.js";
 import { RestReader } from "./rest-reader.js";
 
 /**
- * How a read's corrections go out: `lead` — the reconciler feeds clients, at once; `check` —
+ * How a read's corrections go out: `feed` — the reconciler feeds clients, at once; `check` —
  * behind a trusted stream, only what the stream still has not said after a grace period;
  * `catch-up` — at once, after the stream was away (what it missed meanwhile is no lie).
  */
-export type ReadKind = "lead" | "check" | "catch-up";
+export type ReadKind = "feed" | "check" | "catch-up";
 
 /** What an instance's reconciler needs of the reconciler that owns it. */
 export interface ReconcilerContext {
   upstream: Upstream;
   sink: Sink;
+  mirror: MirrorView;
+  audience: { isWatched(directory: string): boolean };
   log: FastifyBaseLogger;
-  /** Whether the reconciler feeds clients (`lead`) or checks behind a trusted stream (`check`). */
+  /** Whether the reconciler feeds clients (`feed`) or checks behind a trusted stream (`check`). */
   kind(): Exclude<ReadKind, "catch-up">;
   /** Between reads, now: it depends on the kind and on whether something is busy. */
   intervalFor(busy: boolean): number;
@@ -37,18 +39,16 @@ export interface ReconcilerContext {
 
 /** How many of a session's newest messages a read covers. */
 const MESSAGE_WINDOW = 10;
-/** Every this many reads, the sessions are listed whole (deletions show only then). */
-const WHOLE_LIST_EVERY = 15;
-/** When leading, on every this-many-th read (reads of every kind are counted), statuses, permissions and questions are read too, just in case. */
-const SAFETY_EVERY = 10;
+/** Every this many reads, every session is listed (deletions show only then). */
+const COMPLETE_LIST_EVERY = 15;
+/** Feeding clients, on every this-many-th read (reads of every kind are counted), statuses, permissions and questions are read too, whatever else says. */
+const FULL_READ_EVERY = 10;
 /** Checking behind a trusted stream, a busy session's status is read at least every this many reads. */
 const CHECK_STATUS_EVERY = 4;
 /** Checking behind a trusted stream, while a tool runs, permissions and questions are read every this many reads. */
 const CHECK_REQUESTS_EVERY = 2;
 /** Log lines come in bursts: one read for a burst. */
 const NUDGE_DEBOUNCE_MS = 20;
-
-const TOOL_IN_FLIGHT = new Set(["pending", "running"]);
 
 /**
  * The reconciler's work on one instance: a first look, taken in as history; then reads of
@@ -57,7 +57,7 @@ const TOOL_IN_FLIGHT = new Set(["pending", "running"]);
  */
 export class InstanceReconciler {
   private readonly reader: RestReader;
-  private firstLook: Promise<void> | undefined;
+  private baseline: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -67,12 +67,12 @@ export class InstanceReconciler {
   private unwatchedSince: number | undefined;
   private stopped = false;
   private failing: string | undefined;
-  /** Each session's `time.updated` at the reconciler's last look: a session that moved since gets a look at its messages. */
-  private readonly lastLook = new Map<string, number>();
+  /** Each session's `time.updated` at the reconciler's last read: a session that moved since gets its messages read. */
+  private readonly lastRead = new Map<string, number>();
   /** Todo tool calls after which the todo list was read (it is read once after each). */
   private readonly todoCallsRead = new Set<string>();
-  /** The sessions that were there at the first look: only theirs can be history; a newer session's messages are all news. */
-  private readonly old = new Set<string>();
+  /** The sessions that were there at the baseline: only theirs can have history; a newer session's messages are all news. */
+  private readonly baselineSessions = new Set<string>();
   /** When the shim began to follow the instance (upstream's clock is this machine's). */
   private readonly followedSince = Date.now();
 
@@ -84,19 +84,19 @@ export class InstanceReconciler {
   }
 
   private get state() {
-    return this.ctx.sink.instance(this.directory);
+    return this.ctx.mirror.instance(this.directory);
   }
 
   /** Resolves once the instance's present state has been taken in (retried until it works). */
   ready(): Promise<void> {
-    this.firstLook ??= this.lookFirst().then(
+    this.baseline ??= this.readBaseline().then(
       () => this.schedule(),
       (error: unknown) => {
-        this.firstLook = undefined;
+        this.baseline = undefined;
         throw error;
       },
     );
-    return this.firstLook;
+    return this.baseline;
   }
 
   /** A read soon (log lines come in bursts: one read for a burst). */
@@ -110,7 +110,7 @@ export class InstanceReconciler {
   }
 
   reschedule(): void {
-    if (!this.running && this.firstLook) this.schedule();
+    if (!this.running && this.baseline) this.schedule();
   }
 
   /** One read now; a read asked for while one runs happens right after it. */
@@ -165,7 +165,7 @@ export class InstanceReconciler {
 
   /** Whether nobody has followed the instance for long: then it is let go, and reads stop. */
   private abandoned(): boolean {
-    if (this.ctx.sink.isWatched(this.directory)) {
+    if (this.ctx.audience.isWatched(this.directory)) {
       this.unwatchedSince = undefined;
       return false;
     }
@@ -179,61 +179,61 @@ export class InstanceReconciler {
       this.ctx.release(this);
       return;
     }
-    if (!this.firstLook) {
+    if (!this.baseline) {
       await this.ready();
       return;
     }
-    const { snapshot, looked } = await this.read(kind);
+    const { snapshot, listed } = await this.read(kind);
     await this.correct(snapshot, kind);
     if (snapshot.sessions?.complete)
-      for (const sessionID of this.lastLook.keys())
-        if (!looked.has(sessionID)) this.lastLook.delete(sessionID);
-    for (const [sessionID, updated] of looked) this.lastLook.set(sessionID, updated);
+      for (const sessionID of this.lastRead.keys())
+        if (!listed.has(sessionID)) this.lastRead.delete(sessionID);
+    for (const [sessionID, updated] of listed) this.lastRead.set(sessionID, updated);
   }
 
   /**
-   * The first look: what was there before the shim began to follow the instance is
-   * history, taken in without a word. A session created since (the first look may come
-   * late, after an outage) is left unknown: it is news, announced by the next read or
-   * before its first update from the stream.
+   * The baseline, the first read: what was there before the shim began to follow the
+   * instance is history, taken in without a word. A session created since (the baseline
+   * may come late, after an outage) is left unknown: it is news, announced by the next
+   * read or before its first update from the stream.
    */
-  private async lookFirst(): Promise<void> {
-    const known = this.state;
+  private async readBaseline(): Promise<void> {
+    const state = this.state;
     const [sessions, statuses, permissions, questions, project] = await Promise.all([
       this.reader.sessions(),
       this.reader.statuses(),
       this.reader.permissions(),
       this.reader.questions(),
-      known.project ? Promise.resolve(known.project) : this.reader.project(),
+      state.project ? Promise.resolve(state.project) : this.reader.project(),
     ]);
-    const news = new Set(
+    const createdSince = new Set(
       sessions
-        .filter((info) => info.time.created >= this.followedSince && !known.announced(info.id))
+        .filter((info) => info.time.created >= this.followedSince && !state.announced(info.id))
         .map((info) => info.id),
     );
-    const old = <T extends { sessionID: string }>(items: T[]) =>
-      items.filter((item) => !news.has(item.sessionID));
-    for (const sessionID of news) delete statuses[sessionID];
+    const ofHistory = <T extends { sessionID: string }>(items: T[]) =>
+      items.filter((item) => !createdSince.has(item.sessionID));
+    for (const sessionID of createdSince) delete statuses[sessionID];
     const historyMessages: NonNullable<History["messages"]> = [];
     const history: History = {
-      sessions: sessions.filter((info) => !news.has(info.id)),
+      sessions: sessions.filter((info) => !createdSince.has(info.id)),
       statuses,
-      permissions: old(permissions),
-      questions: old(questions),
+      permissions: ofHistory(permissions),
+      questions: ofHistory(questions),
       project,
-      firstLook: true,
+      baseline: true,
       messages: historyMessages,
     };
     for (const sessionID of Object.keys(statuses)) {
-      if (known.messages.has(sessionID)) continue;
+      if (state.messages.has(sessionID)) continue;
       const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
       if (messages) historyMessages.push({ sessionID, messages });
     }
     this.ctx.sink.takeInHistory(this.directory, history);
     for (const info of sessions) {
-      if (news.has(info.id)) continue;
-      this.old.add(info.id);
-      this.lastLook.set(info.id, info.time.updated);
+      if (createdSince.has(info.id)) continue;
+      this.baselineSessions.add(info.id);
+      this.lastRead.set(info.id, info.time.updated);
     }
   }
 
@@ -242,21 +242,21 @@ export class InstanceReconciler {
    * that moved or are busy; pending permissions and questions; todos and diffs. Each phase
    * reads only what the ones before say may have changed.
    */
-  private async read(kind: ReadKind): Promise<{ snapshot: Snapshot; looked: Map<string, number> }> {
+  private async read(kind: ReadKind): Promise<{ snapshot: Snapshot; listed: Map<string, number> }> {
     const read = this.reads++;
-    const leading = kind !== "check";
+    const publishesAtOnce = kind !== "check";
     const snapshot: Snapshot = { messages: [], todos: [], diffs: [] };
-    const whole = kind === "catch-up" || read % WHOLE_LIST_EVERY === 0;
-    const looked = await this.lookAtSessions(snapshot, whole);
+    const complete = kind === "catch-up" || read % COMPLETE_LIST_EVERY === 0;
+    const listed = await this.readSessions(snapshot, complete);
     const moved = new Set(
-      [...looked]
-        .filter(([sessionID, updated]) => (this.lastLook.get(sessionID) ?? -1) < updated)
+      [...listed]
+        .filter(([sessionID, updated]) => (this.lastRead.get(sessionID) ?? -1) < updated)
         .map(([id]) => id),
     );
     const busyKnown = this.state.activeSessions();
-    const safety = leading && read % SAFETY_EVERY === 0;
+    const fullRead = publishesAtOnce && read % FULL_READ_EVERY === 0;
     // Statuses before messages: when upstream says a turn is over, its messages read after show its end.
-    if (kind === "catch-up" || safety || this.statusesTell(moved, busyKnown, leading, read)) {
+    if (kind === "catch-up" || fullRead || this.statusesTell(moved, busyKnown, publishesAtOnce, read)) {
       await this.readStatuses(snapshot);
     }
     await this.readMessages(
@@ -269,27 +269,27 @@ export class InstanceReconciler {
       (tracked) => tracked.value !== undefined,
     );
     // A request asked is read every time until it is answered (a person waits on it); one that
-    // a running tool may ask, every read when leading and now and then when checking.
+    // a running tool may ask, every read when feeding clients and now and then when checking.
     this.toolReads = inFlight ? this.toolReads + 1 : 0;
     if (
       kind === "catch-up" ||
-      safety ||
+      fullRead ||
       pending ||
-      (inFlight && (leading || this.toolReads % CHECK_REQUESTS_EVERY === 1))
+      (inFlight && (publishesAtOnce || this.toolReads % CHECK_REQUESTS_EVERY === 1))
     ) {
       await this.readRequests(snapshot);
     }
     await this.readLists(snapshot, this.turnsEnded(snapshot, moved, busyKnown));
-    return { snapshot, looked };
+    return { snapshot, listed };
   }
 
-  /** Phase 1: the sessions, whole now and then, otherwise only those updated since the newest looked at. */
-  private async lookAtSessions(snapshot: Snapshot, whole: boolean): Promise<Map<string, number>> {
-    const since = this.ctx.sink.lastSeq;
+  /** Phase 1: the sessions, all of them now and then, otherwise only those updated since the newest read. */
+  private async readSessions(snapshot: Snapshot, complete: boolean): Promise<Map<string, number>> {
+    const since = this.ctx.mirror.lastSeq;
     let newest = 0;
-    for (const updated of this.lastLook.values()) if (updated > newest) newest = updated;
-    const list = await this.reader.sessions(whole ? undefined : newest);
-    snapshot.sessions = { list, complete: whole, since };
+    for (const updated of this.lastRead.values()) if (updated > newest) newest = updated;
+    const list = await this.reader.sessions(complete ? undefined : newest);
+    snapshot.sessions = { list, complete, since };
     return new Map(list.map((info) => [info.id, info.time.updated]));
   }
 
@@ -298,11 +298,11 @@ export class InstanceReconciler {
     const listed = new Set(snapshot.sessions?.list.map((info) => info.id));
     for (const sessionID of sessions) {
       if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
-      const since = this.ctx.sink.lastSeq;
+      const since = this.ctx.mirror.lastSeq;
       const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
       if (!messages) continue;
-      // Of a session there before the shim looked, messages up to the last look were there before: history.
-      const historyUntil = this.old.has(sessionID) ? (this.lastLook.get(sessionID) ?? 0) : 0;
+      // Of a session there at the baseline, messages up to its last read were there before: history.
+      const historyUntil = this.baselineSessions.has(sessionID) ? (this.lastRead.get(sessionID) ?? 0) : 0;
       // Fewer than asked for: all of them, so any known one missing was removed.
       const complete = messages.length < MESSAGE_WINDOW;
       snapshot.messages.push({ sessionID, messages, complete, historyUntil, since });
@@ -310,12 +310,12 @@ export class InstanceReconciler {
   }
 
   /**
-   * Whether statuses are worth a request: leading, whenever anything moves or is busy;
-   * checking behind a trusted stream, when a session not known busy moved (a turn may have
-   * begun), and now and then while one is busy (see `turnLooksOver` for a turn's end).
+   * Whether statuses are worth a request: feeding clients, whenever anything moves or is
+   * busy; checking behind a trusted stream, when a session not known busy moved (a turn may
+   * have begun), and now and then while one is busy (see `turnLooksOver` for a turn's end).
    */
-  private statusesTell(moved: Set<string>, busyKnown: string[], leading: boolean, read: number): boolean {
-    if (leading) return moved.size > 0 || busyKnown.length > 0;
+  private statusesTell(moved: Set<string>, busyKnown: string[], feeding: boolean, read: number): boolean {
+    if (feeding) return moved.size > 0 || busyKnown.length > 0;
     const busy = new Set(busyKnown);
     if ([...moved].some((sessionID) => !busy.has(sessionID))) return true;
     return busyKnown.length > 0 && read % CHECK_STATUS_EVERY === 0;
@@ -329,11 +329,11 @@ export class InstanceReconciler {
 
   /** Phase 2: which sessions are busy. */
   private async readStatuses(snapshot: Snapshot): Promise<void> {
-    const since = this.ctx.sink.lastSeq;
+    const since = this.ctx.mirror.lastSeq;
     snapshot.statuses = { value: await this.reader.statuses(), since };
   }
 
-  /** Sessions whose turn ended since the last look: idle upstream, and moved or busy as clients were told. */
+  /** Sessions whose turn ended since the last read: idle upstream, and moved or busy as clients were told. */
   private turnsEnded(snapshot: Snapshot, moved: Set<string>, busyKnown: string[]): string[] {
     const statuses = snapshot.statuses?.value;
     if (!statuses) return [];
@@ -345,7 +345,7 @@ export class InstanceReconciler {
 
   /** Phase 4: pending permissions and questions (asked while a tool runs; answered when it goes on). */
   private async readRequests(snapshot: Snapshot): Promise<void> {
-    const since = this.ctx.sink.lastSeq;
+    const since = this.ctx.mirror.lastSeq;
     const [permissions, questions] = await Promise.all([this.reader.permissions(), this.reader.questions()]);
     snapshot.requests = { permissions, questions, since };
   }
@@ -353,17 +353,17 @@ export class InstanceReconciler {
   /** Phase 5: todos once after each todo tool call, and the diff of sessions whose turn ended. */
   private async readLists(snapshot: Snapshot, turnsEnded: string[]): Promise<void> {
     for (const { sessionID, messages, historyUntil } of snapshot.messages) {
-      const news = messages.filter(({ info }) => info.time.created > historyUntil);
-      const calls = todoCallsDone(news).filter((partID) => !this.todoCallsRead.has(partID));
+      const recent = messages.filter(({ info }) => info.time.created > historyUntil);
+      const calls = todoCallsDone(recent).filter((partID) => !this.todoCallsRead.has(partID));
       if (calls.length === 0) continue;
-      const since = this.ctx.sink.lastSeq;
+      const since = this.ctx.mirror.lastSeq;
       const list = await this.reader.todos(sessionID);
       if (list) snapshot.todos.push({ sessionID, list, since });
       if (this.todoCallsRead.size > 10_000) this.todoCallsRead.clear();
       for (const partID of calls) this.todoCallsRead.add(partID);
     }
     for (const sessionID of turnsEnded) {
-      const since = this.ctx.sink.lastSeq;
+      const since = this.ctx.mirror.lastSeq;
       const list = await this.reader.diff(sessionID);
       if (list) snapshot.diffs.push({ sessionID, list, since });
     }
@@ -375,16 +375,18 @@ export class InstanceReconciler {
    * has not said by then goes out.
    */
   private async correct(snapshot: Snapshot, kind: ReadKind): Promise<void> {
-    let found = correctionsFor(this.state, snapshot);
-    if (kind === "check" && found.events.length > 0) {
+    let corrections = correctionsFor(this.state, snapshot);
+    if (kind === "check" && corrections.events.length > 0) {
       await sleep(this.ctx.graceMs);
       if (this.stopped) return;
-      found = correctionsFor(this.state, snapshot);
+      corrections = correctionsFor(this.state, snapshot);
     }
-    this.ctx.sink.takeInHistory(this.directory, found.history);
+    this.ctx.sink.takeInHistory(this.directory, corrections.history);
     const project = this.state.project;
-    const published = found.events.filter((payload) =>
-      this.ctx.sink.publish({ directory: this.directory, project, payload, origin: "reconciler" }),
+    const published = corrections.events.filter(
+      (payload) =>
+        this.ctx.sink.publish({ directory: this.directory, project, payload, origin: "reconciler" }) ===
+        "new",
     );
     if (published.length > 0) this.ctx.corrected(this.directory, published, kind);
   }
@@ -394,16 +396,11 @@ export class InstanceReconciler {
 function todoCallsDone(messages: MessageWithParts[]): string[] {
   return messages.flatMap(({ parts }) =>
     parts
-      .filter(
-        (part) =>
-          part.type === "tool" && part.tool === "todowrite" && !TOOL_IN_FLIGHT.has(part.state?.status ?? ""),
-      )
+      .filter((part) => part.type === "tool" && part.tool === "todowrite" && !toolInFlight(part))
       .map((part) => part.id),
   );
 }
 
 function hasToolInFlight(messages: MessageWithParts[]): boolean {
-  return messages.some(({ parts }) =>
-    parts.some((part) => part.type === "tool" && TOOL_IN_FLIGHT.has(part.state?.status ?? "")),
-  );
+  return messages.some(({ parts }) => parts.some(toolInFlight));
 }

@@ -1,7 +1,9 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Sink } from "../../hub/sink.js";
 import type { EventPayload } from "../../hub/update.js";
 import { type Metrics, noMetrics } from "../../metrics.js";
+import type { MirrorView } from "../../opencode/mirror.js";
+import type { Sink } from "../../opencode/sink.js";
+import { GRACE_MS } from "../../trust.js";
 import type { Upstream } from "../../upstream/upstream.js";
 import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
 
@@ -10,12 +12,17 @@ const CHECK_BUSY_INTERVAL_MS = 1250;
 
 export interface ReconcilerOptions {
   upstream: Upstream;
+  /** Where its corrections go. */
   sink: Sink;
+  /** What clients were told, to compare upstream's state with. */
+  mirror: MirrorView;
+  /** Who follows which instance: one nobody follows is let go. */
+  audience: { isWatched(directory: string): boolean };
   log: FastifyBaseLogger;
   metrics?: Metrics;
-  /** Leading: between reads of an instance with a busy session. */
+  /** Feeding clients: between reads of an instance with a busy session. */
   pollIntervalMs: number;
-  /** Leading: between reads of an instance with nothing busy. */
+  /** Feeding clients: between reads of an instance with nothing busy. */
   idleIntervalMs?: number;
   /** Checking behind a trusted stream: between reads of an instance with nothing busy. */
   checkIntervalMs?: number;
@@ -30,13 +37,13 @@ export interface ReconcilerOptions {
 /**
  * The reconciler: reads upstream's REST state of every instance a client follows,
  * compares it with what clients were told, and publishes the events upstream would have
- * sent for any difference. It either leads — clients are fed from it, read fast — or
- * checks behind a trusted stream, about once a second, saying only what the stream failed
- * to say (and, hurried, fast until the stream is judged). Its cost follows the work: busy
- * instances are read often, quiet ones slowly, instances nobody follows not at all.
+ * sent for any difference. It either feeds clients — read fast — or checks behind a
+ * trusted stream, about once a second, saying only what the stream failed to say (and,
+ * hurried, fast until the stream is judged). Its cost follows the work: busy instances are
+ * read often, quiet ones slowly, instances nobody follows not at all.
  */
 export class Reconciler {
-  private leadingNow = true;
+  private feeding = true;
   /** Until when (ms, `performance.now()`) to read at the fast pace though checking: the stream is suspect. */
   private hurriedUntil = 0;
   private readonly instances = new Map<string, InstanceReconciler>();
@@ -51,14 +58,16 @@ export class Reconciler {
     this.context = {
       upstream: options.upstream,
       sink: options.sink,
+      mirror: options.mirror,
+      audience: options.audience,
       log: options.log,
-      kind: () => (this.leadingNow ? "lead" : "check"),
+      kind: () => (this.feeding ? "feed" : "check"),
       intervalFor: (busy) => {
-        if (this.leadingNow || performance.now() < this.hurriedUntil)
+        if (this.feeding || performance.now() < this.hurriedUntil)
           return busy ? options.pollIntervalMs : idleIntervalMs;
         return busy ? checkBusyIntervalMs : checkIntervalMs;
       },
-      graceMs: options.graceMs ?? 400,
+      graceMs: options.graceMs ?? GRACE_MS,
       releaseAfterMs: options.releaseAfterMs ?? 30_000,
       release: (instance) => {
         if (this.instances.get(instance.directory) === instance) this.instances.delete(instance.directory);
@@ -69,14 +78,14 @@ export class Reconciler {
   }
 
   /** Whether clients are fed from the reconciler (rather than from upstream's stream, which it checks). */
-  get leading(): boolean {
-    return this.leadingNow;
+  get feedsClients(): boolean {
+    return this.feeding;
   }
 
-  /** Leads (reads fast, publishes at once) or checks behind a trusted stream. */
-  lead(leading: boolean): void {
-    if (leading === this.leadingNow) return;
-    this.leadingNow = leading;
+  /** Feeds clients (reads fast, publishes at once), or checks behind a trusted stream. */
+  feedClients(feeding: boolean): void {
+    if (feeding === this.feeding) return;
+    this.feeding = feeding;
     for (const instance of this.instances.values()) instance.reschedule();
   }
 
@@ -108,7 +117,7 @@ export class Reconciler {
   nudge(sessionID?: string): void {
     const known = sessionID !== undefined && this.knowsSession(sessionID);
     for (const instance of this.instances.values()) {
-      if (!known || this.context.sink.instance(instance.directory).sessions.has(sessionID ?? ""))
+      if (!known || this.context.mirror.instance(instance.directory).sessions.has(sessionID ?? ""))
         instance.nudge();
     }
   }
@@ -129,7 +138,7 @@ export class Reconciler {
 
   private knowsSession(sessionID: string): boolean {
     for (const instance of this.instances.values())
-      if (this.context.sink.instance(instance.directory).sessions.has(sessionID)) return true;
+      if (this.context.mirror.instance(instance.directory).sessions.has(sessionID)) return true;
     return false;
   }
 }

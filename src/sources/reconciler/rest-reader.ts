@@ -1,6 +1,6 @@
 import { UpstreamUnavailable } from "../../errors.js";
 import { pathOf } from "../../helpers.js";
-import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../../hub/state.js";
+import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../../opencode/state.js";
 import { askUpstream } from "../../upstream/ask.js";
 import type { Upstream } from "../../upstream/upstream.js";
 

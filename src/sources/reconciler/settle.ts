@@ -1,5 +1,5 @@
-import type { Part, PendingRequest } from "../../hub/state.js";
 import type { EventPayload } from "../../hub/update.js";
+import type { Part, PendingRequest } from "../../opencode/state.js";
 import { event } from "./diff.js";
 
 /**

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from "fastify";
 import { pathOf } from "../helpers.js";
-import { INSTANCE_DISPOSED } from "../hub/announcements.js";
-import type { Sink } from "../hub/sink.js";
+import { INSTANCE_DISPOSED } from "../hub/frames.js";
 import { eventId } from "../ids.js";
+import type { Sink } from "../opencode/sink.js";
 import { resolveInstance } from "../upstream/instance.js";
 import type { Upstream } from "../upstream/upstream.js";
 
@@ -27,6 +27,7 @@ export class DisposalWitness {
 
   constructor(
     private readonly sink: Sink,
+    private readonly audience: { followedDirectories(): string[] },
     private readonly upstream: Upstream,
   ) {}
 
@@ -57,7 +58,7 @@ export class DisposalWitness {
   }
 
   private async instancesOf(request: FastifyRequest, kind: "instance" | "global"): Promise<string[]> {
-    if (kind === "global") return this.sink.followedDirectories();
+    if (kind === "global") return this.audience.followedDirectories();
     const resolution = await resolveInstance(this.upstream, request.url, request.headers);
     return resolution.ok ? [resolution.directory] : [];
   }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { messageOf } from "../errors.js";
 import type { Hub } from "../hub/hub.js";
 import type { EventSources } from "../sources/sources.js";
-import { checkHealth } from "../upstream/health.js";
+import { checkHealth } from "../upstream/health-check.js";
 import type { Upstream } from "../upstream/upstream.js";
 
 export interface HealthRouteOptions {
@@ -56,7 +56,7 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (
       status,
       ...(problem ? { reason: problem } : served.reason ? { reason: served.reason } : {}),
       upstream: { url: upstream.origin, version: state.version },
-      source: sources ? { mode: sources.mode, active: sources.active, stream } : { mode: "passthrough" },
+      source: sources ? { mode: sources.mode, feeder: sources.feeder, stream } : { mode: "passthrough" },
       clients: hub.subscriberTotal,
     });
   });

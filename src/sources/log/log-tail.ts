@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { describeError } from "../errors.js";
+import { describeError } from "../../errors.js";
 
 export interface LogTailOptions {
   /** opencode's log folder ($XDG_DATA_HOME/opencode/log); it need not exist yet. */

@@ -2,10 +2,10 @@ import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import { describeError } from "../errors.js";
 import { firstString } from "../helpers.js";
 import type { Hub } from "../hub/hub.js";
+import type { EventSources } from "../sources/sources.js";
 import { resolveInstance } from "../upstream/instance.js";
 import { instanceNameProblem } from "../upstream/instance-name.js";
 import type { Upstream } from "../upstream/upstream.js";
-import type { EventSources } from "./sources.js";
 
 /** Different directory names remembered at most, while the shim serves `/global/event`. */
 const MAX_KNOWN = 1000;

@@ -1,0 +1,131 @@
+import { INSTANCE_DISPOSED } from "../hub/frames.js";
+import type { Hub } from "../hub/hub.js";
+import type { Envelope } from "../hub/update.js";
+import { type Admission, type Feeder, type Metrics, noMetrics } from "../metrics.js";
+import { STALE_AFTER_CORRECTION_MS } from "../trust.js";
+import { Disposals } from "./disposals.js";
+import { type EventKind, eventKind, propertiesOf, sessionOf } from "./events.js";
+import { type History, Mirror, type MirrorView } from "./mirror.js";
+
+export type { Admission };
+
+/**
+ * The one way events enter: every source — upstream's stream, the reconciler, the proxy —
+ * is given a sink, and nothing else of the hub. Grep `publish(` to find every way in.
+ */
+export interface Sink {
+  /** Admits an event to clients, or drops it (and says why): the one place that decides. */
+  publish(envelope: Envelope): Admission;
+  /**
+   * Writes out what was published so far, now: a source that has read a chunk calls it, so
+   * the chunk's events need not wait for the end of the event loop's turn (when the hub
+   * writes them otherwise).
+   */
+  flush(): void;
+  /** What a read of upstream found that was there before: taken in, not announced. */
+  takeInHistory(directory: string, history: History): void;
+  /** A call that disposes `directory` is on its way upstream: its disposal is news again. */
+  disposing(directory: string): void;
+}
+
+/** What the sink needs to know of upstream's stream to admit its events: who the stream's judge says feeds clients, and whether the stream is behind. */
+export interface StreamStanding {
+  readonly feeder: Feeder;
+  /** Whether the stream has yet to carry what a correction told of the session: its word on the session's status is older. */
+  behindOn(sessionID: string): boolean;
+}
+
+const TRUSTED_STREAM: StreamStanding = { feeder: "stream", behindOn: () => false };
+
+/**
+ * The sink in front of the hub, where every event is admitted or dropped, once, with what
+ * the event table says of its type: held back while the reconciler feeds clients what it
+ * rebuilds; stale when it only says again, or says older, what a correction told; a
+ * duplicate when its news was told already. A session's first update gets the
+ * `session.created` nobody sent. The hub then numbers and delivers the event, and the
+ * mirror takes it in.
+ */
+export class OpencodeSink implements Sink {
+  private readonly mirror = new Mirror();
+  private readonly disposals = new Disposals();
+  private standing = TRUSTED_STREAM;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly metrics: Metrics = noMetrics,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** What clients have been told, to read. */
+  get told(): MirrorView {
+    return this.mirror;
+  }
+
+  /** From now on, the stream's events are admitted as `standing` says. */
+  judgedBy(standing: StreamStanding): void {
+    this.standing = standing;
+  }
+
+  publish(envelope: Envelope): Admission {
+    const admission = this.dropReason(envelope) ?? this.admit(envelope);
+    this.metrics.eventAdmitted(envelope.origin ?? "stream", envelope.payload.type, admission);
+    return admission;
+  }
+
+  flush(): void {
+    this.hub.flush();
+  }
+
+  takeInHistory(directory: string, history: History): void {
+    this.mirror.takeInHistory(directory, history);
+  }
+
+  disposing(directory: string): void {
+    this.disposals.expect(directory);
+  }
+
+  /** Why clients must not get the event, if they must not (short of a duplicate id, which the hub finds). */
+  private dropReason(envelope: Envelope): Exclude<Admission, "new"> | undefined {
+    const { directory, payload } = envelope;
+    if (payload.type === INSTANCE_DISPOSED)
+      return this.disposals.repeats(directory, this.now()) ? "duplicate" : undefined;
+    const kind = eventKind(payload.type);
+    if (!kind || (envelope.origin ?? "stream") !== "stream") return undefined;
+    if (kind.rebuilt && this.standing.feeder === "reconciler") return "held";
+    if (kind.status && this.standing.behindOn(sessionOf(payload) ?? "")) return "stale";
+    return this.saidByCorrection(kind, envelope) ? "stale" : undefined;
+  }
+
+  /**
+   * Whether the stream comes late, after the reconciler told clients the state of the same
+   * thing (a short while ago): it says the same again, or something older. What the stream
+   * says further on is news; what the reconciler did not set passes, so an honest stream's
+   * own repeats go out untouched.
+   */
+  private saidByCorrection(kind: EventKind, envelope: Envelope): boolean {
+    if (!kind.subject) return false;
+    const view = this.mirror.instance(envelope.directory);
+    const p = propertiesOf(envelope.payload);
+    const told = kind.subject(view, p);
+    if (told?.corrected !== true || this.now() - (told.at ?? 0) >= STALE_AFTER_CORRECTION_MS) return false;
+    return !kind.furtherThan?.(told.value, p, view);
+  }
+
+  /** Announces what clients are owed before the event, then hands the event to the hub: new, unless its id was seen. */
+  private admit(envelope: Envelope): Admission {
+    const { directory, payload } = envelope;
+    const owed = eventKind(payload.type)?.owedBefore?.(
+      this.mirror.instance(directory),
+      propertiesOf(payload),
+    );
+    if (owed && this.deliver({ ...envelope, origin: "reconciler", payload: owed }))
+      this.metrics.eventAdmitted("reconciler", owed.type, "new");
+    return this.deliver(envelope) ? "new" : "duplicate";
+  }
+
+  private deliver(envelope: Envelope): boolean {
+    const update = this.hub.dispatch(envelope);
+    if (update) this.mirror.apply(update, this.now());
+    return update !== undefined;
+  }
+}
