@@ -185,85 +185,97 @@ export function helpText(): string {
   ].join("\n");
 }
 
+/** One setting as given: its text (from its flag, its variable or its default) and where it came from, to name in an error. */
+interface Setting {
+  text: string | undefined;
+  source: string;
+}
+
+type Flags = Record<string, string | string[] | boolean | undefined>;
+
 /** Command line and environment → a checked config, or a one-line reason it is wrong. */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
   const separator = argv.indexOf("--");
   const shimArgs = separator === -1 ? argv : argv.slice(0, separator);
   const opencodeArgs = separator === -1 ? [] : argv.slice(separator + 1);
-  let values: Record<string, string | string[] | boolean | undefined>;
+  let flags: Flags;
   try {
-    const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
-      help: { type: "boolean" },
-      version: { type: "boolean" },
-    };
-    for (const option of Object.values(OPTIONS)) options[option.flag] = { type: "string" };
-    options.cors = { type: "string", multiple: true };
-    values = parseArgs({ args: shimArgs, options, strict: true, allowPositionals: false })
-      .values as typeof values;
+    flags = readFlags(shimArgs);
   } catch (error) {
     return { kind: "error", message: (error as Error).message.split("\n")[0] ?? "invalid arguments" };
   }
-  if (values.help) return { kind: "help", text: helpText() };
-  if (values.version) return { kind: "version" };
-
-  const raw = (key: Key): { text: string | undefined; source: string } => {
-    const option: Option = OPTIONS[key];
-    const fromFlag = values[option.flag];
-    if (typeof fromFlag === "string") return { text: fromFlag, source: `--${option.flag}` };
-    if (Array.isArray(fromFlag)) return { text: fromFlag.join(","), source: `--${option.flag}` };
-    const fromEnv = env[option.env];
-    if (fromEnv !== undefined && fromEnv !== "") return { text: fromEnv, source: option.env };
-    return { text: option.fallback, source: `--${option.flag}` };
-  };
-
+  if (flags.help) return { kind: "help", text: helpText() };
+  if (flags.version) return { kind: "version" };
   try {
-    const password = env.OPENCODE_SERVER_PASSWORD;
-    const upstream = raw("upstream");
-    if (upstream.text !== undefined && opencodeArgs.length > 0) {
-      throw new InvalidConfig(
-        "arguments after -- are for the opencode the shim starts itself: not with --upstream",
-      );
-    }
-    const config: Config = {
-      upstream: upstream.text === undefined ? undefined : parseUpstream(upstream),
-      opencodeBin: raw("opencodeBin").text,
-      opencodeArgs,
-      cors: parseOrigins(raw("cors")),
-      logFormat: parseLogFormat(raw("logFormat")),
-      source: parseSource(raw("source")),
-      pollIntervalMs: positive(
-        parseWith(raw("pollInterval"), (text) => parseDuration(text, "ms"), "a duration in ms"),
-        raw("pollInterval"),
-      ),
-      logDir: raw("logDir").text,
-      host: parseHost(raw("host")),
-      port: parseInteger(raw("port"), 0, 65535),
-      upstreamWaitMs: parseWith(
-        raw("upstreamWait"),
-        (text) => parseDuration(text, "s"),
-        "a duration such as 30, 30s or 500ms",
-      ),
-      heartbeatMs: positive(
-        parseWith(raw("heartbeat"), (text) => parseDuration(text, "ms"), "a duration in ms"),
-        raw("heartbeat"),
-      ),
-      replaySize: parseInteger(raw("replaySize"), 1, 1_000_000),
-      maxClientBufferBytes: positive(
-        parseWith(raw("maxClientBuffer"), parseSize, "a size such as 8MiB"),
-        raw("maxClientBuffer"),
-      ),
-      maxClients: parseInteger(raw("maxClients"), 1, 1_000_000),
-      logLevel: parseLogLevel(raw("logLevel")),
-      credentials: password ? { username: env.OPENCODE_SERVER_USERNAME || "opencode", password } : undefined,
-    };
-    return { kind: "run", config };
+    return { kind: "run", config: checkedConfig((key) => settingOf(key, flags, env), opencodeArgs, env) };
   } catch (error) {
     if (error instanceof InvalidConfig) return { kind: "error", message: error.message };
     throw error;
   }
 }
 
-function parseUpstream({ text, source }: { text: string | undefined; source: string }): URL {
+/** Phase 1: the shim's own arguments, by flag; throws on one it does not know. */
+function readFlags(args: string[]): Flags {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const option of Object.values(OPTIONS)) options[option.flag] = { type: "string" };
+  options.cors = { type: "string", multiple: true };
+  return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
+}
+
+/** Phase 2: a setting from its flag, else its environment variable, else its default. */
+function settingOf(key: Key, flags: Flags, env: NodeJS.ProcessEnv): Setting {
+  const option: Option = OPTIONS[key];
+  const fromFlag = flags[option.flag];
+  if (typeof fromFlag === "string") return { text: fromFlag, source: `--${option.flag}` };
+  if (Array.isArray(fromFlag)) return { text: fromFlag.join(","), source: `--${option.flag}` };
+  const fromEnv = env[option.env];
+  if (fromEnv !== undefined && fromEnv !== "") return { text: fromEnv, source: option.env };
+  return { text: option.fallback, source: `--${option.flag}` };
+}
+
+/** Phase 3: every setting checked and read; throws `InvalidConfig` naming the first that is wrong. */
+function checkedConfig(
+  setting: (key: Key) => Setting,
+  opencodeArgs: string[],
+  env: NodeJS.ProcessEnv,
+): Config {
+  const password = env.OPENCODE_SERVER_PASSWORD;
+  const upstream = setting("upstream");
+  if (upstream.text !== undefined && opencodeArgs.length > 0) {
+    throw new InvalidConfig(
+      "arguments after -- are for the opencode the shim starts itself: not with --upstream",
+    );
+  }
+  const duration = (key: Key, bareUnit: "ms" | "s", expected: string) =>
+    parseWith(setting(key), (text) => parseDuration(text, bareUnit), expected);
+  return {
+    upstream: upstream.text === undefined ? undefined : parseUpstream(upstream),
+    opencodeBin: setting("opencodeBin").text,
+    opencodeArgs,
+    cors: parseOrigins(setting("cors")),
+    logFormat: parseLogFormat(setting("logFormat")),
+    source: parseSource(setting("source")),
+    pollIntervalMs: positive(duration("pollInterval", "ms", "a duration in ms"), setting("pollInterval")),
+    logDir: setting("logDir").text,
+    host: parseHost(setting("host")),
+    port: parseInteger(setting("port"), 0, 65535),
+    upstreamWaitMs: duration("upstreamWait", "s", "a duration such as 30, 30s or 500ms"),
+    heartbeatMs: positive(duration("heartbeat", "ms", "a duration in ms"), setting("heartbeat")),
+    replaySize: parseInteger(setting("replaySize"), 1, 1_000_000),
+    maxClientBufferBytes: positive(
+      parseWith(setting("maxClientBuffer"), parseSize, "a size such as 8MiB"),
+      setting("maxClientBuffer"),
+    ),
+    maxClients: parseInteger(setting("maxClients"), 1, 1_000_000),
+    logLevel: parseLogLevel(setting("logLevel")),
+    credentials: password ? { username: env.OPENCODE_SERVER_USERNAME || "opencode", password } : undefined,
+  };
+}
+
+function parseUpstream({ text, source }: Setting): URL {
   let url: URL;
   try {
     url = new URL(text ?? "");
@@ -287,16 +299,12 @@ function parseUpstream({ text, source }: { text: string | undefined; source: str
   return url;
 }
 
-function parseHost({ text, source }: { text: string | undefined; source: string }): string {
+function parseHost({ text, source }: Setting): string {
   if (!text || /\s/.test(text)) throw new InvalidConfig(`${source}: "${text ?? ""}" is not a host`);
   return text;
 }
 
-function parseInteger(
-  { text, source }: { text: string | undefined; source: string },
-  min: number,
-  max: number,
-): number {
+function parseInteger({ text, source }: Setting, min: number, max: number): number {
   const value = text !== undefined && /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new InvalidConfig(`${source}: "${text ?? ""}" is not a whole number from ${min} to ${max}`);
@@ -305,7 +313,7 @@ function parseInteger(
 }
 
 function parseWith(
-  { text, source }: { text: string | undefined; source: string },
+  { text, source }: Setting,
   parse: (text: string) => number | undefined,
   expected: string,
 ): number {
@@ -314,12 +322,12 @@ function parseWith(
   return value;
 }
 
-function positive(value: number, { text, source }: { text: string | undefined; source: string }): number {
+function positive(value: number, { text, source }: Setting): number {
   if (value <= 0) throw new InvalidConfig(`${source}: "${text ?? ""}" must be more than 0`);
   return value;
 }
 
-function parseOrigins({ text, source }: { text: string | undefined; source: string }): string[] {
+function parseOrigins({ text, source }: Setting): string[] {
   if (!text) return [];
   return text.split(",").map((origin) => {
     const trimmed = origin.trim();
@@ -336,19 +344,19 @@ function parseOrigins({ text, source }: { text: string | undefined; source: stri
   });
 }
 
-function parseLogFormat({ text, source }: { text: string | undefined; source: string }): "json" | "pretty" {
+function parseLogFormat({ text, source }: Setting): "json" | "pretty" {
   if (text !== "json" && text !== "pretty")
     throw new InvalidConfig(`${source}: "${text ?? ""}" is not json or pretty`);
   return text;
 }
 
-function parseSource({ text, source }: { text: string | undefined; source: string }): SourceMode {
+function parseSource({ text, source }: Setting): SourceMode {
   const mode = SOURCE_MODES.find((candidate) => candidate === text);
   if (!mode) throw new InvalidConfig(`${source}: "${text ?? ""}" is not one of ${SOURCE_MODES.join(", ")}`);
   return mode;
 }
 
-function parseLogLevel({ text, source }: { text: string | undefined; source: string }): LogLevel {
+function parseLogLevel({ text, source }: Setting): LogLevel {
   const level = LOG_LEVELS.find((candidate) => candidate === text);
   if (!level) throw new InvalidConfig(`${source}: "${text ?? ""}" is not one of ${LOG_LEVELS.join(", ")}`);
   return level;

@@ -11,8 +11,8 @@ export class RecentIds {
   /** Records `id`; false when it was already among the recent ones. */
   add(id: string): boolean {
     if (this.seen.has(id)) return false;
-    const old = this.order[this.next];
-    if (old !== undefined) this.seen.delete(old);
+    const evicted = this.order[this.next];
+    if (evicted !== undefined) this.seen.delete(evicted);
     this.order[this.next] = id;
     this.next = (this.next + 1) % this.capacity;
     this.seen.add(id);

@@ -132,9 +132,9 @@ export class Hub {
     // A subscriber cut off or ended here leaves the set as it is iterated, which a Set allows.
     for (const subscriber of subscribers) {
       if (subscriber.isClosed) continue;
-      const whole = subscriber.workspace === undefined && subscriber.since < firstSeq;
-      if (whole && !shared) shared = this.framesFor(subscriber, updates);
-      const frames = whole && shared ? shared : this.framesFor(subscriber, updates);
+      const wantsAll = subscriber.workspace === undefined && subscriber.since < firstSeq;
+      if (wantsAll && !shared) shared = this.framesFor(subscriber, updates);
+      const frames = wantsAll && shared ? shared : this.framesFor(subscriber, updates);
       if (frames.count === 0) continue;
       subscriber.write(frames.buffer);
       written += frames.count;

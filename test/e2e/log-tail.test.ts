@@ -63,15 +63,14 @@ describe("LogTail on opencode 1.14.48's own log", () => {
 
   it("emits hints naming the session and its bus events for a prompt", async () => {
     const session = await createSession(server.url);
-    await untilHint(
-      (hint) => hint.service === "session" && hint.sessionID === session.id,
-      "session created hint",
-    );
+    /** A hint naming the session came from a line of `service`. */
+    const hintFrom = (service: string) => () =>
+      lines.some(
+        (line) => line.includes(` service=${service} `) && parseLogLine(line)?.sessionID === session.id,
+      );
+    await untilHint(hintFrom("session"), "session created hint");
     await prompt(server.url, session.id, "say hello");
-    await untilHint(
-      (hint) => hint.service === "session.prompt" && hint.sessionID === session.id,
-      "session.prompt hint",
-    );
+    await untilHint(hintFrom("session.prompt"), "session.prompt hint");
     await untilHint((hint) => hint.busType === "session.idle", "session.idle hint");
 
     const busTypes = new Set(hints.map((hint) => hint.busType).filter(Boolean));

@@ -50,19 +50,15 @@ describe("parseLogLine", () => {
     ["permissionAsked", "permission.asked"],
     ["questionReplied", "question.replied"],
   ] as const)("a bus publish (%s) gives its type and no session", (name, busType) => {
-    expect(parseLogLine(REAL[name])).toEqual({ busType, service: "bus" });
+    expect(parseLogLine(REAL[name])).toEqual({ busType });
   });
 
-  it.each([
-    ["created", "session"],
-    ["loop", "session.prompt"],
-    ["llm", "llm"],
-    ["processor", "session.processor"],
-    ["exiting", "session.prompt"],
-    ["aborted", "session.processor"],
-  ] as const)("a line naming a session (%s) gives the session id", (name, service) => {
-    expect(parseLogLine(REAL[name])).toEqual({ sessionID: SESSION, service });
-  });
+  it.each(["created", "loop", "llm", "processor", "exiting", "aborted"] as const)(
+    "a line naming a session (%s) gives the session id",
+    (name) => {
+      expect(parseLogLine(REAL[name])).toEqual({ sessionID: SESSION });
+    },
+  );
 
   it.each([
     "permissionEvaluated",
@@ -92,8 +88,8 @@ describe("parseLogLine", () => {
   });
 
   it("accepts a trailing carriage return or spaces", () => {
-    expect(parseLogLine(`${REAL.idle}\r`)).toEqual({ busType: "session.idle", service: "bus" });
-    expect(parseLogLine(`${REAL.loop}  `)).toEqual({ sessionID: SESSION, service: "session.prompt" });
+    expect(parseLogLine(`${REAL.idle}\r`)).toEqual({ busType: "session.idle" });
+    expect(parseLogLine(`${REAL.loop}  `)).toEqual({ sessionID: SESSION });
   });
 
   it("takes a publishing line only from the bus, and only as the line's last word", () => {
@@ -119,7 +115,7 @@ describe("parseLogLine", () => {
     const other = "ses_df4713815ffe8mW3DQ0TyNqX7x";
     expect(
       parseLogLine(`WARN  2026-11-24T03:15:28 +3ms service=x sessionID=${SESSION} parentID=${other} y`),
-    ).toEqual({ sessionID: SESSION, service: "x" });
+    ).toEqual({ sessionID: SESSION });
   });
 
   it("keeps the session id of a bus line that names one", () => {
@@ -127,7 +123,7 @@ describe("parseLogLine", () => {
       parseLogLine(
         `INFO  2026-11-24T03:15:29 +1ms service=bus type=session.idle sessionID=${SESSION} publishing`,
       ),
-    ).toEqual({ busType: "session.idle", sessionID: SESSION, service: "bus" });
+    ).toEqual({ busType: "session.idle", sessionID: SESSION });
   });
 
   it("gives nothing for empty or foreign text", () => {

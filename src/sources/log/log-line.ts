@@ -4,8 +4,6 @@ export interface LogHint {
   busType?: string;
   /** The first session id on the line (`id=ses_…`, `session.id=ses_…`). */
   sessionID?: string;
-  /** The line's `service=` value. */
-  service?: string;
 }
 
 /**
@@ -39,6 +37,5 @@ export function parseLogLine(line: string): LogHint | undefined {
   const hint: LogHint = {};
   if (busType) hint.busType = busType;
   if (sessionID) hint.sessionID = sessionID;
-  if (service) hint.service = service;
   return hint;
 }

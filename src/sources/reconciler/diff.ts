@@ -47,11 +47,11 @@ export function diffSessions(state: InstanceView, snapshot: SessionSnapshot, sin
     seen.add(info.id);
     const tracked = state.sessions.get(info.id);
     if (newerThanSnapshot(tracked, since)) continue;
-    const told = tracked?.value;
-    if (!tracked || (told && !state.announced(info.id))) {
+    const mirrored = tracked?.value;
+    if (!tracked || (mirrored && !state.announced(info.id))) {
       // New, or only ever told as updated (its session.created lost): clients are owed its creation.
       out.push(event("session.created", { sessionID: info.id, info }));
-    } else if (told && info.time.updated >= told.time.updated && !sameJson(told, info)) {
+    } else if (mirrored && info.time.updated >= mirrored.time.updated && !sameJson(mirrored, info)) {
       out.push(event("session.updated", { sessionID: info.id, info }));
     }
     // A tombstone with an older seq: the session was deleted, then listed again — only
@@ -103,15 +103,20 @@ export function idleEvents(sessionID: string): EventPayload[] {
 }
 
 /** The events that take a part clients were told to the snapshot's version of it, if that is further on. */
-function diffPart(toldPart: Part, part: Part, sessionID: string): EventPayload[] {
-  const told = storedPart(toldPart);
-  if (sameJson(told, part)) return [];
-  const standing = partStanding(told, part);
+function diffPart(mirroredPart: Part, part: Part, sessionID: string): EventPayload[] {
+  const mirrored = storedPart(mirroredPart);
+  if (sameJson(mirrored, part)) return [];
+  const standing = partStanding(mirrored, part);
   if (standing === "behind") return []; // the snapshot is behind the deltas, or the tool's progress
   const text = part.text;
-  if (standing !== "ahead" || !streamsText(part) || typeof text !== "string" || typeof told.text !== "string")
+  if (
+    standing !== "ahead" ||
+    !streamsText(part) ||
+    typeof text !== "string" ||
+    typeof mirrored.text !== "string"
+  )
     return [partUpdated(sessionID, part)];
-  const before = told.text;
+  const before = mirrored.text;
   const out: EventPayload[] = [];
   if (text.length > before.length) {
     out.push(
@@ -125,7 +130,7 @@ function diffPart(toldPart: Part, part: Part, sessionID: string): EventPayload[]
     );
   }
   // Text that only grew and nothing else changed: the deltas say it all, as upstream's do.
-  if (!sameJson({ ...told, text }, part)) out.push(partUpdated(sessionID, part));
+  if (!sameJson({ ...mirrored, text }, part)) out.push(partUpdated(sessionID, part));
   return out;
 }
 
@@ -173,14 +178,14 @@ export function diffMessages(
   historyUntil: number,
 ): MessageDiff {
   const { sessionID } = snapshot;
-  const told = state.messages.get(sessionID);
+  const mirrored = state.messages.get(sessionID);
   const events: EventPayload[] = [];
   const history: MessageWithParts[] = [];
   const seen = new Set<string>();
   for (const message of snapshot.messages) {
     const { info } = message;
     seen.add(info.id);
-    const entry = told?.messages.get(info.id);
+    const entry = mirrored?.messages.get(info.id);
     if (!entry) {
       if (info.time.created <= historyUntil) {
         history.push(message);
@@ -216,7 +221,7 @@ export function diffMessages(
     (min, { info }) => Math.min(min, info.time.created),
     snapshot.complete ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
   );
-  for (const [messageID, entry] of told?.messages ?? []) {
+  for (const [messageID, entry] of mirrored?.messages ?? []) {
     const info = entry.info?.value;
     if (!info || seen.has(messageID) || info.time.created < oldest || newerThanSnapshot(entry.info, since))
       continue;
@@ -233,7 +238,7 @@ export interface RequestDiffOptions {
 
 /** permission.asked/replied, question.asked/replied/rejected: `pending` is the complete list. */
 export function diffRequests(
-  told: ReadonlyMap<string, Tracked<PendingRequest>>,
+  mirrored: ReadonlyMap<string, Tracked<PendingRequest>>,
   pending: PendingRequest[],
   since: number,
   options: RequestDiffOptions,
@@ -242,10 +247,10 @@ export function diffRequests(
   const ids = new Set<string>();
   for (const request of pending) {
     ids.add(request.id);
-    if (told.has(request.id)) continue;
+    if (mirrored.has(request.id)) continue;
     out.push(event(options.asked, request));
   }
-  for (const [id, tracked] of told) {
+  for (const [id, tracked] of mirrored) {
     if (!tracked.value || ids.has(id) || newerThanSnapshot(tracked, since)) continue;
     const settled = options.settled(tracked.value);
     if (settled) out.push(settled);
@@ -255,13 +260,13 @@ export function diffRequests(
 
 /** todo.updated, session.diff: one whole list per session. */
 export function diffList(
-  told: Tracked<unknown[]> | undefined,
+  mirrored: Tracked<unknown[]> | undefined,
   list: unknown[],
   since: number,
   type: "todo.updated" | "session.diff",
   sessionID: string,
 ): EventPayload[] {
-  if (newerThanSnapshot(told, since)) return [];
-  if (sameJson(told?.value ?? [], list)) return [];
+  if (newerThanSnapshot(mirrored, since)) return [];
+  if (sameJson(mirrored?.value ?? [], list)) return [];
   return [event(type, type === "todo.updated" ? { sessionID, todos: list } : { sessionID, diff: list })];
 }
