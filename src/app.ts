@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { BadRequest, describeError, InternalError, isClientError, sendError } from "./errors.js";
 import { Hub } from "./hub/hub.js";
 import { loggerOptions } from "./logger.js";
+import { Mirror } from "./opencode/mirror.js";
 import { OpencodeSink } from "./opencode/sink.js";
 import { PrometheusMetrics } from "./prometheus.js";
 import { DisposalWitness } from "./proxy/disposal-witness.js";
@@ -86,7 +87,8 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     config.source === "passthrough" ? "passthrough" : config.source === "poll" ? "reconciler" : "stream",
   );
   const hub = new Hub({ replaySize: config.replaySize, metrics });
-  const sink = new OpencodeSink(hub, metrics);
+  const mirror = new Mirror();
+  const sink = new OpencodeSink(hub, mirror, metrics);
   const streams = {
     hub,
     upstream,
@@ -111,6 +113,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     mode: config.source,
     upstream,
     sink,
+    mirror,
     audience: hub,
     log,
     metrics,

@@ -5,7 +5,7 @@ import { type Admission, type Feeder, type Metrics, noMetrics } from "../metrics
 import { STALE_AFTER_CORRECTION_MS } from "../trust.js";
 import { Disposals } from "./disposals.js";
 import { type EventKind, eventKind, propertiesOf, sessionOf } from "./events.js";
-import { type History, Mirror, type MirrorView } from "./mirror.js";
+import type { History, Mirror } from "./mirror.js";
 
 export type { Admission };
 
@@ -46,20 +46,16 @@ const TRUSTED_STREAM: StreamStanding = { feeder: "stream", behindOn: () => false
  * mirror takes it in.
  */
 export class OpencodeSink implements Sink {
-  private readonly mirror = new Mirror();
   private readonly disposals = new Disposals();
   private standing = TRUSTED_STREAM;
 
+  /** `mirror`: what clients were told, which only the sink changes; everyone else reads it. */
   constructor(
     private readonly hub: Hub,
+    private readonly mirror: Mirror,
     private readonly metrics: Metrics = noMetrics,
     private readonly now: () => number = () => Date.now(),
   ) {}
-
-  /** What clients have been told, to read. */
-  get told(): MirrorView {
-    return this.mirror;
-  }
 
   /** From now on, the stream's events are admitted as `standing` says. */
   judgedBy(standing: StreamStanding): void {

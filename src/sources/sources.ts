@@ -3,6 +3,7 @@ import { describeError } from "../errors.js";
 import type { Envelope, EventPayload } from "../hub/update.js";
 import type { Feeder, Metrics, SwitchReason } from "../metrics.js";
 import { eventKind, REBUILT_TYPES } from "../opencode/events.js";
+import type { MirrorView } from "../opencode/mirror.js";
 import type { OpencodeSink } from "../opencode/sink.js";
 import { GRACE_MS, LATE_MS } from "../trust.js";
 import type { Upstream } from "../upstream/upstream.js";
@@ -21,6 +22,8 @@ export interface EventSourcesOptions {
   mode: Exclude<SourceMode, "passthrough">;
   upstream: Upstream;
   sink: OpencodeSink;
+  /** What clients were told, to compare upstream's state with. */
+  mirror: MirrorView;
   /** Who follows which instance: the reconciler reads only those someone follows. */
   audience: { isWatched(directory: string): boolean };
   log: FastifyBaseLogger;
@@ -71,7 +74,7 @@ export class EventSources {
     this.reconciler = new Reconciler({
       upstream,
       sink,
-      mirror: sink.told,
+      mirror: options.mirror,
       audience: options.audience,
       log,
       metrics,

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Hub } from "../../src/hub/hub.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { EventPayload } from "../../src/hub/update.js";
+import { Mirror } from "../../src/opencode/mirror.js";
 import { OpencodeSink } from "../../src/opencode/sink.js";
 import type { MessageWithParts, Part, SessionInfo } from "../../src/opencode/state.js";
 import type { ReadKind } from "../../src/sources/reconciler/instance-reconciler.js";
@@ -32,12 +33,13 @@ async function startReconciler(options: Partial<ReconcilerOptions>) {
   const upstream = new Upstream(rest.url);
   const metrics = new RecordingMetrics();
   const hub = new Hub({ replaySize: 1000, metrics });
-  const sink = new OpencodeSink(hub, metrics);
+  const mirror = new Mirror();
+  const sink = new OpencodeSink(hub, mirror, metrics);
   const reads: Array<{ kind: ReadKind; events: EventPayload[] }> = [];
   const reconciler = new Reconciler({
     upstream,
     sink,
-    mirror: sink.told,
+    mirror,
     audience: hub,
     metrics,
     log: Fastify({ logger: false }).log,

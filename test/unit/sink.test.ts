@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Hub } from "../../src/hub/hub.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { Envelope, EventOrigin } from "../../src/hub/update.js";
+import { Mirror } from "../../src/opencode/mirror.js";
 import { OpencodeSink } from "../../src/opencode/sink.js";
 import { FakeStream } from "../helpers/fake-stream.js";
 import { RecordingMetrics } from "../helpers/recording-metrics.js";
@@ -23,7 +24,7 @@ function setUp() {
   const metrics = new RecordingMetrics();
   const hub = new Hub({ replaySize: 100, metrics });
   const clock = { now: 1_000 };
-  const sink = new OpencodeSink(hub, metrics, () => clock.now);
+  const sink = new OpencodeSink(hub, new Mirror(), metrics, () => clock.now);
   const client = (directory = DIR) => {
     const stream = new FakeStream();
     hub.subscribe(new Subscriber(directory, undefined, stream.asStream(), 1 << 20));
