@@ -18,9 +18,9 @@ function disposes(request: FastifyRequest): "instance" | "global" | undefined {
 /**
  * The proxy as a witness: a call through the shim that disposes an instance is news to
  * that instance's clients even when no stream carries `server.instance.disposed` (the
- * shim polls, or the stream lost it). Before such a call goes upstream, the instance it
- * names is asked of upstream (as the client); once upstream has answered it with success,
- * the disposal is published — once, whether or not the stream also tells it.
+ * reconciler feeds clients, or the stream lost it). Before such a call goes upstream, the
+ * instance it names is asked of upstream (as the client); once upstream has answered it
+ * with success, the disposal is published — once, whether or not the stream also tells it.
  */
 export class DisposalWitness {
   private readonly named = new WeakMap<FastifyRequest, string[]>();

@@ -8,18 +8,18 @@ import { instanceNameProblem } from "../upstream/instance-name.js";
 import type { Upstream } from "../upstream/upstream.js";
 
 /** Different directory names remembered at most, while the shim serves `/global/event`. */
-const MAX_KNOWN = 1000;
+const MAX_NAMED = 1000;
 
 /**
- * While the shim serves `/global/event` itself (it polls), it can only carry the events of
- * instances it follows. A client of the global stream — opencode's web app, its TUI —
+ * While the shim serves `/global/event` itself (the reconciler feeds clients), it can
+ * only carry the events of instances it follows. A client of the global stream — opencode's web app, its TUI —
  * names the instances it works in on its REST calls (`?directory=`, `x-opencode-directory`):
  * each one named while such a client is connected is resolved through upstream, as the
  * client, and followed from then on.
  */
 export class InstanceDiscovery {
   /** Directory names seen, each with the following of its instance (settled once it is followed). */
-  private readonly known = new Map<string, Promise<void>>();
+  private readonly followings = new Map<string, Promise<void>>();
 
   constructor(
     private readonly sources: EventSources,
@@ -31,21 +31,21 @@ export class InstanceDiscovery {
   /**
    * Told of every proxied request. Cheap and synchronous unless the request names an
    * instance not yet followed: then it resolves once that instance is followed, so that
-   * what the request changes upstream (a session it creates) is news to the poller.
+   * what the request changes upstream (a session it creates) is news to the reconciler.
    */
   notice(request: FastifyRequest): Promise<void> | undefined {
     if (!this.sources.servesGlobalEvent || this.hub.globalSubscriberCount === 0) {
-      if (this.known.size > 0) this.known.clear();
+      if (this.followings.size > 0) this.followings.clear();
       return undefined;
     }
     const named =
       firstString((request.query as Record<string, unknown> | undefined)?.directory) ||
       firstString(request.headers["x-opencode-directory"]);
     if (!named || instanceNameProblem(request)) return undefined;
-    const following = this.known.get(named);
-    if (following || this.known.size >= MAX_KNOWN) return following;
+    const following = this.followings.get(named);
+    if (following || this.followings.size >= MAX_NAMED) return following;
     const follow = this.follow(named, request);
-    this.known.set(named, follow);
+    this.followings.set(named, follow);
     return follow;
   }
 
@@ -54,9 +54,9 @@ export class InstanceDiscovery {
     try {
       const resolution = await resolveInstance(this.upstream, request.url, request.headers);
       if (resolution.ok) await this.sources.prepare(resolution.directory);
-      else this.known.delete(named);
+      else this.followings.delete(named);
     } catch (error) {
-      this.known.delete(named);
+      this.followings.delete(named);
       this.log.debug({ reason: describeError(error) }, "could not follow an instance named by a request");
     }
   }

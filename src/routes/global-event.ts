@@ -3,10 +3,10 @@ import { answerPreflight } from "./preflight.js";
 import { type StreamRouteOptions, serveStream } from "./stream.js";
 
 /**
- * `GET /global/event`: while the shim is on upstream's own global stream, upstream's,
- * passed on as it is. While it is not (it polls), the shim serves it itself: every
- * followed instance's events, wrapped as opencode wraps them — the client's own instance
- * among them from the start. Upstream still decides who may see it.
+ * `GET /global/event`: while upstream's stream feeds clients, upstream's, passed on as it
+ * is. While the reconciler does, the shim serves it itself: every followed instance's
+ * events, wrapped as opencode wraps them — the client's own instance among them from the
+ * start. Upstream still decides who may see it.
  */
 export const globalEventRoute: FastifyPluginAsync<StreamRouteOptions> = async (app, options) => {
   const { sources, passOn } = options;

@@ -14,7 +14,11 @@ import type { ReadKind } from "./reconciler/instance-reconciler.js";
 import { Reconciler } from "./reconciler/reconciler.js";
 import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
 
-/** Where `/event` comes from (`--source`): `auto` picks global when upstream's stream works, poll otherwise. */
+/**
+ * Where `/event` comes from (`--source`): `global` upstream's stream, `poll` the reconciler
+ * alone, `auto` the stream while it is live and trusted and the reconciler otherwise,
+ * `passthrough` upstream's own `/event`, relayed.
+ */
 export const SOURCE_MODES = ["auto", "global", "poll", "passthrough"] as const;
 export type SourceMode = (typeof SOURCE_MODES)[number];
 
