@@ -30,66 +30,56 @@ export class PrometheusMetrics implements Metrics {
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "opencode_shim_" });
     const registers = [this.registry];
-    this.eventsIn = new Counter({
-      name: "opencode_shim_events_in_total",
-      help: "Events the sink admitted for clients, by source (upstream's stream, the reconciler, the proxy) and type",
-      labelNames: ["source", "type"],
-      registers,
-    });
-    this.eventsOut = new Counter({
-      name: "opencode_shim_events_out_total",
-      help: "Event frames written to clients",
-      registers,
-    });
-    this.dropped = new Counter({
-      name: "opencode_shim_events_dropped_total",
-      help: "Events the sink dropped: a duplicate (its id or its news told already), stale (what a correction told, or older), or held back (upstream's copy of what the reconciler rebuilds, while the reconciler feeds clients)",
-      labelNames: ["reason"],
-      registers,
-    });
-    this.subscribers = new Gauge({
-      name: "opencode_shim_subscribers",
-      help: "Clients following an event stream (/event or the shim's own /global/event)",
-      registers,
-    });
-    this.droppedClients = new Counter({
-      name: "opencode_shim_dropped_clients_total",
-      help: "Clients disconnected for falling more than --max-client-buffer behind",
-      registers,
-    });
-    this.reconnects = new Counter({
-      name: "opencode_shim_upstream_reconnects_total",
-      help: "Times upstream's /global/event stream came back after being lost",
-      registers,
-    });
-    this.corrections = new Counter({
-      name: "opencode_shim_reconciler_corrections_total",
-      help: "Events the reconciler published because no stream had told them, by type",
-      labelNames: ["type"],
-      registers,
-    });
-    this.requests = new Counter({
-      name: "opencode_shim_reconciler_requests_total",
-      help: "Requests the reconciler made to upstream's REST API",
-      registers,
-    });
-    this.sourceInfo = new Gauge({
-      name: "opencode_shim_source_info",
-      help: "The --source mode, and who feeds clients now (1 for the current feeder): upstream's stream or the reconciler",
-      labelNames: ["mode", "feeder"],
-      registers,
-    });
-    this.switches = new Counter({
-      name: "opencode_shim_feeder_switches_total",
-      help: "Moves of clients between upstream's stream and the reconciler, by who feeds them now and why",
-      labelNames: ["to", "reason"],
-      registers,
-    });
-    this.degraded = new Gauge({
-      name: "opencode_shim_degraded",
-      help: "1 while the reconciler feeds clients in place of upstream's stream (down, or lying), 0 otherwise",
-      registers,
-    });
+    const counter = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const gauge = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
+      new Gauge<L>({ name, help, labelNames, registers });
+    this.eventsIn = counter(
+      "opencode_shim_events_in_total",
+      "Events the sink admitted for clients, by source (upstream's stream, the reconciler, the proxy) and type",
+      ["source", "type"],
+    );
+    this.eventsOut = counter("opencode_shim_events_out_total", "Event frames written to clients");
+    this.dropped = counter(
+      "opencode_shim_events_dropped_total",
+      "Events the sink dropped: a duplicate (its id or its news told already), stale (what a correction told, or older), or held back (upstream's copy of what the reconciler rebuilds, while the reconciler feeds clients)",
+      ["reason"],
+    );
+    this.subscribers = gauge(
+      "opencode_shim_subscribers",
+      "Clients following an event stream (/event or the shim's own /global/event)",
+    );
+    this.droppedClients = counter(
+      "opencode_shim_dropped_clients_total",
+      "Clients disconnected for falling more than --max-client-buffer behind",
+    );
+    this.reconnects = counter(
+      "opencode_shim_upstream_reconnects_total",
+      "Times upstream's /global/event stream came back after being lost",
+    );
+    this.corrections = counter(
+      "opencode_shim_reconciler_corrections_total",
+      "Events the reconciler published because no stream had told them, by type",
+      ["type"],
+    );
+    this.requests = counter(
+      "opencode_shim_reconciler_requests_total",
+      "Requests the reconciler made to upstream's REST API",
+    );
+    this.sourceInfo = gauge(
+      "opencode_shim_source_info",
+      "The --source mode, and who feeds clients now (1 for the current feeder): upstream's stream or the reconciler",
+      ["mode", "feeder"],
+    );
+    this.switches = counter(
+      "opencode_shim_feeder_switches_total",
+      "Moves of clients between upstream's stream and the reconciler, by who feeds them now and why",
+      ["to", "reason"],
+    );
+    this.degraded = gauge(
+      "opencode_shim_degraded",
+      "1 while the reconciler feeds clients in place of upstream's stream (down, or lying), 0 otherwise",
+    );
     const self = this;
     new Counter({
       name: "opencode_shim_degraded_seconds_total",

@@ -3,15 +3,8 @@ import type { EventPayload } from "../hub/update.js";
 import { eventId } from "../ids.js";
 import { canonicalJson, isObject, stringOf } from "../json.js";
 import type { InstanceState, InstanceView, Stamp, Tracked } from "./instance-state.js";
-import {
-  type MessageInfo,
-  type Part,
-  type PendingRequest,
-  partStanding,
-  type SessionInfo,
-  type SessionStatus,
-  storedPart,
-} from "./state.js";
+import type { MessageInfo, Part, PendingRequest, SessionInfo, SessionStatus } from "./state.js";
+import { partStanding, storedPart } from "./state.js";
 
 /**
  * What the shim knows of opencode's events, one entry per event type: what an event is

@@ -17,7 +17,7 @@ import {
   event,
   idleEvents,
 } from "./diff.js";
-import { permissionReplied, questionSettled } from "./settle.js";
+import { permissionReplied, questionSettled, type Settle } from "./settle.js";
 
 /**
  * What one read of an instance found upstream. Each piece carries `since`: the hub's
@@ -98,7 +98,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     const ending = new Set(wentIdle);
     const toolPart = (request: PendingRequest) => toolPartIn(snapshot, request) ?? state.toolPartOf(request);
     const settledBy =
-      (settle: typeof permissionReplied) =>
+      (settle: Settle) =>
       (request: PendingRequest): EventPayload | undefined =>
         settle(request, toolPart(request), ending.has(request.sessionID));
     events.push(

@@ -13,28 +13,32 @@ function ended(tool: Part | undefined, sessionEnding: boolean): Part["state"] | 
   return sessionEnding ? undefined : null;
 }
 
-/** permission.replied; "always" looks like "once" over REST, a refusal ends the tool in an error. */
-export function permissionReplied(
+/** The event that tells how a request no longer pending was settled; undefined until that can be told. */
+export type Settle = (
   request: PendingRequest,
   tool: Part | undefined,
   sessionEnding: boolean,
-): EventPayload | undefined {
-  const state = ended(tool, sessionEnding);
-  if (state === null) return undefined;
-  const reply = state?.status === "error" ? "reject" : "once";
-  return event("permission.replied", { sessionID: request.sessionID, requestID: request.id, reply });
+) => EventPayload | undefined;
+
+function settle(tell: (request: PendingRequest, state: Part["state"]) => EventPayload): Settle {
+  return (request, tool, sessionEnding) => {
+    const state = ended(tool, sessionEnding);
+    return state === null ? undefined : tell(request, state);
+  };
 }
 
+/** permission.replied; "always" looks like "once" over REST, a refusal ends the tool in an error. */
+export const permissionReplied = settle((request, state) =>
+  event("permission.replied", {
+    sessionID: request.sessionID,
+    requestID: request.id,
+    reply: state?.status === "error" ? "reject" : "once",
+  }),
+);
+
 /** question.replied with the answers the tool recorded, or question.rejected when it was dismissed. */
-export function questionSettled(
-  request: PendingRequest,
-  tool: Part | undefined,
-  sessionEnding: boolean,
-): EventPayload | undefined {
-  const state = ended(tool, sessionEnding);
-  if (state === null) return undefined;
-  const { sessionID, id: requestID } = request;
+export const questionSettled = settle(({ sessionID, id: requestID }, state) => {
   if (state?.status === "error") return event("question.rejected", { sessionID, requestID });
   const answers = (state?.metadata as { answers?: unknown } | undefined)?.answers;
   return event("question.replied", { sessionID, requestID, answers: Array.isArray(answers) ? answers : [] });
-}
+});
