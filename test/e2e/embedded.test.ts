@@ -110,7 +110,7 @@ describe("the shim running opencode itself", () => {
     expect(startLine).toMatchObject({
       upstream: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       upstreamVersion: "1.14.48",
-      source: "auto (now global)",
+      source: "auto (clients fed by the stream)",
       logDir: home.logDir,
     });
     expect(startLine?.msg).toMatch(
