@@ -1,16 +1,16 @@
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { BENCHMARKS, type BenchContext, type BenchmarkName } from "./context.js";
-import { runConvergence } from "./convergence.js";
-import { runFanout } from "./fanout.js";
-import { runHotpath } from "./hotpath.js";
-import { Lab } from "./lab.js";
-import { runLatency } from "./latency.js";
-import { runPoll } from "./poll.js";
-import { Report } from "./report.js";
-import { runRest } from "./rest.js";
-import { runStartup } from "./startup.js";
+import { BENCHMARKS, type BenchContext, type BenchmarkName } from "./common/context.js";
+import { Lab } from "./common/lab.js";
+import { Report } from "./common/report.js";
+import { runConvergence } from "./convergence/convergence.js";
+import { runFanout } from "./fanout/fanout.js";
+import { runHotpath } from "./hotpath/hotpath.js";
+import { runLatency } from "./latency/latency.js";
+import { runPoll } from "./poll/poll.js";
+import { runRest } from "./rest/rest.js";
+import { runStartup } from "./startup/startup.js";
 
 const RUNNERS: Record<BenchmarkName, (context: BenchContext) => Promise<void>> = {
   latency: runLatency,

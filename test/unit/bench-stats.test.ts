@@ -5,8 +5,8 @@ import {
   parseBuckets,
   quantileBoundMs,
   shareOverMs,
-} from "../../bench/shim-histogram.js";
-import { Histogram, median, summarize } from "../../bench/stats.js";
+} from "../../bench/common/shim-histogram.js";
+import { Histogram, median, summarize } from "../../bench/common/stats.js";
 
 // The benchmarks' figures are only as good as this arithmetic.
 describe("benchmark statistics", () => {

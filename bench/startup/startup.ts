@@ -1,11 +1,11 @@
-import { fakeEvent, startFakeUpstream } from "../fixtures/fake-upstream.js";
-import { nowUs } from "./clock.js";
-import type { BenchContext } from "./context.js";
-import { createSession } from "./opencode-api.js";
-import { memory, runToEnd, type ShimProcess, startShim } from "./process.js";
-import { type Cell, ms } from "./report.js";
-import { openSseReader, type SseReader } from "./sse-reader.js";
-import { median } from "./stats.js";
+import { fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { nowUs } from "../common/clock.js";
+import type { BenchContext } from "../common/context.js";
+import { memory, runToEnd, type ShimProcess, startShim } from "../common/process.js";
+import { type Cell, ms } from "../common/report.js";
+import { openSseReader, type SseReader } from "../common/sse-reader.js";
+import { median } from "../common/stats.js";
+import { createSession } from "../opencode-api.js";
 
 interface Start {
   /** Launch → exit (bare Node) or launch → "listening" (the shim), µs. */

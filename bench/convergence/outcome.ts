@@ -1,6 +1,6 @@
+import { type Summary, summarize } from "../common/stats.js";
 import type { Tally } from "./changes.js";
 import type { HealthSample } from "./shim-status.js";
-import { type Summary, summarize } from "./stats.js";
 import type { RestChange } from "./truth-watcher.js";
 
 /** How one phase went for the shim's client, against REST and against opencode's own stream. */

@@ -1,9 +1,9 @@
-import type { OpencodeServer } from "../fixtures/opencode.js";
-import type { Relay } from "../fixtures/relay.js";
-import { sleep } from "./clock.js";
-import { abort, createSession, promptAsync, sessionCount } from "./opencode-api.js";
-import { CpuMeter, type ShimProcess, startShim } from "./process.js";
-import { openSseReader, type SseReader } from "./sse-reader.js";
+import type { OpencodeServer } from "../../fixtures/opencode.js";
+import type { Relay } from "../../fixtures/relay.js";
+import { sleep } from "../common/clock.js";
+import { CpuMeter, type ShimProcess, startShim } from "../common/process.js";
+import { openSseReader, type SseReader } from "../common/sse-reader.js";
+import { abort, createSession, promptAsync, sessionCount } from "../opencode-api.js";
 
 export interface Load {
   sessions: number;

@@ -1,15 +1,21 @@
 import { availableParallelism } from "node:os";
-import { fakeEvent, startFakeUpstream } from "../fixtures/fake-upstream.js";
-import { nowUs } from "./clock.js";
-import type { BenchContext } from "./context.js";
-import { type Nginx, startNginx } from "./nginx.js";
-import { createSession, prompt } from "./opencode-api.js";
-import { pace } from "./pace.js";
-import { CpuMeter, MachineCpuMeter, type ShimProcess, startShim } from "./process.js";
-import { type Cell, count, ms, percent } from "./report.js";
-import { type Buckets, describeBounds, difference, observations, readBuckets } from "./shim-histogram.js";
-import { openSseReader, type SseReader, type TimedEvent } from "./sse-reader.js";
-import { type Summary, summarize } from "./stats.js";
+import { fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { nowUs } from "../common/clock.js";
+import type { BenchContext } from "../common/context.js";
+import { type Nginx, startNginx } from "../common/nginx.js";
+import { pace } from "../common/pace.js";
+import { CpuMeter, MachineCpuMeter, type ShimProcess, startShim } from "../common/process.js";
+import { type Cell, count, ms, percent } from "../common/report.js";
+import {
+  type Buckets,
+  describeBounds,
+  difference,
+  observations,
+  readBuckets,
+} from "../common/shim-histogram.js";
+import { openSseReader, type SseReader, type TimedEvent } from "../common/sse-reader.js";
+import { type Summary, summarize } from "../common/stats.js";
+import { createSession, prompt } from "../opencode-api.js";
 
 const TICK = "bench.tick";
 const RATE = 1000;

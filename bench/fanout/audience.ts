@@ -1,5 +1,5 @@
-import { Histogram } from "./stats.js";
-import { openTickStream, type TickStream } from "./tick-stream.js";
+import { Histogram } from "../common/stats.js";
+import { openTickStream, type TickStream } from "../common/tick-stream.js";
 
 /** One subscriber's count of the ticks it got, from `first` on (earlier ones are the warm-up's). */
 class Tally {

@@ -1,4 +1,4 @@
-import { nowUs, sleep } from "./clock.js";
+import { nowUs, sleep } from "../common/clock.js";
 
 /**
  * What the shim says of itself while a benchmark runs: `GET /shim/health`, sampled in the

@@ -1,10 +1,10 @@
-import type { OpencodeServer } from "../fixtures/opencode.js";
-import type { BenchContext } from "./context.js";
-import { startNginx } from "./nginx.js";
-import { createSession, prompt, sessionCount } from "./opencode-api.js";
-import { type Child, CpuMeter, processTree, startShim } from "./process.js";
-import { type Cell, count, ms, percent, ratio } from "./report.js";
-import { median } from "./stats.js";
+import type { OpencodeServer } from "../../fixtures/opencode.js";
+import type { BenchContext } from "../common/context.js";
+import { startNginx } from "../common/nginx.js";
+import { type Child, CpuMeter, processTree, startShim } from "../common/process.js";
+import { type Cell, count, ms, percent, ratio } from "../common/report.js";
+import { median } from "../common/stats.js";
+import { createSession, prompt, sessionCount } from "../opencode-api.js";
 import { wrk } from "./wrk.js";
 
 const TARGETS = ["direct", "shim", "nginx"] as const;

@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
-import { type Child, launch, waitForLine } from "./process.js";
+import { type Child, launch, waitForLine } from "../common/process.js";
 
 const PROGRAM = fileURLToPath(new URL("./reference-relay.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface ReferenceRelay extends Child {
   url: string;

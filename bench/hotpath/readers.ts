@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { sleep } from "./clock.js";
-import type { PhaseResult, ReadersSummary } from "./hotpath-readers-process.js";
-import { type Summary, summarize } from "./stats.js";
-import { openTickStream, type TickStream } from "./tick-stream.js";
+import { sleep } from "../common/clock.js";
+import { type Summary, summarize } from "../common/stats.js";
+import { openTickStream, type TickStream } from "../common/tick-stream.js";
+import type { PhaseResult, ReadersSummary } from "./readers-process.js";
 
 /**
  * The hot-path benchmark's readers, in a process of their own (started by
- * hotpath-readers-process.ts) so that their work is not the benchmark's. Given
+ * readers-process.ts) so that their work is not the benchmark's. Given
  * `--upstream URL`, it is the measuring process: two clients of the tick emitter's
  * `/global/event` (direct and control) for the whole run, and each subscriber's arrival of
  * tick n is matched with the direct client's arrival of the same n. Without it, it is a

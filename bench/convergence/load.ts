@@ -1,7 +1,7 @@
-import type { Relay } from "../fixtures/relay.js";
-import { scrape, total } from "../fixtures/shim-metrics.js";
-import { nowUs, sleep } from "./clock.js";
-import { driveUntilHealth, enterPhase, newSession, promptAsync, type Scene } from "./convergence-scene.js";
+import type { Relay } from "../../fixtures/relay.js";
+import { scrape, total } from "../../fixtures/shim-metrics.js";
+import { nowUs, sleep } from "../common/clock.js";
+import { driveUntilHealth, enterPhase, newSession, promptAsync, type Scene } from "./scene.js";
 import { type HealthWatch, readHealth } from "./shim-status.js";
 
 export interface Load {

@@ -15,7 +15,7 @@ import { createParser } from "eventsource-parser";
  * to every subscriber, once per event written): `GET /own-time` answers the times (ms,
  * a JSON array) since the last asking, and starts afresh.
  *
- *   node --import tsx bench/reference-relay.ts --upstream URL
+ *   node --import tsx bench/hotpath/reference-relay.ts --upstream URL
  */
 
 const upstream = new URL(process.argv[process.argv.indexOf("--upstream") + 1] ?? "");

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { TimedEvent } from "./sse-reader.js";
+import type { TimedEvent } from "../common/sse-reader.js";
 
 /**
  * The changes the convergence benchmark follows, each named by a key that both sides

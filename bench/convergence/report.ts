@@ -1,12 +1,12 @@
 import { writeFileSync } from "node:fs";
-import type { BenchContext } from "./context.js";
-import type { Load } from "./convergence-load.js";
-import type { describeHealth, Outcome } from "./convergence-outcome.js";
-import type { Scene } from "./convergence-scene.js";
-import { type Cell, count, ms } from "./report.js";
+import type { BenchContext } from "../common/context.js";
+import { type Cell, count, ms } from "../common/report.js";
+import type { TimedEvent } from "../common/sse-reader.js";
+import type { Summary } from "../common/stats.js";
+import type { Load } from "./load.js";
+import type { describeHealth, Outcome } from "./outcome.js";
+import type { Scene } from "./scene.js";
 import type { HealthSample } from "./shim-status.js";
-import type { TimedEvent } from "./sse-reader.js";
-import type { Summary } from "./stats.js";
 import type { RestChange } from "./truth-watcher.js";
 
 /** The promise: every change REST shows reaches every client within about 2 s. */

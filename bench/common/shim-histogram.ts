@@ -1,4 +1,4 @@
-import { scrape } from "../fixtures/shim-metrics.js";
+import { scrape } from "../../fixtures/shim-metrics.js";
 
 /**
  * The shim's own view of an event's added latency: its Prometheus histogram

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { type Child, launch, waitForLine } from "./process.js";
 
 const PROGRAM = fileURLToPath(new URL("./tick-emitter.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface TickEmitter extends Child {
   url: string;

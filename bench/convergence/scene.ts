@@ -1,9 +1,9 @@
-import { SAMPLE_QUESTION, toolPrompt } from "../fixtures/model-server.js";
+import { SAMPLE_QUESTION, toolPrompt } from "../../fixtures/model-server.js";
+import { nowUs, sleep } from "../common/clock.js";
+import type { ShimProcess } from "../common/process.js";
+import type { SseReader } from "../common/sse-reader.js";
 import type { Tally } from "./changes.js";
-import { nowUs, sleep } from "./clock.js";
-import type { ShimProcess } from "./process.js";
 import { readHealth } from "./shim-status.js";
-import type { SseReader } from "./sse-reader.js";
 import type { TruthWatcher } from "./truth-watcher.js";
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { nowUs } from "./clock.js";
 
-const SHIM_CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const SHIM_CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 export interface Child {

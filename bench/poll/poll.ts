@@ -1,8 +1,8 @@
-import { startRelay } from "../fixtures/relay.js";
-import type { BenchContext } from "./context.js";
-import { pollDetection } from "./poll-detection.js";
-import { pollLoad } from "./poll-load.js";
-import { type Cell, count, ms, percent } from "./report.js";
+import { startRelay } from "../../fixtures/relay.js";
+import type { BenchContext } from "../common/context.js";
+import { type Cell, count, ms, percent } from "../common/report.js";
+import { pollDetection } from "./detection.js";
+import { pollLoad } from "./load.js";
 
 /**
  * Poll mode (`--source poll`) against real opencode: what it costs upstream, and how

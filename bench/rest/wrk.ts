@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { runToEnd } from "./process.js";
+import { runToEnd } from "../common/process.js";
 
 const REPORT = fileURLToPath(new URL("./wrk-report.lua", import.meta.url));
 

@@ -1,9 +1,9 @@
 import { fileURLToPath } from "node:url";
-import { type Child, launch, waitForLine } from "./process.js";
-import type { Summary } from "./stats.js";
+import { type Child, launch, waitForLine } from "../common/process.js";
+import type { Summary } from "../common/stats.js";
 
-const PROGRAM = fileURLToPath(new URL("./hotpath-readers.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PROGRAM = fileURLToPath(new URL("./readers.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** One phase's end, as the readers saw it. */
 export interface PhaseResult {
@@ -35,7 +35,7 @@ export interface Readers extends Child {
 }
 
 /**
- * Starts hotpath-readers.ts in its own Node process: the measuring one, with its two
+ * Starts readers.ts in its own Node process: the measuring one, with its two
  * direct clients of `upstream` open, or, without `upstream`, a load process.
  */
 export async function startReaders(upstream?: string): Promise<Readers> {

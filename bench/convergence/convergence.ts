@@ -1,22 +1,22 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startModelServer } from "../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../fixtures/opencode.js";
-import { type Relay, startRelay } from "../fixtures/relay.js";
-import { labelledSamples, scrape, total } from "../fixtures/shim-metrics.js";
-import type { StreamFault } from "../fixtures/stream-faults.js";
+import { startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { labelledSamples, scrape, total } from "../../fixtures/shim-metrics.js";
+import type { StreamFault } from "../../fixtures/stream-faults.js";
+import { nowUs, sleep } from "../common/clock.js";
+import type { BenchContext } from "../common/context.js";
+import { type ShimProcess, startShim } from "../common/process.js";
+import { openSseReader, type SseReader } from "../common/sse-reader.js";
+import { summarize } from "../common/stats.js";
 import { Tally } from "./changes.js";
-import { nowUs, sleep } from "./clock.js";
-import type { BenchContext } from "./context.js";
-import { measureLoads } from "./convergence-load.js";
-import { describeHealth, outcomes } from "./convergence-outcome.js";
-import { type ModeRow, reportLoads, reportModes, writeRecord } from "./convergence-report.js";
-import { driveUntilHealth, enterPhase, phaseAt, runTurns, type Scene, TURNS } from "./convergence-scene.js";
-import { type ShimProcess, startShim } from "./process.js";
+import { measureLoads } from "./load.js";
+import { describeHealth, outcomes } from "./outcome.js";
+import { type ModeRow, reportLoads, reportModes, writeRecord } from "./report.js";
+import { driveUntilHealth, enterPhase, phaseAt, runTurns, type Scene, TURNS } from "./scene.js";
 import { HealthWatch } from "./shim-status.js";
-import { openSseReader, type SseReader } from "./sse-reader.js";
-import { summarize } from "./stats.js";
 import { TruthWatcher } from "./truth-watcher.js";
 
 const MODES: Array<{ name: string; fault: StreamFault }> = [

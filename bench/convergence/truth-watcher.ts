@@ -1,12 +1,12 @@
+import { nowUs, sleep } from "../common/clock.js";
 import { type ChangeKind, changeKey, type RequestKind, Transitions } from "./changes.js";
-import { nowUs, sleep } from "./clock.js";
 
 /** A change as REST first showed it. */
 export interface RestChange {
   key: string;
   kind: ChangeKind;
   sessionID: string;
-  /** µs (clock.ts) when the response that first showed it was read. */
+  /** µs (common/clock.ts) when the response that first showed it was read. */
   firstSeenUs: number;
 }
 

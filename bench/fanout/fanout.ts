@@ -1,10 +1,10 @@
+import { nowUs, sleep } from "../common/clock.js";
+import type { BenchContext } from "../common/context.js";
+import { CpuMeter, memory, type ShimProcess, startShim } from "../common/process.js";
+import { type Cell, count, ms, percent } from "../common/report.js";
+import type { Histogram } from "../common/stats.js";
+import { startTickEmitter, type TickEmitter } from "../common/tick-emitter-process.js";
 import { Audience } from "./audience.js";
-import { nowUs, sleep } from "./clock.js";
-import type { BenchContext } from "./context.js";
-import { CpuMeter, memory, type ShimProcess, startShim } from "./process.js";
-import { type Cell, count, ms, percent } from "./report.js";
-import type { Histogram } from "./stats.js";
-import { startTickEmitter, type TickEmitter } from "./tick-emitter-process.js";
 
 interface Scenario {
   subscribers: number;
@@ -110,7 +110,7 @@ async function runScenario(emitter: TickEmitter, scenario: Scenario, seconds: nu
 
 /**
  * Fan-out: N subscribers on the shim's `/event`, fed by one upstream stream at R events
- * a second (tick-emitter.ts, its own process); one reference client reads the emitter
+ * a second (common/tick-emitter.ts, its own process); one reference client reads the emitter
  * directly. A fresh shim per scenario, so its memory figures are its own.
  */
 export async function runFanout(context: BenchContext): Promise<void> {

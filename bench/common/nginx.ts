@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../fixtures/free-port.js";
+import { freePort } from "../../fixtures/free-port.js";
 import { sleep } from "./clock.js";
 import { type Child, launch } from "./process.js";
 

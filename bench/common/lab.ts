@@ -1,5 +1,5 @@
-import { type ModelServer, startModelServer } from "../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../fixtures/opencode.js";
+import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
+import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 
 const VERSION = "1.14.48";
 

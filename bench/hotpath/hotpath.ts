@@ -1,10 +1,8 @@
 import { availableParallelism, setPriority } from "node:os";
-import type { BenchContext } from "./context.js";
-import { type Readers, type ReadersSummary, startReaders } from "./hotpath-readers-process.js";
-import { type Nginx, startNginx } from "./nginx.js";
-import { CpuMeter, MachineCpuMeter, processTree, type ShimProcess, startShim } from "./process.js";
-import { type ReferenceRelay, startReferenceRelay } from "./reference-relay-process.js";
-import { type Cell, count, ms, percent, ratio } from "./report.js";
+import type { BenchContext } from "../common/context.js";
+import { type Nginx, startNginx } from "../common/nginx.js";
+import { CpuMeter, MachineCpuMeter, processTree, type ShimProcess, startShim } from "../common/process.js";
+import { type Cell, count, ms, percent, ratio } from "../common/report.js";
 import {
   type Buckets,
   describeBounds,
@@ -13,12 +11,14 @@ import {
   quantileBoundMs,
   readBuckets,
   shareOverMs,
-} from "./shim-histogram.js";
-import { summarize } from "./stats.js";
-import { startTickEmitter, type TickEmitter } from "./tick-emitter-process.js";
+} from "../common/shim-histogram.js";
+import { summarize } from "../common/stats.js";
+import { startTickEmitter, type TickEmitter } from "../common/tick-emitter-process.js";
+import { type Readers, type ReadersSummary, startReaders } from "./readers-process.js";
+import { type ReferenceRelay, startReferenceRelay } from "./reference-relay-process.js";
 
 const RATE = 1000;
-/** Ticks sent before each phase's measured ones and not counted (a second's worth, as latency.ts). */
+/** Ticks sent before each phase's measured ones and not counted (a second's worth, as latency/latency.ts). */
 const WARM_UP = 1000;
 const TARGETS = ["nginx", "relay", "shim"] as const;
 type Target = (typeof TARGETS)[number];
@@ -303,7 +303,7 @@ function rows(outcome: Outcome): Cell[][] {
  * events a second; in front of it, fresh for each subscriber count, nginx (its
  * `/global/event`, one extra hop), the simplest honest relay (reference-relay.ts) and the
  * shim; N subscribers on one target at a time, the targets taking turns. The readers are
- * in two processes of their own (hotpath-readers.ts): the measuring one holds two direct
+ * in two processes of their own (readers.ts): the measuring one holds two direct
  * clients for the whole run and up to three of the N subscribers (the first, middle and
  * last to subscribe), so that its stamps are not queued behind a hundred streams; the load
  * process holds the others. Each measured delivery is matched by tick number with the
@@ -341,7 +341,7 @@ export async function runHotpath(context: BenchContext): Promise<void> {
     rows: outcomes.flatMap(rows),
     notes: [
       `added = arrival at a measured subscriber − arrival of the same tick at the direct client (the emitter's /global/event), over every measured tick. The measured subscribers (the first, middle and last of the N to subscribe; ${MEASURED} at most) are read in one process with the direct and control clients; the others in a load process, counted only (deliveries, lost). Neither is the benchmark's.`,
-      "reference relay: bench/reference-relay.ts, one upstream connection, each frame parsed and written at once to every subscriber (no batching, ring, dedupe or backpressure).",
+      "reference relay: bench/hotpath/reference-relay.ts, one upstream connection, each frame parsed and written at once to every subscriber (no batching, ring, dedupe or backpressure).",
       `Each subscriber count: a fresh nginx (1 worker, unbuffered), relay and shim (--heartbeat-interval 1 h); per phase N fresh subscribers on one target, ${count(WARM_UP)} warm-up ticks not counted, then the measured ticks; the targets take turns, every other round in reverse order.`,
       "CPU: share of one core over the measured ticks' emission (nginx: master + worker), mean of the phases; preempted /s: involuntary context switches of the target's main thread(s) a second (the kernel gave the CPU to another process while the target still wanted it); readers CPU: the measuring process's and the load process's. control: a second direct client, over every phase.",
       `own time: a chunk read from upstream → its events written to every subscriber, once per event. The shim's from its histogram opencode_shim_event_added_latency_seconds over its measured phases (the bound of the bucket holding p50 / p99; the share over ${OWN_TIME_BOUND} ms is exact, a bucket bound); the relay's timed the same way in its own code, exact.`,

@@ -1,9 +1,9 @@
-import type { OpencodeServer } from "../fixtures/opencode.js";
-import { nowUs, sleep } from "./clock.js";
-import { createSession, prompt } from "./opencode-api.js";
-import { type ShimProcess, startShim } from "./process.js";
-import { openSseReader, type SseReader, type TimedEvent } from "./sse-reader.js";
-import { type Summary, summarize } from "./stats.js";
+import type { OpencodeServer } from "../../fixtures/opencode.js";
+import { nowUs, sleep } from "../common/clock.js";
+import { type ShimProcess, startShim } from "../common/process.js";
+import { openSseReader, type SseReader, type TimedEvent } from "../common/sse-reader.js";
+import { type Summary, summarize } from "../common/stats.js";
+import { createSession, prompt } from "../opencode-api.js";
 
 export interface Detection {
   change: string;
