@@ -43,7 +43,7 @@ function keepLog(shim: ShimProcess): { path: string; out: WriteStream } {
 }
 
 function switchesBetween(before: string, after: string): string {
-  const name = "opencode_shim_source_switches_total";
+  const name = "opencode_shim_feeder_switches_total";
   const earlier = labelledSamples(before, name);
   const moved: string[] = [];
   for (const [labels, value] of labelledSamples(after, name)) {

@@ -64,7 +64,7 @@ export function reportModes(
       `Latency = arrival at the client − the truth watcher's first read showing it (opencode's REST polled directly, every ${ms(notes.watcherPeriods.p50)} ms at p50, ${ms(notes.watcherPeriods.p99)} at p99): negative when the stream is ahead of REST, as it is when honest. Exact figures (nearest rank); with under 100 changes a row's p99 is its max.`,
       "received twice: a change told by more events of one kind than opencode's own /global/event (read directly) told it, or more turns told than REST showed. other events repeated: events of any type whose content (less the send time) the client got more often than opencode sent it.",
       "corrections: opencode_shim_reconciler_corrections_total over the mode's prompts. shim health: GET /shim/health every 200 ms.",
-      `Source switches (opencode_shim_source_switches_total), each mode and its way back: ${rows
+      `Feeder switches (opencode_shim_feeder_switches_total{to,reason}), each mode and its way back: ${rows
         .filter((row) => row.switches)
         .map((row) => `${row.name}: ${row.switches}`)
         .join("; ")}.`,
