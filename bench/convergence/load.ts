@@ -1,3 +1,4 @@
+import { abort, sessionStatus } from "../../fixtures/opencode-rest.js";
 import type { Relay } from "../../fixtures/relay.js";
 import { scrape, total } from "../../fixtures/shim-metrics.js";
 import { nowUs, sleep } from "../common/clock.js";
@@ -19,11 +20,6 @@ export interface Load {
 const REQUESTS = "opencode_shim_reconciler_requests_total";
 /** Gives a degraded shim time to be judged so, and a trusted one back (the hold doubles when the stream flaps). */
 const HEALTH_TIMEOUT_MS = { degraded: 60_000, ok: 360_000 };
-
-async function restStatus(base: string, directory: string): Promise<Record<string, unknown>> {
-  const response = await fetch(`${base}/session/status?directory=${encodeURIComponent(directory)}`);
-  return (await response.json()) as Record<string, unknown>;
-}
 
 async function until(test: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -62,7 +58,8 @@ async function idleAndBusy(
   stream: Load["stream"],
   seconds: number,
 ): Promise<Load[]> {
-  const quiet = async () => Object.keys(await restStatus(opencodeUrl, scene.directory)).length === 0;
+  const quiet = async () =>
+    Object.keys(await sessionStatus(opencodeUrl, { directory: scene.directory })).length === 0;
   await until(quiet, 30_000, "the instance going quiet");
   // The reconciler slows down a read or two after the last busy session went idle.
   await sleep(2000);
@@ -81,17 +78,12 @@ async function idleAndBusy(
     sessionID,
     `[chunks:${Math.ceil((seconds + 5) / 0.03)}] [delay:30] keep streaming`,
   );
-  const busyNow = async () => sessionID in (await restStatus(opencodeUrl, scene.directory));
+  const busyNow = async () => sessionID in (await sessionStatus(opencodeUrl, { directory: scene.directory }));
   await until(busyNow, 30_000, "the long reply starting");
   await sleep(1000);
   const measured = await window(scene, health, seconds);
   const stillBusy = await busyNow();
-  await fetch(
-    `${scene.shim.url}/session/${sessionID}/abort?directory=${encodeURIComponent(scene.directory)}`,
-    {
-      method: "POST",
-    },
-  );
+  await abort(scene.shim.url, sessionID, { directory: scene.directory });
   await until(quiet, 30_000, "the long reply ending after abort");
   const busy: Load = {
     stream,

@@ -1,4 +1,5 @@
 import { SAMPLE_QUESTION, toolPrompt } from "../../fixtures/model-server.js";
+import * as rest from "../../fixtures/opencode-rest.js";
 import { nowUs, sleep } from "../common/clock.js";
 import type { ShimProcess } from "../common/process.js";
 import type { SseReader } from "../common/sse-reader.js";
@@ -49,33 +50,28 @@ function shimAlive(scene: Scene): void {
   scene.watcher.failIfGone();
 }
 
-async function callShim(scene: Scene, method: string, path: string, body?: unknown): Promise<unknown> {
-  const url = `${scene.shim.url}${path}?directory=${encodeURIComponent(scene.directory)}`;
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(PROMPT_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  if (!response.ok)
-    throw new Error(`${method} ${path} through the shim: ${response.status} ${text.slice(0, 200)}`);
-  return text ? JSON.parse(text) : undefined;
+/** Through the shim, in the scene's instance, as its client would. */
+function throughShim(scene: Scene): rest.RestOptions {
+  return { directory: scene.directory, signal: AbortSignal.timeout(PROMPT_TIMEOUT_MS) };
 }
 
 /** A new session, created through the shim, whose messages and todos the truth watcher follows. */
 export async function newSession(scene: Scene): Promise<string> {
-  const { id } = (await callShim(scene, "POST", "/session", {})) as { id: string };
+  const { id } = await rest.createSession(scene.shim.url, throughShim(scene));
   scene.watcher.follow(id);
   return id;
 }
 
 export function prompt(scene: Scene, sessionID: string, text: string): Promise<unknown> {
-  return callShim(scene, "POST", `/session/${sessionID}/message`, { parts: [{ type: "text", text }] });
+  return rest.prompt(scene.shim.url, sessionID, text, throughShim(scene));
 }
 
-export function promptAsync(scene: Scene, sessionID: string, text: string): Promise<unknown> {
-  return callShim(scene, "POST", `/session/${sessionID}/prompt_async`, { parts: [{ type: "text", text }] });
+export function promptAsync(scene: Scene, sessionID: string, text: string): Promise<void> {
+  return rest.promptAsync(scene.shim.url, sessionID, text, throughShim(scene));
+}
+
+function reply(scene: Scene, path: string, body: unknown): Promise<unknown> {
+  return rest.call(scene.shim.url, "POST", path, body, throughShim(scene));
 }
 
 /** Waits until the client has received every change REST has shown so far; false if it has not within `timeoutMs`. */
@@ -141,7 +137,7 @@ export const TURNS: Turn[] = [
       const turn = prompt(scene, id, "[bash:echo converged]");
       turn.catch(() => {}); // awaited below, unless answering fails first: that is the failure to report
       const request = await askedOf(scene, "permission", id);
-      await callShim(scene, "POST", `/permission/${request}/reply`, { reply: "once" });
+      await reply(scene, `/permission/${request}/reply`, { reply: "once" });
       await turn;
     },
   },
@@ -151,7 +147,7 @@ export const TURNS: Turn[] = [
       const turn = prompt(scene, id, toolPrompt("question", SAMPLE_QUESTION));
       turn.catch(() => {}); // awaited below, unless answering fails first: that is the failure to report
       const request = await askedOf(scene, "question", id);
-      await callShim(scene, "POST", `/question/${request}/reply`, { answers: [["Blue"]] });
+      await reply(scene, `/question/${request}/reply`, { answers: [["Blue"]] });
       await turn;
     },
   },

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { nowUs } from "../common/clock.js";
 import type { BenchContext } from "../common/context.js";
 import { type Nginx, startNginx } from "../common/nginx.js";
@@ -15,7 +16,6 @@ import {
 } from "../common/shim-histogram.js";
 import { openSseReader, type SseReader, type TimedEvent } from "../common/sse-reader.js";
 import { type Summary, summarize } from "../common/stats.js";
-import { createSession, prompt } from "../opencode-api.js";
 
 const TICK = "bench.tick";
 const RATE = 1000;
@@ -183,12 +183,16 @@ async function opencodeRun(context: BenchContext, replies: number, chunks: numbe
     shim = await startShim(base);
     const shimEvents = `${shim.url}/event?directory=${encodeURIComponent(directory)}`;
     const clients = await openClients(base, nginx, shimEvents, readers);
-    await prompt(base, await createSession(base, directory), "[chunks:1000][delay:1] warm-up", directory);
-    const sessions = await Promise.all(Array.from({ length: replies }, () => createSession(base, directory)));
+    const warmUp = await createSession(base, { directory });
+    await prompt(base, warmUp.id, "[chunks:1000][delay:1] warm-up", { directory });
+    const created = await Promise.all(
+      Array.from({ length: replies }, () => createSession(base, { directory })),
+    );
+    const sessions = created.map((session) => session.id);
     const from = clients.direct.events.length;
     const window = await measureWindow(shim);
     await Promise.all(
-      sessions.map((id) => prompt(base, id, `[chunks:${chunks}][delay:1] a long reply`, directory)),
+      sessions.map((id) => prompt(base, id, `[chunks:${chunks}][delay:1] a long reply`, { directory })),
     );
     const { shimCpu, machineCores } = window.stop();
     const idle = (id: string) => (event: TimedEvent) =>

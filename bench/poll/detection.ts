@@ -1,9 +1,9 @@
 import type { OpencodeServer } from "../../fixtures/opencode.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { nowUs, sleep } from "../common/clock.js";
 import { type ShimProcess, startShim } from "../common/process.js";
 import { openSseReader, type SseReader, type TimedEvent } from "../common/sse-reader.js";
 import { type Summary, summarize } from "../common/stats.js";
-import { createSession, prompt } from "../opencode-api.js";
 
 export interface Detection {
   change: string;
@@ -16,11 +16,11 @@ export interface Detection {
 type Change = (base: string, directory: string, sessionID: string) => Promise<string>;
 
 /** A new session in an instance where nothing else happens: seen at the quiet pace. */
-const newSession: Change = async (base, directory) => createSession(base, directory);
+const newSession: Change = async (base, directory) => (await createSession(base, { directory })).id;
 
 /** A short turn ending in a session just used: seen at the busy pace. */
 const turnEnds: Change = async (base, directory, sessionID) => {
-  await prompt(base, sessionID, "[chunks:3][delay:0] short", directory);
+  await prompt(base, sessionID, "[chunks:3][delay:0] short", { directory });
   return sessionID;
 };
 
@@ -51,7 +51,7 @@ async function detect(
     const client = await openSseReader(`${shim.url}/event?directory=${encodeURIComponent(directory)}`);
     readers.push(client);
     await client.waitFor((event) => event.type === "server.connected", 30_000, "server.connected");
-    const session = await createSession(base, directory);
+    const session = (await createSession(base, { directory })).id;
     const detections: Detection[] = [];
     for (const { name, change, event } of CHANGES) {
       const latencies: number[] = [];

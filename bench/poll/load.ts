@@ -1,9 +1,15 @@
 import type { OpencodeServer } from "../../fixtures/opencode.js";
+import {
+  abort,
+  createSession,
+  promptAsync,
+  sessionCount,
+  sessionStatus,
+} from "../../fixtures/opencode-rest.js";
 import type { Relay } from "../../fixtures/relay.js";
 import { sleep } from "../common/clock.js";
 import { CpuMeter, type ShimProcess, startShim } from "../common/process.js";
 import { openSseReader, type SseReader } from "../common/sse-reader.js";
-import { abort, createSession, promptAsync, sessionCount } from "../opencode-api.js";
 
 export interface Load {
   sessions: number;
@@ -65,8 +71,7 @@ const LONG_TURN = "[chunks:5000][delay:20] keep streaming";
 
 async function untilIdle(base: string, directory: string): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const response = await fetch(`${base}/session/status?directory=${encodeURIComponent(directory)}`);
-    if (Object.keys((await response.json()) as object).length === 0) return;
+    if (Object.keys(await sessionStatus(base, { directory })).length === 0) return;
     await sleep(100);
   }
 }
@@ -84,11 +89,11 @@ export async function pollLoad(
   const directory = opencode.otherDir;
   const loads: Load[] = [];
   for (const size of options.idleSizes) {
-    const present = await sessionCount(base, directory);
-    for (let i = present; i < size; i++) await createSession(base, directory);
+    const present = await sessionCount(base, { directory });
+    for (let i = present; i < size; i++) await createSession(base, { directory });
     loads.push(
       await measure(opencode, relay, false, options.windowSeconds, async () => ({
-        sessions: await sessionCount(base, directory),
+        sessions: await sessionCount(base, { directory }),
         busy: 0,
         end: async () => {},
       })),
@@ -98,10 +103,11 @@ export async function pollLoad(
     for (const logSource of [false, true]) {
       loads.push(
         await measure(opencode, relay, logSource, options.windowSeconds, async (client) => {
-          const sessions = await Promise.all(
-            Array.from({ length: busy }, () => createSession(base, directory)),
+          const created = await Promise.all(
+            Array.from({ length: busy }, () => createSession(base, { directory })),
           );
-          await Promise.all(sessions.map((id) => promptAsync(base, id, LONG_TURN, directory)));
+          const sessions = created.map((session) => session.id);
+          await Promise.all(sessions.map((id) => promptAsync(base, id, LONG_TURN, { directory })));
           await Promise.all(
             sessions.map((id) =>
               client.waitFor(
@@ -112,10 +118,10 @@ export async function pollLoad(
             ),
           );
           return {
-            sessions: await sessionCount(base, directory),
+            sessions: await sessionCount(base, { directory }),
             busy,
             end: async () => {
-              await Promise.all(sessions.map((id) => abort(base, id, directory)));
+              await Promise.all(sessions.map((id) => abort(base, id, { directory })));
               await untilIdle(base, directory);
             },
           };

@@ -1,10 +1,10 @@
 import type { OpencodeServer } from "../../fixtures/opencode.js";
+import { createSession, prompt, sessionCount } from "../../fixtures/opencode-rest.js";
 import type { BenchContext } from "../common/context.js";
 import { startNginx } from "../common/nginx.js";
 import { type Child, CpuMeter, processTree, startShim } from "../common/process.js";
 import { type Cell, count, ms, percent, ratio } from "../common/report.js";
 import { median } from "../common/stats.js";
-import { createSession, prompt, sessionCount } from "../opencode-api.js";
 import { wrk } from "./wrk.js";
 
 const TARGETS = ["direct", "shim", "nginx"] as const;
@@ -36,14 +36,14 @@ interface Round {
 /** The scene in opencode's own project: some sessions, and one session with a long message list. */
 async function routes(opencode: OpencodeServer, sessions: number, prompts: number): Promise<Route[]> {
   const base = opencode.url;
-  const present = await sessionCount(base, opencode.projectDir);
-  for (let i = present; i < sessions - 1; i++) await createSession(base, opencode.projectDir);
-  const long = await createSession(base, opencode.projectDir);
-  for (let i = 0; i < prompts; i++)
-    await prompt(base, long, `[chunks:200][delay:0] reply ${i}`, opencode.projectDir);
+  const project = { directory: opencode.projectDir };
+  const present = await sessionCount(base, project);
+  for (let i = present; i < sessions - 1; i++) await createSession(base, project);
+  const long = (await createSession(base, project)).id;
+  for (let i = 0; i < prompts; i++) await prompt(base, long, `[chunks:200][delay:0] reply ${i}`, project);
   return [
     { name: "GET /path", path: "/path" },
-    { name: `GET /session (${await sessionCount(base, opencode.projectDir)} sessions)`, path: "/session" },
+    { name: `GET /session (${await sessionCount(base, project)} sessions)`, path: "/session" },
     { name: `GET /session/{id}/message (${prompts * 2} messages)`, path: `/session/${long}/message` },
   ];
 }

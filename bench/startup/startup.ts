@@ -1,11 +1,11 @@
 import { fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { createSession } from "../../fixtures/opencode-rest.js";
 import { nowUs } from "../common/clock.js";
 import type { BenchContext } from "../common/context.js";
 import { memory, runToEnd, type ShimProcess, startShim } from "../common/process.js";
 import { type Cell, ms } from "../common/report.js";
 import { openSseReader, type SseReader } from "../common/sse-reader.js";
 import { median } from "../common/stats.js";
-import { createSession } from "../opencode-api.js";
 
 interface Start {
   /** Launch → exit (bare Node) or launch → "listening" (the shim), µs. */
@@ -57,7 +57,7 @@ export async function runStartup(context: BenchContext): Promise<void> {
   const directory = `?directory=${encodeURIComponent(opencode.projectDir)}`;
   const sessionCreated = async (client: SseReader) => {
     await client.waitFor((event) => event.type === "server.connected", 30_000, "server.connected");
-    const id = await createSession(opencode.url, opencode.projectDir);
+    const { id } = await createSession(opencode.url, { directory: opencode.projectDir });
     return client.waitFor(
       (event) => event.type === "session.created" && event.properties.sessionID === id,
       30_000,

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
 import { shellAnswers } from "../helpers/pty.js";
-import { createSession, prompt } from "../helpers/rest.js";
 import { props } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";
 

@@ -4,8 +4,8 @@ import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeHome, prepareOpencodeHome, recordPid } from "../../fixtures/opencode.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
-import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { eventually } from "../helpers/wait.js";
 

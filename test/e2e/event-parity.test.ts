@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { scrape } from "../../fixtures/shim-metrics.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { createSession, prompt } from "../helpers/rest.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";
 

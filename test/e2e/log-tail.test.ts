@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { type LogHint, parseLogLine } from "../../src/sources/log/log-line.js";
 import { LogTail } from "../../src/sources/log/log-tail.js";
-import { createSession, prompt } from "../helpers/rest.js";
 
 /** The log source's input, from the real binary: a prompt shows up as hints naming its session. */
 describe("LogTail on opencode 1.14.48's own log", () => {

@@ -7,12 +7,12 @@ import {
   toolPrompt,
 } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { createSession } from "../../fixtures/opencode-rest.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { sample, scrape } from "../../fixtures/shim-metrics.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { StreamFault } from "../../fixtures/stream-faults.js";
 import type { Shim } from "../../src/app.js";
-import { createSession } from "../helpers/rest.js";
 import { RestTruth } from "../helpers/rest-truth.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
 import { startTestShim } from "../helpers/shim.js";

@@ -5,7 +5,7 @@ import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
-import { createSession, prompt } from "../helpers/rest.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { eventually } from "../helpers/wait.js";
 
 /** For the long run: SOAK_SECONDS=600 SOAK_CLIENTS=200 npx vitest run test/e2e/soak.test.ts */

@@ -2,9 +2,9 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
 import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import type { Shim } from "../../src/app.js";
 import { launchChromium } from "../helpers/chromium.js";
-import { createSession, prompt } from "../helpers/rest.js";
 import { startTestShim } from "../helpers/shim.js";
 
 /** How long a page condition may take to hold; far more than a prompt of the offline model needs. */
