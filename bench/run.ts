@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { BENCHMARKS, type BenchContext, type BenchmarkName } from "./common/context.js";
 import { Lab } from "./common/lab.js";
 import { Report } from "./common/report.js";
+import { writeRunRecord } from "./common/run-record.js";
 import { runConvergence } from "./convergence/convergence.js";
 import { runFanout } from "./fanout/fanout.js";
 import { runHotpath } from "./hotpath/hotpath.js";
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
         report.verdict({
           benchmark: name,
           target: "runs to the end",
-          measured: "failed (above)",
+          measured: `failed: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`,
           met: false,
         });
       }
@@ -82,7 +83,10 @@ async function main(): Promise<void> {
     await lab.close();
   }
   report.printSummary();
-  process.stdout.write(`\nTotal: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`\nTotal: ${seconds.toFixed(0)} s\n`);
+  const record = writeRunRecord(report, { names, quick, machine: machine(), seconds });
+  process.stdout.write(`Results and tables written to ${record}\n`);
 }
 
 // Ctrl-C: exit through the "exit" hooks, which end every process started (by PID).

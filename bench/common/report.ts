@@ -48,24 +48,36 @@ function markdown(table: Table): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Prints each table as it is finished (as Markdown, ready for BENCHMARKS.md) and the verdicts at the end. */
+/**
+ * Prints each table as it is finished (as Markdown) and the verdicts at the end, and keeps
+ * both for the run's record (bench/runs/latest.md).
+ */
 export class Report {
   readonly verdicts: Verdict[] = [];
+  /** Every table printed, as Markdown, in order. */
+  readonly tables: string[] = [];
 
   table(table: Table): void {
-    process.stdout.write(`\n${markdown(table)}`);
+    const text = markdown(table);
+    this.tables.push(text);
+    process.stdout.write(`\n${text}`);
   }
 
   verdict(verdict: Verdict): void {
     this.verdicts.push(verdict);
   }
 
-  printSummary(): void {
-    if (this.verdicts.length === 0) return;
-    this.table({
+  /** The verdicts as one table, the one BENCHMARKS.md's Results section holds. */
+  summary(): string {
+    return markdown({
       title: "Summary against the targets",
       columns: ["benchmark", "target", "measured", "verdict"],
       rows: this.verdicts.map((v) => [v.benchmark, v.target, v.measured, v.met ? "met" : "**not met**"]),
     });
+  }
+
+  printSummary(): void {
+    if (this.verdicts.length === 0) return;
+    process.stdout.write(`\n${this.summary()}`);
   }
 }
