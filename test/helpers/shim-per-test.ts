@@ -33,12 +33,12 @@ export interface ShimPerTest {
   /** The same, once the shim has said server.connected (when it answered 200). */
   connect(path?: string, headers?: Record<string, string>): Promise<SseClient>;
   /** Something else the test opened, to undo after it. */
-  defer(step: () => unknown): void;
+  afterTest(step: () => unknown): void;
 }
 
 /**
  * For unit tests of the whole shim: a fake upstream and a shim in front of it, made per test
- * on demand, and closed after each test with whatever the test handed `defer` — clients
+ * on demand, and closed after each test with whatever the test handed `afterTest` — clients
  * first, then the shim, then upstream.
  */
 export function shimPerTest(): ShimPerTest {
@@ -91,7 +91,7 @@ export function shimPerTest(): ShimPerTest {
       if (client.status === 200) await client.waitFor((event) => event.json.type === "server.connected");
       return client;
     },
-    defer: (step) => teardown.add(step),
+    afterTest: (step) => teardown.add(step),
   };
   return harness;
 }

@@ -9,7 +9,7 @@ const harness = shimPerTest();
 /** A raw HTTP client: the bytes of the answer exactly as they came, framing included. */
 async function rawGet(version: "1.0" | "1.1"): Promise<{ bytes: () => string; socket: Socket }> {
   const socket = netConnect(Number(new URL(harness.shim.url).port), "127.0.0.1");
-  harness.defer(() => socket.destroy());
+  harness.afterTest(() => socket.destroy());
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
   let received = "";
   socket.on("data", (chunk: Buffer) => {

@@ -182,7 +182,7 @@ describe("slow clients", () => {
     const healthy = await harness.connect();
     // A client that sends its request and then never reads a byte.
     const stuck: Socket = netConnect(Number(new URL(shim.url).port), "127.0.0.1");
-    harness.defer(() => stuck.destroy());
+    harness.afterTest(() => stuck.destroy());
     await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
     stuck.write("GET /event HTTP/1.1\r\nHost: shim\r\nAccept: text/event-stream\r\n\r\n");
     stuck.pause();

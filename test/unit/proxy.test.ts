@@ -93,7 +93,7 @@ describe("passthrough", () => {
         "x-opencode-directory": "%2Fsrv%2Fp",
       },
     });
-    harness.defer(() => socket.terminate());
+    harness.afterTest(() => socket.terminate());
     const messages: string[] = [];
     const got = (count: number) =>
       new Promise<void>((resolve, reject) => {
@@ -121,7 +121,7 @@ describe("passthrough", () => {
   it("answers a WebSocket upgrade upstream would refuse with upstream's own refusal", async () => {
     const { shim } = await harness.start(withPassword);
     const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/pty_1/connect`);
-    harness.defer(() => socket.terminate());
+    harness.afterTest(() => socket.terminate());
     const outcome = await new Promise<string>((resolve) => {
       socket.once("open", () => resolve("open"));
       socket.once("unexpected-response", (_request, response) =>
