@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
-import { SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { shellAnswers } from "../helpers/pty.js";
 import { props } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 
 const PASSWORD = "correct horse battery";
 const token = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString("base64");
@@ -16,29 +12,10 @@ const GOOD = basic("opencode", PASSWORD);
 
 /** opencode 1.14.48 with OPENCODE_SERVER_PASSWORD, and the shim in front with the same variable. */
 describe("a password-protected opencode 1.14.48 through the shim", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let shim: Shim;
-  const cleanups: Array<() => void> = [];
+  const e2e = e2eSetup({ version: "1.14.48", password: PASSWORD, shim: true });
 
-  beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL, password: PASSWORD });
-    shim = await startTestShim(opencode.url, [], { OPENCODE_SERVER_PASSWORD: PASSWORD });
-  });
-
-  afterAll(async () => {
-    for (const cleanup of cleanups) cleanup();
-    await shim?.close();
-    await opencode?.stop();
-    await model?.close();
-  });
-
-  async function open(base: string, path: string, headers: Record<string, string> = {}) {
-    const client = await SseClient.connect(`${base}${path}`, headers);
-    cleanups.push(() => client.close());
-    return client;
-  }
+  const open = (base: string, path: string, headers: Record<string, string> = {}) =>
+    e2e.open(`${base}${path}`, headers);
 
   it("answers /event 401 exactly when upstream would", async () => {
     const cases: Array<[string, Record<string, string>]> = [
@@ -50,8 +27,8 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
       [`/event?auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`, {}],
     ];
     for (const [path, headers] of cases) {
-      const direct = await open(opencode.url, path, headers);
-      const viaShim = await open(shim.url, path, headers);
+      const direct = await open(e2e.opencode.url, path, headers);
+      const viaShim = await open(e2e.shim.url, path, headers);
       expect(viaShim.status, `${path} ${JSON.stringify(headers)}`).toBe(direct.status);
       expect(viaShim.headers["www-authenticate"]).toBe(direct.headers["www-authenticate"]);
       direct.close();
@@ -60,11 +37,11 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
   });
 
   it("streams a prompt to an authenticated client", async () => {
-    const client = await open(shim.url, "/event", GOOD);
+    const client = await open(e2e.shim.url, "/event", GOOD);
     expect(client.status).toBe(200);
     await client.waitFor((event) => event.json.type === "server.connected");
-    const session = await createSession(shim.url, { headers: GOOD });
-    await prompt(shim.url, session.id, "say hello", { headers: GOOD });
+    const session = await createSession(e2e.shim.url, { headers: GOOD });
+    await prompt(e2e.shim.url, session.id, "say hello", { headers: GOOD });
     await client.waitFor(
       (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
       60_000,
@@ -72,33 +49,33 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
   });
 
   it("passes REST, /global/event and WebSocket refusals and grants through", async () => {
-    expect((await fetch(`${shim.url}/session`)).status).toBe(401);
-    expect((await fetch(`${shim.url}/session`, { headers: GOOD })).status).toBe(200);
+    expect((await fetch(`${e2e.shim.url}/session`)).status).toBe(401);
+    expect((await fetch(`${e2e.shim.url}/session`, { headers: GOOD })).status).toBe(200);
     const goodToken = `auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`;
     const badToken = `auth_token=${encodeURIComponent(token("opencode", "wrong"))}`;
-    expect((await fetch(`${shim.url}/session?${goodToken}`)).status).toBe(200);
-    expect((await fetch(`${shim.url}/session?${badToken}`)).status).toBe(401);
-    const global = await open(shim.url, "/global/event");
+    expect((await fetch(`${e2e.shim.url}/session?${goodToken}`)).status).toBe(200);
+    expect((await fetch(`${e2e.shim.url}/session?${badToken}`)).status).toBe(401);
+    const global = await open(e2e.shim.url, "/global/event");
     expect(global.status).toBe(401);
 
-    const created = await fetch(`${shim.url}/pty`, {
+    const created = await fetch(`${e2e.shim.url}/pty`, {
       method: "POST",
       headers: { "content-type": "application/json", ...GOOD },
       body: JSON.stringify({ command: "/bin/sh" }),
     });
     expect(created.status).toBe(200);
     const { id } = (await created.json()) as { id: string };
-    const wsUrl = `${shim.url.replace("http", "ws")}/pty/${id}/connect`;
+    const wsUrl = `${e2e.shim.url.replace("http", "ws")}/pty/${id}/connect`;
 
     const handshake = (url: string) =>
       new Promise<string>((resolve) => {
         const socket = new WebSocket(url);
-        cleanups.push(() => socket.terminate());
+        e2e.afterTest(() => socket.terminate());
         socket.once("open", () => resolve("open"));
         socket.once("unexpected-response", (_request, response) => resolve(`refused ${response.statusCode}`));
         socket.once("error", (error) => resolve(`error ${error.message}`));
       });
-    const direct = await handshake(`${opencode.url.replace("http", "ws")}/pty/${id}/connect`);
+    const direct = await handshake(`${e2e.opencode.url.replace("http", "ws")}/pty/${id}/connect`);
     expect(direct).toBe("refused 401");
     expect(await handshake(wsUrl)).toBe(direct);
 
@@ -106,33 +83,27 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
   });
 
   it("guards the shim's own /global/event (poll mode) exactly as upstream guards its own", async () => {
-    const polling = await startTestShim(opencode.url, ["--source", "poll"], {
-      OPENCODE_SERVER_PASSWORD: PASSWORD,
-    });
-    try {
-      expect(polling.sources?.servesGlobalEvent).toBe(true);
-      const cases: Array<[string, Record<string, string>]> = [
-        ["/global/event", {}],
-        ["/global/event", basic("opencode", "wrong")],
-        [`/global/event?auth_token=${encodeURIComponent(token("opencode", "wrong"))}`, {}],
-        ["/global/event", GOOD],
-        [`/global/event?auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`, {}],
-      ];
-      for (const [path, headers] of cases) {
-        const direct = await open(opencode.url, path, headers);
-        const viaShim = await open(polling.url, path, headers);
-        expect(viaShim.status, `${path} ${JSON.stringify(headers)}`).toBe(direct.status);
-        expect(viaShim.headers["www-authenticate"]).toBe(direct.headers["www-authenticate"]);
-        if (viaShim.status === 200) {
-          await viaShim.waitFor(
-            (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
-          );
-        }
-        direct.close();
-        viaShim.close();
+    const polling = await e2e.startShim({ flags: ["--source", "poll"] });
+    expect(polling.sources?.servesGlobalEvent).toBe(true);
+    const cases: Array<[string, Record<string, string>]> = [
+      ["/global/event", {}],
+      ["/global/event", basic("opencode", "wrong")],
+      [`/global/event?auth_token=${encodeURIComponent(token("opencode", "wrong"))}`, {}],
+      ["/global/event", GOOD],
+      [`/global/event?auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`, {}],
+    ];
+    for (const [path, headers] of cases) {
+      const direct = await open(e2e.opencode.url, path, headers);
+      const viaShim = await open(polling.url, path, headers);
+      expect(viaShim.status, `${path} ${JSON.stringify(headers)}`).toBe(direct.status);
+      expect(viaShim.headers["www-authenticate"]).toBe(direct.headers["www-authenticate"]);
+      if (viaShim.status === 200) {
+        await viaShim.waitFor(
+          (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
+        );
       }
-    } finally {
-      await polling.close();
+      direct.close();
+      viaShim.close();
     }
   });
 
@@ -147,10 +118,10 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
     ];
     for (const [what, headers, query] of credentials) {
       // opencode's own answer to the same credentials, beside the shim's for each of its routes.
-      const direct = await fetch(`${opencode.url}/global/health${query}`, { headers });
+      const direct = await fetch(`${e2e.opencode.url}/global/health${query}`, { headers });
       const allowed = direct.status === 200;
       for (const path of ["/shim/", "/shim/metrics"]) {
-        const response = await fetch(`${shim.url}${path}${query}`, { headers });
+        const response = await fetch(`${e2e.shim.url}${path}${query}`, { headers });
         expect(response.status, `${path} with ${what}`).toBe(direct.status);
         expect(response.headers.get("www-authenticate"), `${path} with ${what}`).toBe(
           direct.headers.get("www-authenticate"),
@@ -158,7 +129,7 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
         if (!allowed)
           expect(await response.json(), `${path} with ${what}`).toMatchObject({ error: "unauthorized" });
       }
-      const health = await fetch(`${shim.url}/shim/health${query}`, { headers });
+      const health = await fetch(`${e2e.shim.url}/shim/health${query}`, { headers });
       expect(health.status, `/shim/health with ${what}`).toBe(200);
       const body = (await health.json()) as Record<string, unknown>;
       if (allowed) {
@@ -172,9 +143,9 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
       }
     }
     // What the page needs to load when opened with ?auth_token= is the same for everyone.
-    expect((await fetch(`${shim.url}/shim/view.js`)).status).toBe(200);
+    expect((await fetch(`${e2e.shim.url}/shim/view.js`)).status).toBe(200);
     // A preflight needs no credentials, as opencode's needs none.
-    const preflight = await fetch(`${shim.url}/shim/metrics`, {
+    const preflight = await fetch(`${e2e.shim.url}/shim/metrics`, {
       method: "OPTIONS",
       headers: {
         origin: "http://localhost:3000",

@@ -1,12 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { describe, expect, it } from "vitest";
+import { replyText } from "../../fixtures/model-server.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { scrape } from "../../fixtures/shim-metrics.js";
-import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
+import type { ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 
 /**
  * opencode 1.15.0 is broken the other way: its /event stays open but drops every event
@@ -14,38 +12,21 @@ import { startTestShim } from "../helpers/shim.js";
  * shim in its default `auto` mode gives the complete stream, nothing doubled.
  */
 describe("auto mode in front of opencode 1.15.0", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let shim: Shim;
-  const clients: SseClient[] = [];
-
-  beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.15.0", modelBaseURL: model.baseURL });
-    shim = await startTestShim(opencode.url);
-  });
-
-  afterAll(async () => {
-    for (const client of clients) client.close();
-    await shim?.close();
-    await opencode?.stop();
-    await model?.close();
-  });
+  const e2e = e2eSetup({ version: "1.15.0", shim: true });
 
   async function subscribe(url: string): Promise<SseClient> {
-    const client = await SseClient.connect(url);
-    clients.push(client);
+    const client = await e2e.open(url);
     await client.waitFor((event) => event.json.type === "server.connected");
     return client;
   }
 
   it("gives the complete stream of a prompt, nothing doubled", async () => {
-    expect(shim.sources?.mode).toBe("auto");
-    expect(shim.sources?.feeder).toBe("stream");
-    const direct = await subscribe(`${opencode.url}/event`);
-    const viaShim = await subscribe(`${shim.url}/event`);
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "say hello");
+    expect(e2e.shim.sources?.mode).toBe("auto");
+    expect(e2e.shim.sources?.feeder).toBe("stream");
+    const direct = await subscribe(`${e2e.opencode.url}/event`);
+    const viaShim = await subscribe(`${e2e.shim.url}/event`);
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "say hello");
     const isIdle = (event: ReceivedEvent) =>
       event.json.type === "session.idle" && props(event).sessionID === session.id;
     await Promise.all([direct.waitFor(isIdle, 30_000), viaShim.waitFor(isIdle, 30_000)]);
@@ -76,10 +57,10 @@ describe("auto mode in front of opencode 1.15.0", () => {
       "the session.diff after session.idle",
     );
     // REST read whole, twice: behind an honest stream there is nothing to correct, nothing to distrust.
-    await shim.sources?.reconciler.catchUp();
-    await shim.sources?.reconciler.catchUp();
-    expect(await scrape(shim.url)).not.toMatch(/^opencode_shim_reconciler_corrections_total\{/m);
-    expect(shim.sources?.health).toEqual({ status: "ok" });
+    await e2e.shim.sources?.reconciler.catchUp();
+    await e2e.shim.sources?.reconciler.catchUp();
+    expect(await scrape(e2e.shim.url)).not.toMatch(/^opencode_shim_reconciler_corrections_total\{/m);
+    expect(e2e.shim.sources?.health).toEqual({ status: "ok" });
     // Upstream's own events, ids and all: whatever 1.15.0's /event did deliver is in the shim's stream too.
     const shimIds = new Set(events.map((event) => event.json.id));
     const directUntilIdle = sessionEvents(direct.events, session.id);

@@ -1,15 +1,12 @@
 import { spawn } from "node:child_process";
 import { createOpencodeClient } from "@opencode-ai/sdk";
 import { createOpencodeClient as createOpencodeClientV2 } from "@opencode-ai/sdk/v2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { describe, expect, it } from "vitest";
+import { replyText } from "../../fixtures/model-server.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
-import { SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { shellAnswers } from "../helpers/pty.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 
 interface BusEvent {
   type: string;
@@ -18,23 +15,7 @@ interface BusEvent {
 
 /** Real clients, through the shim, in front of the real broken opencode 1.14.48. */
 describe("clients of opencode 1.14.48 through the shim", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let shim: Shim;
-  const cleanups: Array<() => void> = [];
-
-  beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
-    shim = await startTestShim(opencode.url);
-  });
-
-  afterAll(async () => {
-    for (const cleanup of cleanups) cleanup();
-    await shim?.close();
-    await opencode?.stop();
-    await model?.close();
-  });
+  const e2e = e2eSetup({ version: "1.14.48", shim: true });
 
   /** An SDK event stream, once it is connected (its generator only connects when read). */
   async function connected(stream: AsyncGenerator<unknown>) {
@@ -54,17 +35,17 @@ describe("clients of opencode 1.14.48 through the shim", () => {
   }
 
   it("the official SDK's client.event.subscribe() sees the prompt through to session.idle", async () => {
-    const client = createOpencodeClient({ baseUrl: shim.url });
+    const client = createOpencodeClient({ baseUrl: e2e.shim.url });
     const abort = new AbortController();
-    cleanups.push(() => abort.abort());
+    e2e.afterTest(() => abort.abort());
     const events = await connected(
       (await client.event.subscribe({ signal: abort.signal })).stream as AsyncGenerator<unknown>,
     );
-    const session = await createSession(shim.url);
+    const session = await createSession(e2e.shim.url);
     const reading = events.readUntil(
       (event) => event.type === "session.idle" && event.properties.sessionID === session.id,
     );
-    await prompt(shim.url, session.id, "say hello");
+    await prompt(e2e.shim.url, session.id, "say hello");
     const seen = await reading;
     abort.abort();
     const types = seen
@@ -76,30 +57,30 @@ describe("clients of opencode 1.14.48 through the shim", () => {
   });
 
   it("the SDK's v2 client, scoped to a directory, sees that directory's prompt", async () => {
-    const client = createOpencodeClientV2({ baseUrl: shim.url, directory: opencode.otherDir });
+    const client = createOpencodeClientV2({ baseUrl: e2e.shim.url, directory: e2e.opencode.otherDir });
     const abort = new AbortController();
-    cleanups.push(() => abort.abort());
+    e2e.afterTest(() => abort.abort());
     const events = await connected(
       (await client.event.subscribe(undefined, { signal: abort.signal })).stream as AsyncGenerator<unknown>,
     );
-    const session = await createSession(shim.url, { directory: opencode.otherDir });
+    const session = await createSession(e2e.shim.url, { directory: e2e.opencode.otherDir });
     const reading = events.readUntil(
       (event) => event.type === "session.idle" && event.properties.sessionID === session.id,
     );
-    await prompt(shim.url, session.id, "[chunks:3]", { directory: opencode.otherDir });
+    await prompt(e2e.shim.url, session.id, "[chunks:3]", { directory: e2e.opencode.otherDir });
     const seen = await reading;
     abort.abort();
     const created = seen.find((event) => event.type === "session.created");
     expect((created?.properties.info as { directory?: string } | undefined)?.directory).toBe(
-      opencode.otherDir,
+      e2e.opencode.otherDir,
     );
   });
 
   it("a plain curl -N follows the prompt to session.idle", async () => {
-    const curl = spawn("curl", ["-sN", "--max-time", "60", `${shim.url}/event`], {
+    const curl = spawn("curl", ["-sN", "--max-time", "60", `${e2e.shim.url}/event`], {
       stdio: ["ignore", "pipe", "inherit"],
     });
-    cleanups.push(() => curl.kill("SIGKILL"));
+    e2e.afterTest(() => curl.kill("SIGKILL"));
     let output = "";
     const seen = (text: string) =>
       new Promise<void>((resolve, reject) => {
@@ -112,8 +93,8 @@ describe("clients of opencode 1.14.48 through the shim", () => {
         check();
       });
     await seen('"type":"server.connected"');
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "say hello");
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "say hello");
     await seen(`"type":"session.idle","properties":{"sessionID":"${session.id}"}`);
     // What curl shows is opencode's framing, plus an id line per event.
     expect(output).toMatch(/^data: \{"id":"evt_[^"]+","type":"server.connected","properties":\{\}\}\n\n/);
@@ -122,30 +103,29 @@ describe("clients of opencode 1.14.48 through the shim", () => {
   });
 
   it("a PTY's WebSocket works through the shim", async () => {
-    const created = await fetch(`${shim.url}/pty`, {
+    const created = await fetch(`${e2e.shim.url}/pty`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ command: "/bin/sh", title: "shim test" }),
     });
     expect(created.status).toBe(200);
     const pty = (await created.json()) as { id: string };
-    await shellAnswers(`${shim.url.replace("http", "ws")}/pty/${pty.id}/connect`);
-    await fetch(`${shim.url}/pty/${pty.id}`, { method: "DELETE" });
+    await shellAnswers(`${e2e.shim.url.replace("http", "ws")}/pty/${pty.id}/connect`);
+    await fetch(`${e2e.shim.url}/pty/${pty.id}`, { method: "DELETE" });
   });
 
   it("GET /global/event streams through the shim, frame by frame", async () => {
-    const global = await SseClient.connect(`${shim.url}/global/event`);
-    cleanups.push(() => global.close());
+    const global = await e2e.open(`${e2e.shim.url}/global/event`);
     await global.waitFor(
       (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
     );
-    const session = await createSession(shim.url);
-    const done = prompt(shim.url, session.id, "say hello");
+    const session = await createSession(e2e.shim.url);
+    const done = prompt(e2e.shim.url, session.id, "say hello");
     const idle = await global.waitFor((event) => {
       const payload = event.json.payload as BusEvent | undefined;
       return payload?.type === "session.idle" && payload.properties.sessionID === session.id;
     }, 60_000);
-    expect(idle.json.directory).toBe(opencode.projectDir);
+    expect(idle.json.directory).toBe(e2e.opencode.projectDir);
     await done;
     const deltas = global.events.filter(
       (event) => (event.json.payload as BusEvent | undefined)?.type === "message.part.delta",
@@ -154,22 +134,20 @@ describe("clients of opencode 1.14.48 through the shim", () => {
   });
 
   it("ends streams on instance disposal like upstream, and a client that comes back gets the new instance", async () => {
-    const first = await SseClient.connect(`${shim.url}/event`);
-    cleanups.push(() => first.close());
+    const first = await e2e.open(`${e2e.shim.url}/event`);
     await first.waitFor((event) => event.json.type === "server.connected");
-    const disposed = await fetch(`${shim.url}/instance/dispose`, { method: "POST" });
+    const disposed = await fetch(`${e2e.shim.url}/instance/dispose`, { method: "POST" });
     expect(disposed.status).toBe(200);
     await first.ended;
     expect(first.events.at(-1)?.json).toMatchObject({
       type: "server.instance.disposed",
-      properties: { directory: opencode.projectDir },
+      properties: { directory: e2e.opencode.projectDir },
     });
 
-    const again = await SseClient.connect(`${shim.url}/event`, { "last-event-id": first.lastEventId ?? "" });
-    cleanups.push(() => again.close());
+    const again = await e2e.open(`${e2e.shim.url}/event`, { "last-event-id": first.lastEventId ?? "" });
     await again.waitFor((event) => event.json.type === "server.connected");
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "[chunks:4]");
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "[chunks:4]");
     await again.waitFor(
       (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
       60_000,
@@ -178,12 +156,10 @@ describe("clients of opencode 1.14.48 through the shim", () => {
   });
 
   it("ends streams when a config change disposes the instance (PATCH /config), like upstream", async () => {
-    const direct = await SseClient.connect(`${opencode.url}/global/event`);
-    cleanups.push(() => direct.close());
-    const client = await SseClient.connect(`${shim.url}/event`);
-    cleanups.push(() => client.close());
+    const direct = await e2e.open(`${e2e.opencode.url}/global/event`);
+    const client = await e2e.open(`${e2e.shim.url}/event`);
     await client.waitFor((event) => event.json.type === "server.connected");
-    const patched = await fetch(`${shim.url}/config`, {
+    const patched = await fetch(`${e2e.shim.url}/config`, {
       method: "PATCH",
       headers: { "content-type": "application/json" },
       body: "{}",
@@ -192,7 +168,7 @@ describe("clients of opencode 1.14.48 through the shim", () => {
     await client.ended;
     expect(client.events.at(-1)?.json).toMatchObject({
       type: "server.instance.disposed",
-      properties: { directory: opencode.projectDir },
+      properties: { directory: e2e.opencode.projectDir },
     });
     // What upstream itself said on its own stream.
     await direct.waitFor(

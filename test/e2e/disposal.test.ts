@@ -1,11 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
-import { type Relay, startRelay } from "../../fixtures/relay.js";
+import { afterEach, describe, expect, it } from "vitest";
 import { sample, scrape } from "../../fixtures/shim-metrics.js";
-import { SseClient } from "../../fixtures/sse-client.js";
+import type { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { eventually, sourceState } from "../helpers/wait.js";
 
 /**
@@ -13,43 +10,14 @@ import { eventually, sourceState } from "../helpers/wait.js";
  * stream carries `server.instance.disposed` — and it is told once when one does.
  */
 describe("instance disposal witnessed by the shim, in front of opencode 1.14.48", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let relay: Relay;
-  const clients: SseClient[] = [];
-  const shims: Shim[] = [];
+  const e2e = e2eSetup({ version: "1.14.48", relay: true });
 
-  beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
-    relay = await startRelay(opencode.url);
+  afterEach(() => {
+    e2e.relay.blocked.clear();
   });
 
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    for (const shim of shims.splice(0)) await shim.close();
-    relay.blocked.clear();
-  });
-
-  afterAll(async () => {
-    await relay?.close();
-    await opencode?.stop();
-    await model?.close();
-  });
-
-  async function shim(flags: string[] = []): Promise<Shim> {
-    const started = await startTestShim(relay.url, flags, {}, { stallTimeoutMs: 1500 });
-    shims.push(started);
-    return started;
-  }
-
-  async function follow(url: string): Promise<SseClient> {
-    const client = await SseClient.connect(url);
-    clients.push(client);
-    expect(client.status).toBe(200);
-    await client.waitFor((event) => event.json.type === "server.connected");
-    return client;
-  }
+  const shim = (flags: string[] = []): Promise<Shim> =>
+    e2e.startShim({ flags, overrides: { stallTimeoutMs: 1500 } });
 
   /** How many `server.instance.disposed` the shim published, whoever told it. */
   const disposalsPublished = (metrics: string) =>
@@ -73,11 +41,13 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
 
   it("polling (--source poll, no stream at all): POST /instance/dispose ends the instance's streams", async () => {
     const polling = await shim(["--source", "poll"]);
-    const client = await follow(`${polling.url}/event`);
-    const other = await follow(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+    const client = await e2e.follow(`${polling.url}/event`);
+    const other = await e2e.follow(
+      `${polling.url}/event?directory=${encodeURIComponent(e2e.opencode.otherDir)}`,
+    );
     const disposed = await fetch(`${polling.url}/instance/dispose`, { method: "POST" });
     expect(disposed.status).toBe(200);
-    await expectDisposed(client, opencode.projectDir);
+    await expectDisposed(client, e2e.opencode.projectDir);
     expect(other.isEnded).toBe(false); // another instance's clients are not concerned
     expect(disposalsPublished(await scrape(polling.url))).toBe(1);
   });
@@ -86,9 +56,9 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
     const auto = await shim();
     const global = auto.sources?.global;
     if (!global) throw new Error("no global source");
-    await opencode.restart();
-    relay.blocked.add("/global/event"); // the stream does not come back while this runs
-    relay.cutStreams();
+    await e2e.opencode.restart();
+    e2e.relay.blocked.add("/global/event"); // the stream does not come back while this runs
+    e2e.relay.cutStreams();
     await sourceState(global, "down");
     await eventually(
       async () => (await fetch(`${auto.url}/shim/health`)).status === 200,
@@ -96,24 +66,23 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
       "opencode back",
     );
     expect(auto.sources?.feeder).toBe("reconciler");
-    const client = await follow(`${auto.url}/event`);
+    const client = await e2e.follow(`${auto.url}/event`);
     const patched = await fetch(`${auto.url}/config`, {
       method: "PATCH",
       headers: { "content-type": "application/json" },
       body: "{}",
     });
     expect(patched.status).toBe(200);
-    await expectDisposed(client, opencode.projectDir);
+    await expectDisposed(client, e2e.opencode.projectDir);
   });
 
   it("on an honest stream, told once though both the stream and the proxy tell it", async () => {
     const auto = await shim();
-    const direct = await SseClient.connect(`${opencode.url}/global/event`);
-    clients.push(direct);
-    const client = await follow(`${auto.url}/event`);
+    const direct = await e2e.open(`${e2e.opencode.url}/global/event`);
+    const client = await e2e.follow(`${auto.url}/event`);
     const disposed = await fetch(`${auto.url}/instance/dispose`, { method: "POST" });
     expect(disposed.status).toBe(200);
-    await expectDisposed(client, opencode.projectDir);
+    await expectDisposed(client, e2e.opencode.projectDir);
     // Upstream's own telling reached the shim too…
     await direct.waitFor(
       (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.instance.disposed",
@@ -127,18 +96,20 @@ describe("instance disposal witnessed by the shim, in front of opencode 1.14.48"
       "the second telling dropped",
     );
     // …and went out once: a client that came back at once is not cut off by a second one.
-    const back = await follow(`${auto.url}/event`);
+    const back = await e2e.follow(`${auto.url}/event`);
     expect(disposalsPublished(await scrape(auto.url))).toBe(1);
     expect(back.isEnded).toBe(false);
   });
 
   it("POST /global/dispose reaches the clients of every instance", async () => {
     const polling = await shim(["--source", "poll"]);
-    const here = await follow(`${polling.url}/event`);
-    const there = await follow(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+    const here = await e2e.follow(`${polling.url}/event`);
+    const there = await e2e.follow(
+      `${polling.url}/event?directory=${encodeURIComponent(e2e.opencode.otherDir)}`,
+    );
     const disposed = await fetch(`${polling.url}/global/dispose`, { method: "POST" });
     expect(disposed.status).toBe(200);
-    await expectDisposed(here, opencode.projectDir);
-    await expectDisposed(there, opencode.otherDir);
+    await expectDisposed(here, e2e.opencode.projectDir);
+    await expectDisposed(there, e2e.opencode.otherDir);
   });
 });

@@ -1,47 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { describe, expect, it } from "vitest";
+import { replyText } from "../../fixtures/model-server.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { scrape } from "../../fixtures/shim-metrics.js";
-import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
+import type { ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 
 /**
  * The promise of the project: a client of the shim's /event in front of the broken
  * 1.14.48 sees what a client of 1.14.41's own, working /event sees.
  */
 describe("/event: opencode 1.14.48 through the shim vs 1.14.41 direct", () => {
-  let model: ModelServer;
-  let reference: OpencodeServer;
-  let broken: OpencodeServer;
-  let shim: Shim;
-  const clients: SseClient[] = [];
-
-  beforeAll(async () => {
-    model = await startModelServer();
-    [reference, broken] = await Promise.all([
-      startOpencode({ version: "1.14.41", modelBaseURL: model.baseURL }),
-      startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL }),
-    ]);
-    shim = await startTestShim(broken.url);
-  });
-
-  afterAll(async () => {
-    for (const client of clients) client.close();
-    await shim?.close();
-    await Promise.all([reference?.stop(), broken?.stop()]);
-    await model?.close();
-  });
-
-  async function subscribe(url: string): Promise<SseClient> {
-    const client = await SseClient.connect(url);
-    clients.push(client);
-    expect(client.status).toBe(200);
-    await client.waitFor((event) => event.json.type === "server.connected");
-    return client;
-  }
+  /** opencode: the broken 1.14.48, behind the shim; reference: the working 1.14.41. */
+  const e2e = e2eSetup({ version: "1.14.48", reference: "1.14.41", shim: true });
 
   const untilIdle = (client: SseClient, sessionID: string) =>
     client.waitFor(
@@ -57,31 +28,31 @@ describe("/event: opencode 1.14.48 through the shim vs 1.14.41 direct", () => {
   }
 
   it("reproduces the bug: 1.14.48's own /event says server.connected and then nothing", async () => {
-    const direct = await subscribe(`${broken.url}/event`);
-    const viaShim = await subscribe(`${shim.url}/event`);
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "say hello");
+    const direct = await e2e.follow(`${e2e.opencode.url}/event`);
+    const viaShim = await e2e.follow(`${e2e.shim.url}/event`);
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "say hello");
     await untilIdle(viaShim, session.id);
     expect(direct.types().filter((type) => type !== "server.heartbeat")).toEqual(["server.connected"]);
   });
 
   it("gives a prompt's client the same events as 1.14.41's own /event", async () => {
     const text = "say hello";
-    const ref = await subscribe(`${reference.url}/event`);
-    const viaShim = await subscribe(`${shim.url}/event`);
-    const otherViaShim = await subscribe(
-      `${shim.url}/event?directory=${encodeURIComponent(broken.otherDir)}`,
+    const ref = await e2e.follow(`${e2e.reference.url}/event`);
+    const viaShim = await e2e.follow(`${e2e.shim.url}/event`);
+    const otherViaShim = await e2e.follow(
+      `${e2e.shim.url}/event?directory=${encodeURIComponent(e2e.opencode.otherDir)}`,
     );
 
     const [refSession, shimSession, otherSession] = await Promise.all([
-      createSession(reference.url),
-      createSession(shim.url),
-      createSession(shim.url, { directory: broken.otherDir }),
+      createSession(e2e.reference.url),
+      createSession(e2e.shim.url),
+      createSession(e2e.shim.url, { directory: e2e.opencode.otherDir }),
     ]);
     await Promise.all([
-      prompt(reference.url, refSession.id, text),
-      prompt(shim.url, shimSession.id, text),
-      prompt(shim.url, otherSession.id, "[chunks:5] elsewhere", { directory: broken.otherDir }),
+      prompt(e2e.reference.url, refSession.id, text),
+      prompt(e2e.shim.url, shimSession.id, text),
+      prompt(e2e.shim.url, otherSession.id, "[chunks:5] elsewhere", { directory: e2e.opencode.otherDir }),
     ]);
     await Promise.all([
       untilIdle(ref, refSession.id),
@@ -154,22 +125,22 @@ describe("/event: opencode 1.14.48 through the shim vs 1.14.41 direct", () => {
       "the session.diff after session.idle",
     );
     // REST read whole, twice: behind an honest stream there is nothing to correct, nothing to distrust.
-    await shim.sources?.reconciler.catchUp();
-    await shim.sources?.reconciler.catchUp();
-    expect(await scrape(shim.url)).not.toMatch(/^opencode_shim_reconciler_corrections_total\{/m);
-    expect(shim.sources?.health).toEqual({ status: "ok" });
+    await e2e.shim.sources?.reconciler.catchUp();
+    await e2e.shim.sources?.reconciler.catchUp();
+    expect(await scrape(e2e.shim.url)).not.toMatch(/^opencode_shim_reconciler_corrections_total\{/m);
+    expect(e2e.shim.sources?.health).toEqual({ status: "ok" });
 
     const foreignDirectories = viaShim.events
       .map((event) => (props(event).info as { directory?: string } | undefined)?.directory)
-      .filter((directory) => directory !== undefined && directory !== broken.projectDir);
+      .filter((directory) => directory !== undefined && directory !== e2e.opencode.projectDir);
     expect(foreignDirectories).toEqual([]);
   });
 
   it("resumes a client that reconnects mid-prompt with Last-Event-ID, without gaps or repeats", async () => {
-    const steady = await subscribe(`${shim.url}/event`);
-    const flaky = await subscribe(`${shim.url}/event`);
-    const session = await createSession(shim.url);
-    const done = prompt(shim.url, session.id, "[chunks:60] [delay:15] a longer reply");
+    const steady = await e2e.follow(`${e2e.shim.url}/event`);
+    const flaky = await e2e.follow(`${e2e.shim.url}/event`);
+    const session = await createSession(e2e.shim.url);
+    const done = prompt(e2e.shim.url, session.id, "[chunks:60] [delay:15] a longer reply");
     await flaky.waitUntil(
       () => flaky.events.filter((event) => event.json.type === "message.part.delta").length >= 10,
       60_000,
@@ -178,8 +149,7 @@ describe("/event: opencode 1.14.48 through the shim vs 1.14.41 direct", () => {
     flaky.close();
     await flaky.ended;
     const cursor = flaky.lastEventId ?? "";
-    const back = await SseClient.connect(`${shim.url}/event`, { "last-event-id": cursor });
-    clients.push(back);
+    const back = await e2e.open(`${e2e.shim.url}/event`, { "last-event-id": cursor });
     await done;
     await Promise.all([untilIdle(steady, session.id), untilIdle(back, session.id)]);
 

@@ -1,14 +1,11 @@
 import { connect as netConnect } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { replyText } from "../../fixtures/model-server.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
-import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { sample, scrape } from "../../fixtures/shim-metrics.js";
-import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
+import type { ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 import { eventually, sourceState } from "../helpers/wait.js";
 
 /**
@@ -16,45 +13,24 @@ import { eventually, sourceState } from "../helpers/wait.js";
  * 1.14.48 by a relay: streams cut or stalled mid-prompt, the server killed and restarted.
  */
 describe("faults between the shim and opencode 1.14.48", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let relay: Relay;
-  let shim: Shim;
-  const clients: SseClient[] = [];
-
-  beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
-    relay = await startRelay(opencode.url);
-    shim = await startTestShim(relay.url, ["--heartbeat-interval", "200"], {}, { stallTimeoutMs: 1500 });
+  const e2e = e2eSetup({
+    version: "1.14.48",
+    relay: true,
+    shim: { flags: ["--heartbeat-interval", "200"], overrides: { stallTimeoutMs: 1500 } },
   });
 
   afterEach(() => {
-    for (const client of clients.splice(0)) client.close();
-    relay.blocked.clear();
-    relay.refusing = false;
-  });
-
-  afterAll(async () => {
-    await shim?.close();
-    await relay?.close();
-    await opencode?.stop();
-    await model?.close();
+    e2e.relay.blocked.clear();
+    e2e.relay.refusing = false;
   });
 
   function global() {
-    const source = shim.sources?.global;
+    const source = e2e.shim.sources?.global;
     if (!source) throw new Error("no global source");
     return source;
   }
 
-  async function subscribe(): Promise<SseClient> {
-    const client = await SseClient.connect(`${shim.url}/event`);
-    clients.push(client);
-    expect(client.status).toBe(200);
-    await client.waitFor((event) => event.json.type === "server.connected");
-    return client;
-  }
+  const subscribe = () => e2e.follow(`${e2e.shim.url}/event`);
 
   const isIdle = (sessionID: string) => (event: ReceivedEvent) =>
     event.json.type === "session.idle" && props(event).sessionID === sessionID;
@@ -84,16 +60,16 @@ describe("faults between the shim and opencode 1.14.48", () => {
 
   it("keeps clients whole when the stream is cut mid-prompt and stays away", async () => {
     const client = await subscribe();
-    const session = await createSession(shim.url);
+    const session = await createSession(e2e.shim.url);
     const text = "[chunks:40] [delay:40] a long answer";
-    const done = prompt(shim.url, session.id, text);
+    const done = prompt(e2e.shim.url, session.id, text);
     await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
 
-    relay.blocked.add("/global/event");
+    e2e.relay.blocked.add("/global/event");
     const down = sourceState(global(), "down");
-    relay.cutStreams();
+    e2e.relay.cutStreams();
     await down;
-    expect(shim.sources?.feeder).toBe("reconciler");
+    expect(e2e.shim.sources?.feeder).toBe("reconciler");
     const cutAt = client.events.length;
     await done; // the prompt finishes while the stream is away
     await client.waitFor(isIdle(session.id), 30_000, "session.idle");
@@ -101,11 +77,11 @@ describe("faults between the shim and opencode 1.14.48", () => {
     expectConverged(client, session.id, text);
 
     const beforeReturn = sessionEvents(client.events, session.id).length;
-    relay.blocked.delete("/global/event");
+    e2e.relay.blocked.delete("/global/event");
     await sourceState(global(), "live", 15_000);
-    expect(shim.sources?.feeder).toBe("stream");
-    const next = await createSession(shim.url);
-    await prompt(shim.url, next.id, "say hello");
+    expect(e2e.shim.sources?.feeder).toBe("stream");
+    const next = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, next.id, "say hello");
     await client.waitFor(isIdle(next.id), 30_000, "the next prompt's session.idle");
     expectConverged(client, next.id, "say hello");
     // The read of REST when the stream came back repeated nothing about the first prompt
@@ -124,53 +100,44 @@ describe("faults between the shim and opencode 1.14.48", () => {
   });
 
   it("with --source global, a prompt that finished while the stream was away arrives when it is back", async () => {
-    const strict = await startTestShim(
-      relay.url,
-      ["--source", "global", "--heartbeat-interval", "200"],
-      {},
-      {
-        stallTimeoutMs: 1500,
-      },
-    );
-    try {
-      const source = strict.sources?.global;
-      if (!source) throw new Error("no global source");
-      const client = await SseClient.connect(`${strict.url}/event`);
-      clients.push(client);
-      await client.waitFor((event) => event.json.type === "server.connected");
-      const session = await createSession(strict.url);
-      const text = "[chunks:30] [delay:30] while away";
-      const done = prompt(strict.url, session.id, text);
-      await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
+    const strict = await e2e.startShim({
+      flags: ["--source", "global", "--heartbeat-interval", "200"],
+      overrides: { stallTimeoutMs: 1500 },
+    });
+    const source = strict.sources?.global;
+    if (!source) throw new Error("no global source");
+    const client = await e2e.open(`${strict.url}/event`);
+    await client.waitFor((event) => event.json.type === "server.connected");
+    const session = await createSession(strict.url);
+    const text = "[chunks:30] [delay:30] while away";
+    const done = prompt(strict.url, session.id, text);
+    await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
 
-      relay.blocked.add("/global/event");
-      const down = sourceState(source, "down");
-      relay.cutStreams();
-      await down;
-      expect(strict.sources?.feeder).toBe("stream");
-      await done; // finished upstream; nothing polls meanwhile in this mode
-      expect(client.events.some(isIdle(session.id))).toBe(false);
+    e2e.relay.blocked.add("/global/event");
+    const down = sourceState(source, "down");
+    e2e.relay.cutStreams();
+    await down;
+    expect(strict.sources?.feeder).toBe("stream");
+    await done; // finished upstream; nothing polls meanwhile in this mode
+    expect(client.events.some(isIdle(session.id))).toBe(false);
 
-      relay.blocked.delete("/global/event");
-      await client.waitFor(isIdle(session.id), 30_000, "session.idle after the stream is back");
-      expectConverged(client, session.id, text, false);
-    } finally {
-      await strict.close();
-    }
+    e2e.relay.blocked.delete("/global/event");
+    await client.waitFor(isIdle(session.id), 30_000, "session.idle after the stream is back");
+    expectConverged(client, session.id, text, false);
   });
 
   it("notices a stream that stalls without closing, and replaces it", async () => {
     const client = await subscribe();
-    const session = await createSession(shim.url);
+    const session = await createSession(e2e.shim.url);
     const text = "[chunks:60] [delay:50] another long answer";
-    const done = prompt(shim.url, session.id, text);
+    const done = prompt(e2e.shim.url, session.id, text);
     await client.waitFor((event) => event.json.type === "message.part.delta", 30_000, "the first delta");
-    const stalled = relay.requests.filter((line) => line === "GET /global/event").length;
+    const stalled = e2e.relay.requests.filter((line) => line === "GET /global/event").length;
     const down = sourceState(global(), "down", 10_000);
-    relay.stallStreams();
+    e2e.relay.stallStreams();
     await down;
     await sourceState(global(), "live", 15_000);
-    expect(relay.requests.filter((line) => line === "GET /global/event").length).toBeGreaterThan(stalled);
+    expect(e2e.relay.requests.filter((line) => line === "GET /global/event").length).toBeGreaterThan(stalled);
     await done;
     await client.waitFor(isIdle(session.id), 30_000, "session.idle");
     expectConverged(client, session.id, text, false);
@@ -178,48 +145,43 @@ describe("faults between the shim and opencode 1.14.48", () => {
 
   it("drops a client that never reads while thousands of deltas flow, and only that one", async () => {
     // A small limit: a socket that is not read still takes megabytes into the kernel's buffers first.
-    const strict = await startTestShim(relay.url, ["--max-client-buffer", "256KiB"]);
-    try {
-      const healthy = await SseClient.connect(`${strict.url}/event`);
-      clients.push(healthy);
-      await healthy.waitFor((event) => event.json.type === "server.connected");
-      const stuck = netConnect(Number(new URL(strict.url).port), "127.0.0.1");
-      await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
-      stuck.write("GET /event HTTP/1.1\r\nHost: shim\r\nAccept: text/event-stream\r\n\r\n");
-      stuck.pause();
-      await eventually(() => strict.hub.subscriberTotal === 2, 5000, "the stuck client to subscribe");
+    const strict = await e2e.startShim({ flags: ["--max-client-buffer", "256KiB"] });
+    const healthy = await e2e.open(`${strict.url}/event`);
+    await healthy.waitFor((event) => event.json.type === "server.connected");
+    const stuck = netConnect(Number(new URL(strict.url).port), "127.0.0.1");
+    await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
+    stuck.write("GET /event HTTP/1.1\r\nHost: shim\r\nAccept: text/event-stream\r\n\r\n");
+    stuck.pause();
+    await eventually(() => strict.hub.subscriberTotal === 2, 5000, "the stuck client to subscribe");
 
-      const session = await createSession(strict.url);
-      const text = "[chunks:20000] [delay:0]";
-      await prompt(strict.url, session.id, text);
-      await healthy.waitFor(isIdle(session.id), 60_000, "session.idle");
-      const deltas = sessionEvents(healthy.events, session.id).filter(
-        (event) => event.json.type === "message.part.delta",
-      );
-      expect(deltas.length).toBeGreaterThan(10_000);
-      expect(assistantText(sessionEvents(healthy.events, session.id))).toEqual({
-        final: replyText(text),
-        deltas: replyText(text),
-      });
-      // Cut off at the first write that finds it too far behind: the burst's last, or the next heartbeat.
-      await eventually(() => strict.hub.subscriberTotal === 1, 15_000, "the stuck client cut off");
-      const metrics = await scrape(strict.url);
-      expect(sample(metrics, "opencode_shim_dropped_clients_total")).toBe(1);
-      expect(sample(metrics, "opencode_shim_subscribers")).toBe(1);
-      stuck.destroy();
-    } finally {
-      await strict.close();
-    }
+    const session = await createSession(strict.url);
+    const text = "[chunks:20000] [delay:0]";
+    await prompt(strict.url, session.id, text);
+    await healthy.waitFor(isIdle(session.id), 60_000, "session.idle");
+    const deltas = sessionEvents(healthy.events, session.id).filter(
+      (event) => event.json.type === "message.part.delta",
+    );
+    expect(deltas.length).toBeGreaterThan(10_000);
+    expect(assistantText(sessionEvents(healthy.events, session.id))).toEqual({
+      final: replyText(text),
+      deltas: replyText(text),
+    });
+    // Cut off at the first write that finds it too far behind: the burst's last, or the next heartbeat.
+    await eventually(() => strict.hub.subscriberTotal === 1, 15_000, "the stuck client cut off");
+    const metrics = await scrape(strict.url);
+    expect(sample(metrics, "opencode_shim_dropped_clients_total")).toBe(1);
+    expect(sample(metrics, "opencode_shim_subscribers")).toBe(1);
+    stuck.destroy();
   });
 
   it("rides out opencode being killed and restarted: streams stay open, REST says 502, health says 503", async () => {
     const client = await subscribe();
-    await opencode.kill("SIGKILL");
+    await e2e.opencode.kill("SIGKILL");
     await sourceState(global(), "down");
-    const during = await fetch(`${shim.url}/session`);
+    const during = await fetch(`${e2e.shim.url}/session`);
     expect(during.status).toBe(502);
     expect(await during.json()).toMatchObject({ error: "upstream_unavailable" });
-    const health = await fetch(`${shim.url}/shim/health`);
+    const health = await fetch(`${e2e.shim.url}/shim/health`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: "unavailable" });
     const beatsBefore = client.types().filter((type) => type === "server.heartbeat").length;
@@ -229,14 +191,14 @@ describe("faults between the shim and opencode 1.14.48", () => {
       "a heartbeat during the outage",
     );
 
-    await opencode.restart();
+    await e2e.opencode.restart();
     await eventually(
-      async () => (await fetch(`${shim.url}/shim/health`)).status === 200,
+      async () => (await fetch(`${e2e.shim.url}/shim/health`)).status === 200,
       20_000,
       "healthy again",
     );
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "say hello");
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "say hello");
     await client.waitFor(isIdle(session.id), 30_000, "session.idle from the new process");
     // Events the new process's stream never carried are made up for from REST, a moment later.
     await client.waitUntil(

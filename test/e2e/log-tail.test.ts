@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { type LogHint, parseLogLine } from "../../src/sources/log/log-line.js";
 import { LogTail } from "../../src/sources/log/log-tail.js";
+import { e2eSetup } from "../helpers/e2e.js";
 
 /** The log source's input, from the real binary: a prompt shows up as hints naming its session. */
 describe("LogTail on opencode 1.14.48's own log", () => {
-  let model: ModelServer;
-  let server: OpencodeServer;
+  const e2e = e2eSetup({ version: "1.14.48" });
   let tail: LogTail;
   const lines: string[] = [];
   const hints: LogHint[] = [];
@@ -16,9 +14,7 @@ describe("LogTail on opencode 1.14.48's own log", () => {
   const waiters = new Set<() => void>();
 
   beforeAll(async () => {
-    model = await startModelServer();
-    server = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
-    tail = new LogTail({ dir: server.logDir });
+    tail = new LogTail({ dir: e2e.opencode.logDir });
     tail.on("line", (line: string) => {
       lines.push(line);
       const hint = parseLogLine(line);
@@ -31,8 +27,6 @@ describe("LogTail on opencode 1.14.48's own log", () => {
 
   afterAll(async () => {
     await tail?.close();
-    await server?.stop();
-    await model?.close();
   });
 
   function untilHint(predicate: (hint: LogHint) => boolean, what: string, timeoutMs = 30_000) {
@@ -46,7 +40,9 @@ describe("LogTail on opencode 1.14.48's own log", () => {
       const timer = setTimeout(() => {
         waiters.delete(check);
         reject(
-          new Error(`no ${what} within ${timeoutMs} ms; lines:\n${lines.join("\n")}\n${server.output()}`),
+          new Error(
+            `no ${what} within ${timeoutMs} ms; lines:\n${lines.join("\n")}\n${e2e.opencode.output()}`,
+          ),
         );
       }, timeoutMs);
       waiters.add(check);
@@ -55,21 +51,21 @@ describe("LogTail on opencode 1.14.48's own log", () => {
   }
 
   it("follows the server's log file from its end", () => {
-    expect(tail.file?.startsWith(server.logDir)).toBe(true);
+    expect(tail.file?.startsWith(e2e.opencode.logDir)).toBe(true);
     expect(tail.file).toMatch(/\/\d{4}-\d{2}-\d{2}T\d{6}\.log$/);
     // The first line of the file, written at startup, is history.
     expect(lines.some((line) => line.includes("service=default version=1.14.48"))).toBe(false);
   });
 
   it("emits hints naming the session and its bus events for a prompt", async () => {
-    const session = await createSession(server.url);
+    const session = await createSession(e2e.opencode.url);
     /** A hint naming the session came from a line of `service`. */
     const hintFrom = (service: string) => () =>
       lines.some(
         (line) => line.includes(` service=${service} `) && parseLogLine(line)?.sessionID === session.id,
       );
     await untilHint(hintFrom("session"), "session created hint");
-    await prompt(server.url, session.id, "say hello");
+    await prompt(e2e.opencode.url, session.id, "say hello");
     await untilHint(hintFrom("session.prompt"), "session.prompt hint");
     await untilHint((hint) => hint.busType === "session.idle", "session.idle hint");
 

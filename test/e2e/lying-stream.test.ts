@@ -1,21 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ModelServer,
-  replyText,
-  SAMPLE_QUESTION,
-  startModelServer,
-  toolPrompt,
-} from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { replyText, SAMPLE_QUESTION, toolPrompt } from "../../fixtures/model-server.js";
+import type { OpencodeServer } from "../../fixtures/opencode.js";
 import { createSession } from "../../fixtures/opencode-rest.js";
-import { type Relay, startRelay } from "../../fixtures/relay.js";
+import type { Relay } from "../../fixtures/relay.js";
 import { sample, scrape } from "../../fixtures/shim-metrics.js";
-import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import type { ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { StreamFault } from "../../fixtures/stream-faults.js";
 import type { Shim } from "../../src/app.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { RestTruth } from "../helpers/rest-truth.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 import { eventually } from "../helpers/wait.js";
 
 /** The convergence promise: every change REST shows reaches clients within this long. */
@@ -155,49 +149,32 @@ function upstreamSaid(relay: Relay): Map<string, number> {
 }
 
 describe("a lying stream between the shim and opencode 1.14.48", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let reference: OpencodeServer;
-  let relay: Relay;
+  /** opencode: 1.14.48 behind the relay and the shim; reference: 1.14.41, whose own /event tells what is owed. */
+  const e2e = e2eSetup({
+    version: "1.14.48",
+    reference: "1.14.41",
+    config: { permission: { bash: "ask" } },
+    relay: true,
+  });
   /** What a client of 1.14.41's own /event gets for each prompt. */
   const owed = new Map<Kind, Set<string>>();
-  const clients: SseClient[] = [];
-  const shims: Shim[] = [];
 
   beforeAll(async () => {
-    model = await startModelServer();
-    const config = { permission: { bash: "ask" } };
-    [opencode, reference] = await Promise.all([
-      startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL, config }),
-      startOpencode({ version: "1.14.41", modelBaseURL: model.baseURL, config }),
-    ]);
-    relay = await startRelay(opencode.url);
-    const direct = await SseClient.connect(`${reference.url}/event`);
-    clients.push(direct);
+    const direct = await e2e.open(`${e2e.reference.url}/event`);
     await direct.waitFor((event) => event.json.type === "server.connected");
-    for (const [kind, sessionID] of await runScript(reference.url, direct)) {
+    for (const [kind, sessionID] of await runScript(e2e.reference.url, direct)) {
       owed.set(kind, owedTypes(sessionEvents(direct.events, sessionID)));
     }
   });
 
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    for (const shim of shims.splice(0)) await shim.close();
-    relay.setStreamFault({ kind: "honest" });
-  });
-
-  afterAll(async () => {
-    await relay?.close();
-    await Promise.all([opencode?.stop(), reference?.stop()]);
-    await model?.close();
+  afterEach(() => {
+    e2e.relay.setStreamFault({ kind: "honest" });
   });
 
   async function shimBehindRelay(flags: string[] = []): Promise<{ shim: Shim; client: SseClient }> {
     // A short hold, so that the return to an honest stream takes seconds, not a minute.
-    const shim = await startTestShim(relay.url, flags, {}, { judge: { holdMs: 3_000 } });
-    shims.push(shim);
-    const client = await SseClient.connect(`${shim.url}/event`);
-    clients.push(client);
+    const shim = await e2e.startShim({ flags, overrides: { judge: { holdMs: 3_000 } } });
+    const client = await e2e.open(`${shim.url}/event`);
     await client.waitFor((event) => event.json.type === "server.connected");
     return { shim, client };
   }
@@ -209,7 +186,7 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
   }
 
   it("an honest stream that goes quiet is not a lying one: an idle instance, a tool call that runs for seconds without a word", async () => {
-    const { shim, client } = await shimBehindRelay(["--log-dir", opencode.logDir]);
+    const { shim, client } = await shimBehindRelay(["--log-dir", e2e.opencode.logDir]);
     const statuses = new Set<string>();
     let watching = true;
     const watch = (async () => {
@@ -266,9 +243,9 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
 
   for (const { name, fault, followLog } of modes) {
     it(`${name}: clients converge on REST within the bound, nothing twice; degraded until the stream is honest again, then deltas come back`, async () => {
-      const { shim, client } = await shimBehindRelay(followLog ? ["--log-dir", opencode.logDir] : []);
-      relay.setStreamFault(fault);
-      const truth = new RestTruth(opencode.url);
+      const { shim, client } = await shimBehindRelay(followLog ? ["--log-dir", e2e.opencode.logDir] : []);
+      e2e.relay.setStreamFault(fault);
+      const truth = new RestTruth(e2e.opencode.url);
       let sessions: Map<Kind, string>;
       try {
         sessions = await runScript(shim.url, client, truth);
@@ -277,7 +254,7 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
       } finally {
         await truth.stop();
       }
-      expect(relay.frames.dropped, "the relay really lied").toBeGreaterThan(0);
+      expect(e2e.relay.frames.dropped, "the relay really lied").toBeGreaterThan(0);
 
       for (const [kind, sessionID] of sessions) {
         const events = sessionEvents(client.events, sessionID);
@@ -288,14 +265,14 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
         ).toEqual([]);
         // It ends up where opencode is: every message, every part as it ended, the todo list.
         const told = stateOf(events);
-        const truthNow = await restStateOf(opencode, sessionID);
+        const truthNow = await restStateOf(e2e.opencode, sessionID);
         expect(told.session, kind).toEqual(truthNow.session);
         expect(told.messages, kind).toEqual(truthNow.messages);
         expect(told.parts, kind).toEqual(truthNow.parts);
         expect(told.todos, kind).toEqual(truthNow.todos);
         // Nothing said twice — beyond what upstream itself said again (it repeats "busy") —
         // and one idle for one turn.
-        const said = upstreamSaid(relay);
+        const said = upstreamSaid(e2e.relay);
         const repeated = [...tally(events.map(contentOf))].filter(
           ([content, count]) => count > Math.max(1, said.get(content) ?? 0),
         );
@@ -337,7 +314,7 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
       expect(sample(metrics, "opencode_shim_degraded")).toBe(1);
 
       // Honest again: once it has carried what REST showed for a while, the shim is back on it…
-      relay.setStreamFault({ kind: "honest" });
+      e2e.relay.setStreamFault({ kind: "honest" });
       await eventually(
         async () => {
           if ((await health(shim)).status === "ok") return true;

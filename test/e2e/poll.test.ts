@@ -1,65 +1,26 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ModelServer,
-  replyText,
-  SAMPLE_QUESTION,
-  startModelServer,
-  toolPrompt,
-} from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { describe, expect, it } from "vitest";
+import { replyText, SAMPLE_QUESTION, toolPrompt } from "../../fixtures/model-server.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { sample, scrape, total } from "../../fixtures/shim-metrics.js";
-import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
+import type { ReceivedEvent } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
-import { startTestShim } from "../helpers/shim.js";
 
 /**
  * `--source poll`: no upstream stream at all. The reconciler rebuilds /event (and
  * /global/event) of the real, broken opencode 1.14.48 from its REST API and its log.
  */
 describe("the poll source in front of opencode 1.14.48", () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  const clients: SseClient[] = [];
-  const shims: Shim[] = [];
+  const e2e = e2eSetup({ version: "1.14.48", config: { permission: { bash: "ask" } } });
 
-  beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({
-      version: "1.14.48",
-      modelBaseURL: model.baseURL,
-      config: { permission: { bash: "ask" } },
-    });
-  });
+  const shim = (flags: string[], upstream?: string): Promise<Shim> => e2e.startShim({ flags, upstream });
 
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    for (const shim of shims.splice(0)) await shim.close();
-  });
-
-  afterAll(async () => {
-    await opencode?.stop();
-    await model?.close();
-  });
-
-  async function shim(flags: string[], upstream = opencode.url): Promise<Shim> {
-    const started = await startTestShim(upstream, flags);
-    shims.push(started);
-    return started;
-  }
-
-  async function subscribe(url: string): Promise<SseClient> {
-    const client = await SseClient.connect(url);
-    clients.push(client);
-    expect(client.status).toBe(200);
-    await client.waitFor(
-      (event) => event.json.type === "server.connected" || event.json.payload !== undefined,
-    );
-    return client;
-  }
+  /** A stream of /event or /global/event (whose first frame is a wrapped one). */
+  const subscribe = (url: string) =>
+    e2e.follow(url, (event) => event.json.type === "server.connected" || event.json.payload !== undefined);
 
   const idleOf = (sessionID: string) => (event: ReceivedEvent) =>
     event.json.type === "session.idle" && props(event).sessionID === sessionID;
@@ -240,7 +201,14 @@ describe("the poll source in front of opencode 1.14.48", () => {
   });
 
   it("with the log source, a new session reaches the client well within a second even at a 5 s interval", async () => {
-    const polling = await shim(["--source", "poll", "--poll-interval", "5000", "--log-dir", opencode.logDir]);
+    const polling = await shim([
+      "--source",
+      "poll",
+      "--poll-interval",
+      "5000",
+      "--log-dir",
+      e2e.opencode.logDir,
+    ]);
     const client = await subscribe(`${polling.url}/event`);
     const started = Date.now();
     const session = await createSession(polling.url);
@@ -253,11 +221,11 @@ describe("the poll source in front of opencode 1.14.48", () => {
   });
 
   it("costs at most 5 upstream requests a second with 60 idle sessions: about 1", async () => {
-    for (let i = 0; i < 60; i++) await createSession(opencode.url, { directory: opencode.otherDir });
-    const relay: Relay = await startRelay(opencode.url);
+    for (let i = 0; i < 60; i++) await createSession(e2e.opencode.url, { directory: e2e.opencode.otherDir });
+    const relay: Relay = await startRelay(e2e.opencode.url);
     try {
       const polling = await shim(["--source", "poll"], relay.url);
-      await subscribe(`${polling.url}/event?directory=${encodeURIComponent(opencode.otherDir)}`);
+      await subscribe(`${polling.url}/event?directory=${encodeURIComponent(e2e.opencode.otherDir)}`);
       const before = relay.requests.length;
       // Time passing is what is measured here.
       await sleep(6000);
@@ -284,13 +252,13 @@ describe("the poll source in front of opencode 1.14.48", () => {
       "session.created of its own instance",
     );
     expect(ownCreated.json).toMatchObject({
-      directory: opencode.projectDir,
+      directory: e2e.opencode.projectDir,
       payload: { type: "session.created" },
     });
     // …and so is any other instance a request names while it is connected, with no /event client at all.
     expect(polling.hub.subscriberTotal).toBe(1);
-    const session = await createSession(polling.url, { directory: opencode.otherDir });
-    await prompt(polling.url, session.id, "[chunks:3]", { directory: opencode.otherDir });
+    const session = await createSession(polling.url, { directory: e2e.opencode.otherDir });
+    await prompt(polling.url, session.id, "[chunks:3]", { directory: e2e.opencode.otherDir });
     const idle = await global.waitFor(
       (event) => {
         const payload = event.json.payload as
@@ -301,12 +269,12 @@ describe("the poll source in front of opencode 1.14.48", () => {
       30_000,
       "session.idle on /global/event",
     );
-    expect(idle.json.directory).toBe(opencode.otherDir);
+    expect(idle.json.directory).toBe(e2e.opencode.otherDir);
     expect(typeof idle.json.project).toBe("string");
     const created = global.events.find((event) => {
       const payload = event.json.payload as { type?: string; properties?: { info?: { id?: string } } };
       return payload.type === "session.created" && payload.properties?.info?.id === session.id;
     });
-    expect(created?.json.directory).toBe(opencode.otherDir);
+    expect(created?.json.directory).toBe(e2e.opencode.otherDir);
   });
 });

@@ -3,9 +3,8 @@ import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
+import { e2eSetup } from "../helpers/e2e.js";
 import { eventually } from "../helpers/wait.js";
 
 /** For the long run: SOAK_SECONDS=600 SOAK_CLIENTS=200 npx vitest run test/e2e/soak.test.ts */
@@ -62,22 +61,19 @@ function rssOf(pid: number): number {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 describe(`soak: ${CLIENTS} clients through ${SECONDS} s of prompts`, () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
+  const e2e = e2eSetup({ version: "1.14.48" });
   let shim: ChildProcess;
   let url: string;
   const clients: CountingClient[] = [];
 
   beforeAll(async () => {
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
     // The shim as users run it, in a process of its own, so its memory is its own.
     shim = spawn(
       process.execPath,
       [
         new URL("../../dist/cli.js", import.meta.url).pathname,
         "--upstream",
-        opencode.url,
+        e2e.opencode.url,
         "--port",
         "0",
         "--log-level",
@@ -103,8 +99,6 @@ describe(`soak: ${CLIENTS} clients through ${SECONDS} s of prompts`, () => {
       shim.kill("SIGTERM");
       await exited;
     }
-    await opencode?.stop();
-    await model?.close();
   });
 
   it(

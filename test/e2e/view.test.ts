@@ -1,11 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelServer, replyText, startModelServer } from "../../fixtures/model-server.js";
-import { type OpencodeServer, startOpencode } from "../../fixtures/opencode.js";
+import { replyText } from "../../fixtures/model-server.js";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
-import type { Shim } from "../../src/app.js";
 import { launchChromium } from "../helpers/chromium.js";
-import { startTestShim } from "../helpers/shim.js";
+import { e2eSetup } from "../helpers/e2e.js";
 
 /** How long a page condition may take to hold; far more than a prompt of the offline model needs. */
 const WAIT = { timeout: 30_000 };
@@ -115,9 +113,7 @@ function deltaText(row: Row): string {
  * as they happen.
  */
 describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout: 120_000 }, () => {
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let shim: Shim;
+  const e2e = e2eSetup({ version: "1.14.48", shim: true });
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
@@ -125,9 +121,6 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
 
   beforeAll(async () => {
     browser = await launchChromium();
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL });
-    shim = await startTestShim(opencode.url);
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", (error) => pageErrors.push(`page error: ${error.message}`));
     page.on("console", (message) => {
@@ -138,13 +131,10 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
 
   afterAll(async () => {
     await browser?.close();
-    await shim?.close();
-    await opencode?.stop();
-    await model?.close();
   });
 
   it("serves the page at /shim/ (and /shim leads there), loading nothing from elsewhere", async () => {
-    const html = await fetch(`${shim.url}/shim/`);
+    const html = await fetch(`${e2e.shim.url}/shim/`);
     expect(html.status).toBe(200);
     expect(html.headers.get("content-type")).toMatch(/^text\/html/);
     expect(html.headers.get("content-security-policy")).toContain("connect-src 'self'");
@@ -153,32 +143,32 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
       ["view.js", /^application\/javascript/],
       ["view.css", /^text\/css/],
     ] as const) {
-      const response = await fetch(`${shim.url}/shim/${file}`);
+      const response = await fetch(`${e2e.shim.url}/shim/${file}`);
       expect(response.status, file).toBe(200);
       expect(response.headers.get("content-type"), file).toMatch(type);
     }
-    expect((await fetch(`${shim.url}/shim/no-such-file`)).status).toBe(404);
-    expect((await fetch(`${shim.url}/shim/health`)).headers.get("content-type")).toMatch(/json/);
-    const bare = await fetch(`${shim.url}/shim?directory=%2Ftmp`, { redirect: "manual" });
+    expect((await fetch(`${e2e.shim.url}/shim/no-such-file`)).status).toBe(404);
+    expect((await fetch(`${e2e.shim.url}/shim/health`)).headers.get("content-type")).toMatch(/json/);
+    const bare = await fetch(`${e2e.shim.url}/shim?directory=%2Ftmp`, { redirect: "manual" });
     expect(bare.status).toBe(302);
-    expect(new URL(bare.headers.get("location") ?? "", `${shim.url}/shim`).href).toBe(
-      `${shim.url}/shim/?directory=%2Ftmp`,
+    expect(new URL(bare.headers.get("location") ?? "", `${e2e.shim.url}/shim`).href).toBe(
+      `${e2e.shim.url}/shim/?directory=%2Ftmp`,
     );
 
-    await page.goto(`${shim.url}/shim`);
-    expect(page.url()).toBe(`${shim.url}/shim/`);
+    await page.goto(`${e2e.shim.url}/shim`);
+    expect(page.url()).toBe(`${e2e.shim.url}/shim/`);
     await waitForStatus(page, "connected", "/event");
     await page.locator('#events .ev[data-type="server.connected"]').first().waitFor(WAIT);
     expect(requested.length).toBeGreaterThan(0);
-    for (const url of requested) expect(url.startsWith(`${shim.url}/`), url).toBe(true);
+    for (const url of requested) expect(url.startsWith(`${e2e.shim.url}/`), url).toBe(true);
   });
 
   it("shows a prompt's events live, as they arrive, and a count per type", async () => {
-    const session = await createSession(shim.url);
+    const session = await createSession(e2e.shim.url);
     let finished = false;
     // 10 words 400 ms apart: the reply takes 4 s.
     const text = "[chunks:10] [delay:400] say hello";
-    const running = prompt(shim.url, session.id, text).then((reply) => {
+    const running = prompt(e2e.shim.url, session.id, text).then((reply) => {
       finished = true;
       return reply;
     });
@@ -230,8 +220,8 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
   it("filters by type and by session", async () => {
     const first = (await rows(page)).find((row) => row.type === "session.idle")?.session ?? "";
     expect(first).toMatch(/^ses_/);
-    const second = await createSession(shim.url);
-    await prompt(shim.url, second.id, "say hello again");
+    const second = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, second.id, "say hello again");
     await waitForRow(page, "session.idle", second.id);
     await waitForCount(page, "session.idle", 2);
 
@@ -270,8 +260,8 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     await page.click("#pause");
     expect(await page.textContent("#pause")).toBe("Resume");
     expect(await page.textContent("#pause-note")).toContain("held back");
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "say hello while paused");
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "say hello while paused");
     // The page has received the whole turn (it counts it)…
     await waitForCount(page, "session.idle", 3);
     expect(Number(await page.getAttribute("#pause-note", "data-held"))).toBeGreaterThan(5);
@@ -289,8 +279,8 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     await page.selectOption("#pause-mode", "drop");
     await page.click("#pause");
     expect(await page.textContent("#pause-note")).toContain("dropped");
-    const session = await createSession(shim.url);
-    await prompt(shim.url, session.id, "say hello into the void");
+    const session = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, session.id, "say hello into the void");
     await waitForCount(page, "session.idle", 4);
     expect(Number(await page.getAttribute("#pause-note", "data-dropped"))).toBeGreaterThan(5);
 
@@ -301,13 +291,13 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
   });
 
   it("the directory selector follows another directory's instance, and only it", async () => {
-    await page.fill("#directory", opencode.otherDir);
+    await page.fill("#directory", e2e.opencode.otherDir);
     await page.click("#connect");
-    await waitForStatus(page, "connected", `/event?directory=${opencode.otherDir}`);
-    expect(new URL(page.url()).searchParams.get("directory")).toBe(opencode.otherDir);
+    await waitForStatus(page, "connected", `/event?directory=${e2e.opencode.otherDir}`);
+    expect(new URL(page.url()).searchParams.get("directory")).toBe(e2e.opencode.otherDir);
     // The selector offers the directories opencode knows: its own, and its projects'.
     await page.focus("#directory");
-    for (const directory of [opencode.projectDir, opencode.otherDir]) {
+    for (const directory of [e2e.opencode.projectDir, e2e.opencode.otherDir]) {
       await page.waitForSelector(`#directories option[value="${directory}"]`, {
         state: "attached",
         timeout: 10_000,
@@ -317,10 +307,10 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     expect(await page.textContent('#counts .chip[data-type="server.connected"] .n')).toBe("1");
 
     // A turn in opencode's own directory, then one in the other: only the other's shows.
-    const here = await createSession(shim.url);
-    await prompt(shim.url, here.id, "say hello here");
-    const there = await createSession(shim.url, { directory: opencode.otherDir });
-    await prompt(shim.url, there.id, "say hello there", { directory: opencode.otherDir });
+    const here = await createSession(e2e.shim.url);
+    await prompt(e2e.shim.url, here.id, "say hello here");
+    const there = await createSession(e2e.shim.url, { directory: e2e.opencode.otherDir });
+    await prompt(e2e.shim.url, there.id, "say hello there", { directory: e2e.opencode.otherDir });
     await waitForRow(page, "session.idle", there.id);
     await waitForCount(page, "session.idle", 1);
     const shown = await rows(page);
@@ -328,9 +318,9 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     for (const row of shown) if (row.session) expect(row.session).toBe(there.id);
 
     // The page's own URL names the directory: opening it (even without the slash) follows it again.
-    await page.goto(`${shim.url}/shim?directory=${encodeURIComponent(opencode.otherDir)}`);
-    expect(await page.inputValue("#directory")).toBe(opencode.otherDir);
-    await waitForStatus(page, "connected", `/event?directory=${opencode.otherDir}`);
+    await page.goto(`${e2e.shim.url}/shim?directory=${encodeURIComponent(e2e.opencode.otherDir)}`);
+    expect(await page.inputValue("#directory")).toBe(e2e.opencode.otherDir);
+    await waitForStatus(page, "connected", `/event?directory=${e2e.opencode.otherDir}`);
   });
 
   it("the whole server: /global/event, with each event's directory", async () => {
@@ -340,23 +330,23 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     expect(await page.isDisabled("#directory")).toBe(true);
     expect(new URL(page.url()).searchParams.get("source")).toBe("global");
 
-    const here = await createSession(shim.url);
-    const there = await createSession(shim.url, { directory: opencode.otherDir });
+    const here = await createSession(e2e.shim.url);
+    const there = await createSession(e2e.shim.url, { directory: e2e.opencode.otherDir });
     await Promise.all([
-      prompt(shim.url, here.id, "say hello here"),
-      prompt(shim.url, there.id, "say hello there", { directory: opencode.otherDir }),
+      prompt(e2e.shim.url, here.id, "say hello here"),
+      prompt(e2e.shim.url, there.id, "say hello there", { directory: e2e.opencode.otherDir }),
     ]);
-    await waitForRow(page, "session.idle", here.id, opencode.projectDir);
-    await waitForRow(page, "session.idle", there.id, opencode.otherDir);
+    await waitForRow(page, "session.idle", here.id, e2e.opencode.projectDir);
+    await waitForRow(page, "session.idle", there.id, e2e.opencode.otherDir);
     const directoryCell = page
       .locator(`#events .ev[data-type="session.idle"][data-session="${there.id}"] .dir`)
       .first();
     expect(await directoryCell.isVisible()).toBe(true);
-    expect(await directoryCell.textContent()).toBe(opencode.otherDir);
-    await waitForRow(page, "message.part.delta", here.id, opencode.projectDir);
+    expect(await directoryCell.textContent()).toBe(e2e.opencode.otherDir);
+    await waitForRow(page, "message.part.delta", here.id, e2e.opencode.projectDir);
 
     await page.fill("#session-filter", there.id);
-    await waitUntilEveryRow(page, `[data-session="${there.id}"][data-directory="${opencode.otherDir}"]`);
+    await waitUntilEveryRow(page, `[data-session="${there.id}"][data-directory="${e2e.opencode.otherDir}"]`);
     await page.fill("#session-filter", "");
   });
 
@@ -369,7 +359,7 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     const health = (status: string, extra: Record<string, unknown> = {}) => ({
       status,
       ...extra,
-      upstream: { url: opencode.url, version: "1.14.48" },
+      upstream: { url: e2e.opencode.url, version: "1.14.48" },
       source: { mode: "auto", feeder: "reconciler", stream: "live" },
       clients: 1,
     });
@@ -429,23 +419,15 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
 describe("the live event view of a password-protected opencode (Chromium)", { timeout: 120_000 }, () => {
   const PASSWORD = "view secret";
   const token = Buffer.from(`opencode:${PASSWORD}`).toString("base64");
-  let model: ModelServer;
-  let opencode: OpencodeServer;
-  let shim: Shim;
+  const e2e = e2eSetup({ version: "1.14.48", password: PASSWORD, shim: true });
   let browser: Browser;
 
   beforeAll(async () => {
     browser = await launchChromium();
-    model = await startModelServer();
-    opencode = await startOpencode({ version: "1.14.48", modelBaseURL: model.baseURL, password: PASSWORD });
-    shim = await startTestShim(opencode.url, [], { OPENCODE_SERVER_PASSWORD: PASSWORD });
   });
 
   afterAll(async () => {
     await browser?.close();
-    await shim?.close();
-    await opencode?.stop();
-    await model?.close();
   });
 
   const headers = { authorization: `Basic ${token}` };
@@ -456,11 +438,11 @@ describe("the live event view of a password-protected opencode (Chromium)", { ti
     });
     try {
       const page = await context.newPage();
-      const loaded = await page.goto(`${shim.url}/shim/`);
+      const loaded = await page.goto(`${e2e.shim.url}/shim/`);
       expect(loaded?.status()).toBe(200);
       await waitForStatus(page, "connected", "connected to /event");
-      const session = await createSession(shim.url, { headers });
-      await prompt(shim.url, session.id, "[chunks:3] seen", { headers });
+      const session = await createSession(e2e.shim.url, { headers });
+      await prompt(e2e.shim.url, session.id, "[chunks:3] seen", { headers });
       await waitForRow(page, "session.idle", session.id);
       await waitForHealth(page, "ok");
     } finally {
@@ -472,11 +454,11 @@ describe("the live event view of a password-protected opencode (Chromium)", { ti
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
-      const loaded = await page.goto(`${shim.url}/shim/?auth_token=${encodeURIComponent(token)}`);
+      const loaded = await page.goto(`${e2e.shim.url}/shim/?auth_token=${encodeURIComponent(token)}`);
       expect(loaded?.status()).toBe(200);
       await waitForStatus(page, "connected", "connected to /event");
-      const session = await createSession(shim.url, { headers });
-      await prompt(shim.url, session.id, "say hello", { headers });
+      const session = await createSession(e2e.shim.url, { headers });
+      await prompt(e2e.shim.url, session.id, "say hello", { headers });
       await waitForRow(page, "session.idle", session.id);
       await waitForHealth(page, "ok");
       expect(new URL(page.url()).searchParams.get("auth_token")).toBe(token);
@@ -486,7 +468,7 @@ describe("the live event view of a password-protected opencode (Chromium)", { ti
   });
 
   it("without credentials gets opencode's 401 for the page itself", async () => {
-    const response = await fetch(`${shim.url}/shim/`);
+    const response = await fetch(`${e2e.shim.url}/shim/`);
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toBe('Basic realm="Secure Area"');
   });
@@ -505,7 +487,7 @@ describe("the live event view of a password-protected opencode (Chromium)", { ti
           body: "",
         }),
       );
-      await page.goto(`${shim.url}/shim/`);
+      await page.goto(`${e2e.shim.url}/shim/`);
       await waitForStatus(page, "failed", "HTTP 401: not authorized");
     } finally {
       await context.close();

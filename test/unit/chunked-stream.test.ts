@@ -1,27 +1,15 @@
 import { connect as netConnect, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { describe, expect, it } from "vitest";
+import { fakeEvent } from "../../fixtures/fake-upstream.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 import { eventually } from "../helpers/wait.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
+const harness = shimPerTest();
 
 /** A raw HTTP client: the bytes of the answer exactly as they came, framing included. */
 async function rawGet(version: "1.0" | "1.1"): Promise<{ bytes: () => string; socket: Socket }> {
-  if (!shim) throw new Error("no shim");
-  const socket = netConnect(Number(new URL(shim.url).port), "127.0.0.1");
-  sockets.push(socket);
+  const socket = netConnect(Number(new URL(harness.shim.url).port), "127.0.0.1");
+  harness.afterTest(() => socket.destroy());
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
   let received = "";
   socket.on("data", (chunk: Buffer) => {
@@ -53,8 +41,7 @@ function dechunk(body: string): { data: string; ended: boolean } {
 
 describe("an event stream's bytes on the wire", () => {
   it("HTTP/1.1: valid chunks, one event per frame, and the last chunk when the instance is disposed", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
+    const { upstream } = await harness.start();
     const client = await rawGet("1.1");
     await eventually(async () => client.bytes().includes("server.connected"), 5000, "server.connected");
     const [head = ""] = client.bytes().split("\r\n\r\n", 2);
@@ -83,8 +70,7 @@ describe("an event stream's bytes on the wire", () => {
   });
 
   it("HTTP/1.0: no chunks, the frames as they are, until the connection closes", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
+    const { upstream } = await harness.start();
     const client = await rawGet("1.0");
     await eventually(async () => client.bytes().includes("server.connected"), 5000, "server.connected");
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.status", { n: 1 }) });

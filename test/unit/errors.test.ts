@@ -1,6 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import type { Shim } from "../../src/app.js";
+import { describe, expect, it } from "vitest";
 import {
   BadRequest,
   InternalError,
@@ -11,17 +9,9 @@ import {
   UpstreamTimeout,
   UpstreamUnavailable,
 } from "../../src/errors.js";
-import { startTestShim } from "../helpers/shim.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-
-afterEach(async () => {
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
+const harness = shimPerTest();
 
 describe("the client errors (src/errors.ts)", () => {
   it("each has its code, status and message", () => {
@@ -48,8 +38,7 @@ describe("the client errors (src/errors.ts)", () => {
 
 describe("what a client gets for the shim's own errors", () => {
   it("a body of {error, message} with the table's status, for a URL no router can read and a /shim/ path that is none of its routes", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
+    const { shim } = await harness.start();
     const badUrl = await fetch(`${shim.url}/session/%zz`);
     expect(badUrl.status).toBe(400);
     expect(await badUrl.json()).toEqual({ error: "bad_request", message: expect.stringContaining("%zz") });

@@ -1,39 +1,14 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import { SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { describe, expect, it } from "vitest";
+import { fakeEvent } from "../../fixtures/fake-upstream.js";
+import type { SseClient } from "../../fixtures/sse-client.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-const clients: SseClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
-
-async function setUp(flags: string[] = [], options: Parameters<typeof startFakeUpstream>[0] = {}, env = {}) {
-  upstream = await startFakeUpstream(options);
-  shim = await startTestShim(upstream.url, flags, env);
-  return { upstream, shim };
-}
-
-async function connect(path = "/event", headers: Record<string, string> = {}): Promise<SseClient> {
-  if (!shim) throw new Error("no shim");
-  const client = await SseClient.connect(`${shim.url}${path}`, headers);
-  clients.push(client);
-  if (client.status === 200) await client.waitFor((event) => event.json.type === "server.connected");
-  return client;
-}
+const harness = shimPerTest();
 
 describe("GET /event", () => {
   it("answers with opencode's headers and frames, server.connected first, an id on every event", async () => {
-    const { upstream } = await setUp();
-    const client = await connect();
+    const { upstream } = await harness.start();
+    const client = await harness.connect();
     expect(client.status).toBe(200);
     expect(client.headers["content-type"]).toBe("text/event-stream");
     expect(client.headers["cache-control"]).toBe("no-cache, no-transform");
@@ -52,11 +27,15 @@ describe("GET /event", () => {
   });
 
   it("serves each client the events of the instance it names: query, then header, then upstream's own", async () => {
-    const { upstream } = await setUp();
-    const byDefault = await connect("/event");
-    const byQuery = await connect(`/event?directory=${encodeURIComponent("/srv/a b")}`);
-    const byHeader = await connect("/event", { "x-opencode-directory": encodeURIComponent("/srv/c") });
-    const queryWins = await connect("/event?directory=/srv/c", { "x-opencode-directory": "/srv/a%20b" });
+    const { upstream } = await harness.start();
+    const byDefault = await harness.connect("/event");
+    const byQuery = await harness.connect(`/event?directory=${encodeURIComponent("/srv/a b")}`);
+    const byHeader = await harness.connect("/event", {
+      "x-opencode-directory": encodeURIComponent("/srv/c"),
+    });
+    const queryWins = await harness.connect("/event?directory=/srv/c", {
+      "x-opencode-directory": "/srv/a%20b",
+    });
 
     for (const directory of [upstream.cwd, "/srv/a b", "/srv/c", "/elsewhere"]) {
       upstream.emit({ directory, payload: fakeEvent("session.updated", { directory }) });
@@ -79,8 +58,8 @@ describe("GET /event", () => {
   });
 
   it("leaves out the global stream's own frames, sync wrappers and duplicates", async () => {
-    const { upstream } = await setUp();
-    const client = await connect();
+    const { upstream } = await harness.start();
+    const client = await harness.connect();
     const payload = fakeEvent("message.updated", { sessionID: "ses_1" });
     upstream.emit({ directory: upstream.cwd, payload });
     upstream.emit({
@@ -96,8 +75,8 @@ describe("GET /event", () => {
   });
 
   it("filters by ?workspace= when the client names one", async () => {
-    const { upstream } = await setUp();
-    const client = await connect("/event?workspace=wrk_a");
+    const { upstream } = await harness.start();
+    const client = await harness.connect("/event?workspace=wrk_a");
     upstream.emit({
       directory: upstream.cwd,
       workspace: "wrk_b",
@@ -118,9 +97,9 @@ describe("GET /event", () => {
   });
 
   it("resumes a reconnecting client from Last-Event-ID with exactly what it missed", async () => {
-    const { upstream } = await setUp();
-    const steady = await connect();
-    const flaky = await connect();
+    const { upstream } = await harness.start();
+    const steady = await harness.connect();
+    const flaky = await harness.connect();
     const emit = (n: number) =>
       upstream.emit({ directory: upstream.cwd, payload: fakeEvent("message.part.delta", { n }) });
     for (let n = 0; n < 5; n++) emit(n);
@@ -130,7 +109,7 @@ describe("GET /event", () => {
     for (let n = 5; n < 12; n++) emit(n);
     await steady.waitUntil(() => steady.events.length === 13, 5000, "12 events");
 
-    const back = await connect("/event", { "last-event-id": flaky.lastEventId ?? "" });
+    const back = await harness.connect("/event", { "last-event-id": flaky.lastEventId ?? "" });
     emit(12);
     await back.waitFor((event) => event.json.properties?.n === 12);
     const nums = (client: SseClient) =>
@@ -141,8 +120,8 @@ describe("GET /event", () => {
   });
 
   it("starts a client afresh, server.connected first, when its cursor is older than the history", async () => {
-    const { upstream } = await setUp(["--replay-size", "3"]);
-    const first = await connect();
+    const { upstream } = await harness.start({ flags: ["--replay-size", "3"] });
+    const first = await harness.connect();
     for (let n = 0; n < 3; n++)
       upstream.emit({ directory: upstream.cwd, payload: fakeEvent("message.part.delta", { n }) });
     await first.waitUntil(() => first.events.length === 4, 5000, "3 events");
@@ -151,8 +130,8 @@ describe("GET /event", () => {
       upstream.emit({ directory: upstream.cwd, payload: fakeEvent("message.part.delta", { n }) });
     await first.waitUntil(() => first.events.length === 11, 5000, "10 events");
 
-    const stale = await connect("/event", { "last-event-id": cursor });
-    const garbage = await connect("/event", { "last-event-id": "\u00ff garbage" });
+    const stale = await harness.connect("/event", { "last-event-id": cursor });
+    const garbage = await harness.connect("/event", { "last-event-id": "\u00ff garbage" });
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
     for (const client of [stale, garbage]) {
       await client.waitFor((event) => event.json.type === "session.idle");
@@ -161,8 +140,8 @@ describe("GET /event", () => {
   });
 
   it("sends server.heartbeat on the configured interval", async () => {
-    await setUp(["--heartbeat-interval", "50"]);
-    const client = await connect();
+    await harness.start({ flags: ["--heartbeat-interval", "50"] });
+    const client = await harness.connect();
     await client.waitUntil(
       () => client.types().filter((type) => type === "server.heartbeat").length >= 3,
       5000,
@@ -174,9 +153,9 @@ describe("GET /event", () => {
   });
 
   it("ends the instance's streams after server.instance.disposed, and only those", async () => {
-    const { upstream } = await setUp();
-    const mine = await connect();
-    const other = await connect("/event?directory=/srv/other");
+    const { upstream } = await harness.start();
+    const mine = await harness.connect();
+    const other = await harness.connect("/event?directory=/srv/other");
     const disposed = {
       type: "server.instance.disposed",
       properties: { directory: upstream.cwd },
@@ -187,14 +166,14 @@ describe("GET /event", () => {
     expect(mine.types()).toEqual(["server.connected", "server.instance.disposed"]);
     expect(other.isEnded).toBe(false);
 
-    const again = await connect();
+    const again = await harness.connect();
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.created") });
     await again.waitFor((event) => event.json.type === "session.created");
   });
 
   it("fans each event out to many clients", async () => {
-    const { upstream } = await setUp();
-    const many = await Promise.all(Array.from({ length: 40 }, () => connect()));
+    const { upstream } = await harness.start();
+    const many = await Promise.all(Array.from({ length: 40 }, () => harness.connect()));
     for (let n = 0; n < 20; n++)
       upstream.emit({ directory: upstream.cwd, payload: fakeEvent("message.part.delta", { n }) });
     for (const client of many) {
@@ -204,21 +183,20 @@ describe("GET /event", () => {
   });
 
   it("echoes upstream's CORS answer for the client's Origin", async () => {
-    await setUp();
-    const local = await connect("/event", { origin: "http://localhost:5173" });
+    await harness.start();
+    const local = await harness.connect("/event", { origin: "http://localhost:5173" });
     expect(local.headers["access-control-allow-origin"]).toBe("http://localhost:5173");
-    const foreign = await connect("/event", { origin: "https://evil.example" });
+    const foreign = await harness.connect("/event", { origin: "https://evil.example" });
     expect(foreign.status).toBe(200);
     expect(foreign.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
   it("answers 502 with a JSON body when upstream cannot be reached", async () => {
-    await setUp();
-    await upstream?.close();
-    upstream = undefined;
-    const response = await shim?.app.inject({ method: "GET", url: "/event" });
-    expect(response?.statusCode).toBe(502);
-    expect(response?.json()).toMatchObject({ error: "upstream_unavailable" });
+    const { shim } = await harness.start();
+    await harness.stopUpstream();
+    const response = await shim.app.inject({ method: "GET", url: "/event" });
+    expect(response.statusCode).toBe(502);
+    expect(response.json()).toMatchObject({ error: "upstream_unavailable" });
   });
 });
 
@@ -227,40 +205,40 @@ describe("GET /event with a password upstream", () => {
   const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 
   it("answers 401 exactly when upstream would, with upstream's challenge", async () => {
-    await setUp([], { password }, { OPENCODE_SERVER_PASSWORD: password });
-    const anonymous = await connect();
+    const { upstream } = await harness.start({
+      upstream: { password },
+      env: { OPENCODE_SERVER_PASSWORD: password },
+    });
+    const anonymous = await harness.connect();
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers["www-authenticate"]).toBe('Basic realm="Secure Area"');
-    const wrong = await connect("/event", { authorization: basic("opencode", "nope") });
+    const wrong = await harness.connect("/event", { authorization: basic("opencode", "nope") });
     expect(wrong.status).toBe(401);
 
-    const right = await connect("/event", { authorization: basic("opencode", password) });
+    const right = await harness.connect("/event", { authorization: basic("opencode", password) });
     expect(right.status).toBe(200);
-    const token = await connect(
+    const token = await harness.connect(
       `/event?auth_token=${encodeURIComponent(Buffer.from(`opencode:${password}`).toString("base64"))}`,
     );
     expect(token.status).toBe(200);
-    upstream?.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
+    upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.idle") });
     await right.waitFor((event) => event.json.type === "session.idle");
     await token.waitFor((event) => event.json.type === "session.idle");
   });
 
   it("uses OPENCODE_SERVER_USERNAME for its own connection", async () => {
-    await setUp(
-      [],
-      { password, username: "alice" },
-      { OPENCODE_SERVER_PASSWORD: password, OPENCODE_SERVER_USERNAME: "alice" },
-    );
-    const client = await connect("/event", { authorization: basic("alice", password) });
+    await harness.start({
+      upstream: { password, username: "alice" },
+      env: { OPENCODE_SERVER_PASSWORD: password, OPENCODE_SERVER_USERNAME: "alice" },
+    });
+    const client = await harness.connect("/event", { authorization: basic("alice", password) });
     expect(client.status).toBe(200);
   });
 
   it("refuses to start, clearly, without the password upstream wants", async () => {
-    upstream = await startFakeUpstream({ password });
-    await expect(startTestShim(upstream.url)).rejects.toThrow(
-      /requires a password: set OPENCODE_SERVER_PASSWORD/,
-    );
-    await expect(startTestShim(upstream.url, [], { OPENCODE_SERVER_PASSWORD: "wrong" })).rejects.toThrow(
+    await harness.startUpstream({ password });
+    await expect(harness.startShim()).rejects.toThrow(/requires a password: set OPENCODE_SERVER_PASSWORD/);
+    await expect(harness.startShim({ env: { OPENCODE_SERVER_PASSWORD: "wrong" } })).rejects.toThrow(
       /rejected the credentials/,
     );
   });
@@ -268,14 +246,13 @@ describe("GET /event with a password upstream", () => {
 
 describe("--source passthrough", () => {
   it("relays upstream's own /event and /global/event untouched", async () => {
-    const { upstream } = await setUp(["--source", "passthrough"]);
-    expect(shim?.sources).toBeUndefined();
-    const event = await connect("/event");
+    const { upstream, shim } = await harness.start({ flags: ["--source", "passthrough"] });
+    expect(shim.sources).toBeUndefined();
+    const event = await harness.connect("/event");
     // The fake upstream's ids: the frame came from upstream, not from the hub.
     expect(event.events[0]?.json.id).toMatch(/^evt_fake/);
     expect(event.events[0]?.id).toBeUndefined();
-    const global = await SseClient.connect(`${shim?.url}/global/event`);
-    clients.push(global);
+    const global = await harness.open("/global/event");
     await global.waitFor(
       (e) => (e.json.payload as { type?: string } | undefined)?.type === "server.connected",
     );

@@ -1,23 +1,12 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { Writable } from "node:stream";
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import { SseClient } from "../../fixtures/sse-client.js";
+import { describe, expect, it } from "vitest";
+import { fakeEvent } from "../../fixtures/fake-upstream.js";
 import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 import { sourceState } from "../helpers/wait.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-const cleanups: Array<() => void> = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
+const harness = shimPerTest();
 
 /** The shim's log lines, parsed. */
 function logCollector() {
@@ -31,19 +20,6 @@ function logCollector() {
   return { lines, logger: { level: "warn", stream } };
 }
 
-async function setUp(flags: string[] = [], overrides = {}) {
-  upstream = await startFakeUpstream();
-  shim = await startTestShim(upstream.url, flags, {}, overrides);
-  return { upstream, shim };
-}
-
-async function connect(path = "/event", headers: Record<string, string> = {}) {
-  const client = await SseClient.connect(`${shim?.url}${path}`, headers);
-  cleanups.push(() => client.close());
-  if (client.status === 200) await client.waitFor((event) => event.json.type === "server.connected");
-  return client;
-}
-
 function globalOf(running: Shim) {
   const global = running.sources?.global;
   if (!global) throw new Error("no global source");
@@ -53,8 +29,10 @@ function globalOf(running: Shim) {
 describe("bad upstream input", () => {
   it("skips what is not an event, logs each kind once, and never breaks a client's stream", async () => {
     const logs = logCollector();
-    const { upstream } = await setUp([], { logger: logs.logger, maxFrameBytes: 64 * 1024 });
-    const client = await connect();
+    const { upstream } = await harness.start({
+      overrides: { logger: logs.logger, maxFrameBytes: 64 * 1024 },
+    });
+    const client = await harness.connect();
     const good = (n: number) =>
       `data: ${JSON.stringify({ directory: upstream.cwd, payload: fakeEvent("message.part.delta", { n }) })}\n\n`;
     const garbage = [
@@ -84,8 +62,11 @@ describe("bad upstream input", () => {
 
   it("retries a /global/event that answers 401, 404, 500 or an HTML page, logging the problem once", async () => {
     const logs = logCollector();
-    const { upstream, shim } = await setUp(["--source", "global"], { logger: logs.logger });
-    const client = await connect();
+    const { upstream, shim } = await harness.start({
+      flags: ["--source", "global"],
+      overrides: { logger: logs.logger },
+    });
+    const client = await harness.connect();
     const attempts = () => upstream.requests.filter((line) => line === "GET /global/event").length;
     for (const answer of [401, 404, 500, "html"] as const) {
       if (answer === "html") upstream.htmlGlobalEvent = true;
@@ -113,8 +94,8 @@ describe("bad upstream input", () => {
 
 describe("an upstream that accepts and never answers", () => {
   it("answers a new /event 504 with a JSON body in bounded time; open streams and other clients go on", async () => {
-    const { upstream, shim } = await setUp([], { upstreamRequestTimeoutMs: 300 });
-    const open = await connect();
+    const { upstream, shim } = await harness.start({ overrides: { upstreamRequestTimeoutMs: 300 } });
+    const open = await harness.connect();
     upstream.hangPath = true;
     const started = Date.now();
     const response = await fetch(`${shim.url}/event`);
@@ -129,7 +110,7 @@ describe("an upstream that accepts and never answers", () => {
     expect(open.isEnded).toBe(false);
 
     upstream.hangPath = false;
-    const later = await connect();
+    const later = await harness.connect();
     expect(later.status).toBe(200);
   });
 });
@@ -158,50 +139,50 @@ describe("bad client input", () => {
     ],
     ["an undecodable directory on /global/event", "/global/event?directory=%E0%A4%A", {}, undefined],
   ])("answers %s with a clear 400", async (_what, path, headers, message) => {
-    await setUp(["--source", "poll"]);
-    const response = await fetch(`${shim?.url}${path}`, { headers });
+    const { shim } = await harness.start({ flags: ["--source", "poll"] });
+    const response = await fetch(`${shim.url}${path}`, { headers });
     expect(response.status).toBe(400);
     const body = (await response.json()) as { error: string; message: string };
     expect(body.error).toBe("bad_request");
     if (message) expect(body.message).toBe(message);
     // …and keeps serving.
-    const client = await connect();
+    const client = await harness.connect();
     expect(client.status).toBe(200);
   });
 
   it("answers an absurdly long request line with a 4xx, and keeps serving", async () => {
-    await setUp();
-    const response = await fetch(`${shim?.url}/event?directory=${"a".repeat(70_000)}`);
+    const { shim } = await harness.start();
+    const response = await fetch(`${shim.url}/event?directory=${"a".repeat(70_000)}`);
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
-    expect((await connect()).status).toBe(200);
+    expect((await harness.connect()).status).toBe(200);
   });
 
   it("answers 503 past --max-clients, and lets the next one in when a client leaves", async () => {
-    await setUp(["--max-clients", "3"]);
-    const first = await connect();
-    await connect();
-    await connect();
-    const refused = await fetch(`${shim?.url}/event`);
+    const { shim } = await harness.start({ flags: ["--max-clients", "3"] });
+    const first = await harness.connect();
+    await harness.connect();
+    await harness.connect();
+    const refused = await fetch(`${shim.url}/event`);
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("5");
     expect(await refused.json()).toMatchObject({ error: "too_many_clients" });
     first.close();
     await first.ended;
     await first
-      .waitUntil(() => shim?.hub.subscriberTotal === 2, 5000, "the first client to be gone")
+      .waitUntil(() => shim.hub.subscriberTotal === 2, 5000, "the first client to be gone")
       .catch(() => {});
-    expect((await connect()).status).toBe(200);
+    expect((await harness.connect()).status).toBe(200);
   });
 });
 
 describe("slow clients", () => {
   it("drops a client that stops reading, without slowing, bloating or losing events for the others", async () => {
-    const { upstream, shim } = await setUp(["--max-client-buffer", "64KiB"]);
-    const healthy = await connect();
+    const { upstream, shim } = await harness.start({ flags: ["--max-client-buffer", "64KiB"] });
+    const healthy = await harness.connect();
     // A client that sends its request and then never reads a byte.
     const stuck: Socket = netConnect(Number(new URL(shim.url).port), "127.0.0.1");
-    cleanups.push(() => stuck.destroy());
+    harness.afterTest(() => stuck.destroy());
     await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
     stuck.write("GET /event HTTP/1.1\r\nHost: shim\r\nAccept: text/event-stream\r\n\r\n");
     stuck.pause();

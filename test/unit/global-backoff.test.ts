@@ -1,10 +1,11 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GlobalSource } from "../../src/sources/global.js";
 import { Upstream } from "../../src/upstream/upstream.js";
 import { RecordingMetrics } from "../helpers/recording-metrics.js";
+import { teardownAfterEach } from "../helpers/teardown.js";
 import { eventually } from "../helpers/wait.js";
 
 /** How upstream's `/global/event` behaves, one request at a time. */
@@ -44,10 +45,7 @@ async function scriptedUpstream(behaviour: Behaviour) {
 
 const gaps = (times: number[]) => times.slice(1).map((time, i) => time - (times[i] as number));
 
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop();
-});
+const teardown = teardownAfterEach();
 
 async function follow(behaviour: Behaviour) {
   const upstream = await scriptedUpstream(behaviour);
@@ -63,7 +61,7 @@ async function follow(behaviour: Behaviour) {
     maxBackoffMs: 200,
     stableAfterMs: 250,
   });
-  stops.push(async () => {
+  teardown.add(async () => {
     await source.stop();
     await pool.close();
     upstream.server.closeAllConnections();

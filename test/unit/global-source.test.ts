@@ -1,33 +1,23 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import { SseClient } from "../../fixtures/sse-client.js";
+import { describe, expect, it } from "vitest";
+import { fakeEvent } from "../../fixtures/fake-upstream.js";
+import type { SseClient } from "../../fixtures/sse-client.js";
 import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 import { eventually, sourceState } from "../helpers/wait.js";
 
-let upstream: FakeUpstream | undefined;
+const harness = shimPerTest();
 
 function globalOf(shim: Shim) {
   const global = shim.sources?.global;
   if (!global) throw new Error("no global source");
   return global;
 }
-let shim: Shim | undefined;
-const clients: SseClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
 
 describe("the global source", () => {
   it("holds one upstream stream however many clients there are", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
-    for (let i = 0; i < 5; i++) clients.push(await SseClient.connect(`${shim.url}/event`));
+    const { upstream } = await harness.start();
+    const clients: SseClient[] = [];
+    for (let i = 0; i < 5; i++) clients.push(await harness.open("/event"));
     await Promise.all(
       clients.map((client) => client.waitFor((event) => event.json.type === "server.connected")),
     );
@@ -35,10 +25,8 @@ describe("the global source", () => {
   });
 
   it("reconnects when upstream's stream is cut, while clients' streams stay open", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
-    const client = await SseClient.connect(`${shim.url}/event`);
-    clients.push(client);
+    const { upstream, shim } = await harness.start();
+    const client = await harness.open("/event");
     await client.waitFor((event) => event.json.type === "server.connected");
 
     const down = sourceState(globalOf(shim), "down");
@@ -52,10 +40,8 @@ describe("the global source", () => {
   });
 
   it("reconnects when upstream's stream goes silent", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url, [], {}, { stallTimeoutMs: 300 });
-    const client = await SseClient.connect(`${shim.url}/event`);
-    clients.push(client);
+    const { upstream, shim } = await harness.start({ overrides: { stallTimeoutMs: 300 } });
+    const client = await harness.open("/event");
     await client.waitFor((event) => event.json.type === "server.connected");
     await sourceState(globalOf(shim), "down");
     await sourceState(globalOf(shim), "live");
@@ -65,15 +51,17 @@ describe("the global source", () => {
   });
 
   it("with --source global, refuses to start, clearly, when upstream's /global/event is not a stream", async () => {
-    upstream = await startFakeUpstream({ htmlGlobalEvent: true });
-    await expect(startTestShim(upstream.url, ["--source", "global", "--upstream-wait", "1"])).rejects.toThrow(
-      /\/global\/event did not stream.*answered 200 text\/html/,
-    );
+    await harness.startUpstream({ htmlGlobalEvent: true });
+    await expect(
+      harness.startShim({ flags: ["--source", "global", "--upstream-wait", "1"] }),
+    ).rejects.toThrow(/\/global\/event did not stream.*answered 200 text\/html/);
   });
 
   it("in auto mode, polls instead when upstream's /global/event is not a stream", async () => {
-    upstream = await startFakeUpstream({ htmlGlobalEvent: true });
-    shim = await startTestShim(upstream.url, ["--upstream-wait", "1"]);
+    const { shim } = await harness.start({
+      upstream: { htmlGlobalEvent: true },
+      flags: ["--upstream-wait", "1"],
+    });
     expect(shim.sources?.feeder).toBe("reconciler");
     expect(shim.sources?.servesGlobalEvent).toBe(true);
   });
@@ -81,13 +69,11 @@ describe("the global source", () => {
 
 describe("auto mode", () => {
   it("polls while upstream's stream cannot be had, serving /global/event itself, and goes back when it returns", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
+    const { upstream, shim } = await harness.start();
     const sources = shim.sources;
     if (!sources) throw new Error("no sources");
     expect(sources.feeder).toBe("stream");
-    const client = await SseClient.connect(`${shim.url}/event`);
-    clients.push(client);
+    const client = await harness.open("/event");
     await client.waitFor((event) => event.json.type === "server.connected");
 
     upstream.globalEventStatus = 503;
@@ -95,8 +81,7 @@ describe("auto mode", () => {
     upstream.dropGlobalStreams();
     await down;
     expect(sources.feeder).toBe("reconciler");
-    const served = await SseClient.connect(`${shim.url}/global/event`);
-    clients.push(served);
+    const served = await harness.open("/global/event");
     await served.waitFor(
       (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
     );

@@ -1,28 +1,20 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { describe, expect, it } from "vitest";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 import { eventually, sourceState } from "../helpers/wait.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-
-afterEach(async () => {
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
+const harness = shimPerTest();
 
 async function health(headers: Record<string, string> = {}) {
-  const response = await fetch(`${shim?.url}/shim/health`, { headers });
+  const response = await fetch(`${harness.shim.url}/shim/health`, { headers });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 describe("GET /shim/health", () => {
   it("says ok, with upstream's version and the source in use (with a password, to its holders only)", async () => {
-    upstream = await startFakeUpstream({ password: "pw" });
-    shim = await startTestShim(upstream.url, [], { OPENCODE_SERVER_PASSWORD: "pw" });
+    const { upstream } = await harness.start({
+      upstream: { password: "pw" },
+      env: { OPENCODE_SERVER_PASSWORD: "pw" },
+    });
     expect(await health()).toEqual({ status: 200, body: { status: "ok" } });
     const { status, body } = await health({
       authorization: `Basic ${Buffer.from("opencode:pw").toString("base64")}`,
@@ -37,11 +29,9 @@ describe("GET /shim/health", () => {
   });
 
   it("says 503 with the reason while upstream is gone", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url, ["--source", "poll"]);
+    await harness.start({ flags: ["--source", "poll"] });
     expect((await health()).status).toBe(200);
-    await upstream.close();
-    upstream = undefined;
+    await harness.stopUpstream();
     await eventually(async () => (await health()).status === 503, 5000, "503");
     const { body } = await health();
     expect(body.status).toBe("unavailable");
@@ -49,8 +39,7 @@ describe("GET /shim/health", () => {
   });
 
   it("says 503 while --source global has no stream", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url, ["--source", "global"]);
+    const { upstream, shim } = await harness.start({ flags: ["--source", "global"] });
     const global = shim.sources?.global;
     if (!global) throw new Error("no global source");
     upstream.globalEventStatus = 503;
@@ -63,8 +52,7 @@ describe("GET /shim/health", () => {
   });
 
   it("says 200 degraded with the reason while --source auto polls because the stream is down, and ok once it is back", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url, []);
+    const { upstream, shim } = await harness.start();
     const global = shim.sources?.global;
     if (!global) throw new Error("no global source");
     upstream.globalEventStatus = 503;

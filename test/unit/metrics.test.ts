@@ -1,30 +1,16 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
+import { describe, expect, it } from "vitest";
+import { fakeEvent } from "../../fixtures/fake-upstream.js";
 import { sample } from "../../fixtures/shim-metrics.js";
-import { SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 import { sourceState } from "../helpers/wait.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-const clients: SseClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
+const harness = shimPerTest();
 
 describe("GET /shim/metrics", () => {
   it("counts events in and out, duplicates, clients, reconnects and the added latency", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url);
-    const a = await SseClient.connect(`${shim.url}/event`);
-    const b = await SseClient.connect(`${shim.url}/event`);
-    clients.push(a, b);
+    const { upstream, shim } = await harness.start();
+    const a = await harness.open("/event");
+    const b = await harness.open("/event");
     for (const client of [a, b]) await client.waitFor((event) => event.json.type === "server.connected");
     const idle = fakeEvent("session.idle", { sessionID: "ses_1" });
     upstream.emit({ directory: upstream.cwd, payload: fakeEvent("session.status", { sessionID: "ses_1" }) });
@@ -69,8 +55,7 @@ describe("GET /shim/metrics", () => {
   });
 
   it("answers browsers on localhost origins, and not others", async () => {
-    upstream = await startFakeUpstream();
-    shim = await startTestShim(upstream.url, ["--cors", "https://dash.example"]);
+    const { shim } = await harness.start({ flags: ["--cors", "https://dash.example"] });
     for (const [origin, allowed] of [
       ["http://localhost:3000", true],
       ["http://127.0.0.1:8080", true],

@@ -1,33 +1,17 @@
 import { request as httpRequest } from "node:http";
 import { connect as netConnect } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type FakeUpstream, fakeEvent, startFakeUpstream } from "../../fixtures/fake-upstream.js";
-import { SseClient } from "../../fixtures/sse-client.js";
-import type { Shim } from "../../src/app.js";
-import { startTestShim } from "../helpers/shim.js";
+import { fakeEvent } from "../../fixtures/fake-upstream.js";
+import { shimPerTest } from "../helpers/shim-per-test.js";
 
-let upstream: FakeUpstream | undefined;
-let shim: Shim | undefined;
-const cleanups: Array<() => void> = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  await shim?.close();
-  await upstream?.close();
-  shim = undefined;
-  upstream = undefined;
-});
-
-async function setUp(options: Parameters<typeof startFakeUpstream>[0] = {}, env = {}) {
-  upstream = await startFakeUpstream(options);
-  shim = await startTestShim(upstream.url, [], env);
-  return { upstream, shim };
-}
+const harness = shimPerTest();
+/** A shim in front of an upstream that wants a password, told the password. */
+const withPassword = { upstream: { password: "pw" }, env: { OPENCODE_SERVER_PASSWORD: "pw" } };
 
 describe("passthrough", () => {
   it("forwards method, path, query, headers and body untouched", async () => {
-    const { shim } = await setUp();
+    const { shim } = await harness.start();
     const response = await fetch(`${shim.url}/echo/a%20b/c?directory=${encodeURIComponent("/x/y")}&n=1&n=2`, {
       method: "PATCH",
       headers: {
@@ -59,7 +43,7 @@ describe("passthrough", () => {
   });
 
   it("passes upstream's status and headers back, 401 challenges included", async () => {
-    const { shim } = await setUp({ password: "pw" }, { OPENCODE_SERVER_PASSWORD: "pw" });
+    const { shim } = await harness.start(withPassword);
     const refused = await fetch(`${shim.url}/session`);
     expect(refused.status).toBe(401);
     expect(refused.headers.get("www-authenticate")).toBe('Basic realm="Secure Area"');
@@ -70,7 +54,7 @@ describe("passthrough", () => {
   });
 
   it("streams a body as it comes instead of buffering it", async () => {
-    const { shim, upstream } = await setUp();
+    const { shim, upstream } = await harness.start();
     const response = await fetch(`${shim.url}/hold`);
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
@@ -87,9 +71,8 @@ describe("passthrough", () => {
   });
 
   it("streams upstream's /global/event through, frame by frame", async () => {
-    const { shim, upstream } = await setUp();
-    const client = await SseClient.connect(`${shim.url}/global/event`);
-    cleanups.push(() => client.close());
+    const { upstream } = await harness.start();
+    const client = await harness.open("/global/event");
     await client.waitFor(
       (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
     );
@@ -103,14 +86,14 @@ describe("passthrough", () => {
   });
 
   it("proxies WebSocket upgrades with the client's credentials, directory and query", async () => {
-    const { shim } = await setUp({ password: "pw" }, { OPENCODE_SERVER_PASSWORD: "pw" });
+    const { shim } = await harness.start(withPassword);
     const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/pty_1/connect?cursor=0`, {
       headers: {
         authorization: `Basic ${Buffer.from("opencode:pw").toString("base64")}`,
         "x-opencode-directory": "%2Fsrv%2Fp",
       },
     });
-    cleanups.push(() => socket.terminate());
+    harness.afterTest(() => socket.terminate());
     const messages: string[] = [];
     const got = (count: number) =>
       new Promise<void>((resolve, reject) => {
@@ -136,9 +119,9 @@ describe("passthrough", () => {
   });
 
   it("answers a WebSocket upgrade upstream would refuse with upstream's own refusal", async () => {
-    const { shim } = await setUp({ password: "pw" }, { OPENCODE_SERVER_PASSWORD: "pw" });
+    const { shim } = await harness.start(withPassword);
     const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/pty_1/connect`);
-    cleanups.push(() => socket.terminate());
+    harness.afterTest(() => socket.terminate());
     const outcome = await new Promise<string>((resolve) => {
       socket.once("open", () => resolve("open"));
       socket.once("unexpected-response", (_request, response) =>
@@ -150,7 +133,7 @@ describe("passthrough", () => {
   });
 
   it("never connects anywhere but upstream, whatever the Host header or request line says", async () => {
-    const { shim, upstream } = await setUp();
+    const { shim, upstream } = await harness.start();
     const port = Number(new URL(shim.url).port);
     const viaHost = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = httpRequest(
@@ -199,9 +182,8 @@ describe("passthrough", () => {
   });
 
   it("answers 502 with a JSON body when upstream is gone", async () => {
-    const { shim } = await setUp();
-    await upstream?.close();
-    upstream = undefined;
+    const { shim } = await harness.start();
+    await harness.stopUpstream();
     const response = await fetch(`${shim.url}/session`);
     expect(response.status).toBe(502);
     expect(await response.json()).toMatchObject({ error: "upstream_unavailable" });
@@ -210,7 +192,7 @@ describe("passthrough", () => {
 
 describe("paging links", () => {
   it("points opencode's absolute Link headers back at the shim", async () => {
-    const { shim } = await setUp();
+    const { shim } = await harness.start();
     const response = await fetch(`${shim.url}/paged`);
     expect(response.headers.get("link")).toBe(`<${shim.url}/paged?limit=2&before=abc>; rel="next"`);
     expect(response.headers.get("x-next-cursor")).toBe("abc");

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import Fastify from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Hub } from "../../src/hub/hub.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { EventPayload } from "../../src/hub/update.js";
@@ -13,15 +13,13 @@ import { Upstream } from "../../src/upstream/upstream.js";
 import { FakeStream } from "../helpers/fake-stream.js";
 import { RecordingMetrics } from "../helpers/recording-metrics.js";
 import { type RestUpstream, startRestUpstream } from "../helpers/rest-upstream.js";
+import { teardownAfterEach } from "../helpers/teardown.js";
 import { eventually } from "../helpers/wait.js";
 
 const DIRECTORY = "/rest/project";
 const SESSION = "ses_poller";
 
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop();
-});
+const teardown = teardownAfterEach();
 
 function session(updated: number): SessionInfo {
   return { id: SESSION, directory: DIRECTORY, title: "t", time: { created: 1, updated } };
@@ -51,7 +49,7 @@ async function startReconciler(options: Partial<ReconcilerOptions>) {
   });
   const stream = new FakeStream();
   hub.subscribe(new Subscriber(DIRECTORY, undefined, stream.asStream(), 1 << 20));
-  stops.push(async () => {
+  teardown.add(async () => {
     stream.destroy();
     await reconciler.stop();
     await upstream.close();

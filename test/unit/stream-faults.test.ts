@@ -1,9 +1,10 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../fixtures/relay.js";
 import { SseClient } from "../../fixtures/sse-client.js";
 import { SseFaultFilter, type StreamFault } from "../../fixtures/stream-faults.js";
+import { teardownAfterEach } from "../helpers/teardown.js";
 
 const frame = (json: unknown) => `data: ${JSON.stringify(json)}\n\n`;
 const plain = (type: string, properties: Record<string, unknown> = {}) =>
@@ -224,10 +225,7 @@ describe("relay stream faults", { timeout: 15_000 }, () => {
     write(text: string, path?: string): void;
   }
 
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const teardown = teardownAfterEach();
 
   /** A tiny SSE server: every `GET /event` or `/global/event` is a stream the test writes to; anything else is JSON. */
   async function startUpstream(): Promise<Upstream> {
@@ -248,7 +246,7 @@ describe("relay stream faults", { timeout: 15_000 }, () => {
       response.end(JSON.stringify({ path: request.url }));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(
+    teardown.add(
       () =>
         new Promise<void>((resolve) => {
           server.closeAllConnections();
@@ -279,7 +277,7 @@ describe("relay stream faults", { timeout: 15_000 }, () => {
   async function setUp() {
     const upstream = await startUpstream();
     const relay = await startRelay(upstream.url);
-    cleanups.push(() => relay.close());
+    teardown.add(() => relay.close());
     return { upstream, relay };
   }
 
@@ -292,7 +290,7 @@ describe("relay stream faults", { timeout: 15_000 }, () => {
     const stream = await upstream.opened(count);
     stream.write(path === "/event" ? connected : globalConnected);
     const client = await connecting;
-    cleanups.push(() => client.close());
+    teardown.add(() => client.close());
     return client;
   }
 
