@@ -7,14 +7,21 @@ import Fastify, {
 import type { Config } from "./config.js";
 import { BadRequest, describeError, InternalError, isClientError, sendError } from "./errors.js";
 import { Hub } from "./hub/hub.js";
-import { loggerOptions } from "./logger.js";
+import { logEachAnswer, loggerOptions } from "./logger.js";
 import { Mirror } from "./opencode/mirror.js";
 import { OpencodeSink } from "./opencode/sink.js";
 import { PrometheusMetrics } from "./prometheus.js";
 import { DisposalWitness } from "./proxy/disposal-witness.js";
 import { InstanceDiscovery } from "./proxy/instance-discovery.js";
 import { proxy } from "./proxy/proxy.js";
-import { refuseAbsoluteForm } from "./routes/request-target.js";
+import { tunnelUpgrades } from "./proxy/websocket-tunnel.js";
+import { opencodeDoor } from "./routes/door.js";
+import {
+  answerClientErrorAsOpencode,
+  continueAsOpencode,
+  refuseAsteriskTarget,
+  targetAsOpencodeRoutes,
+} from "./routes/request-target.js";
 import { shimRoutes } from "./routes/shim.js";
 import { streamRoutes } from "./routes/streams.js";
 import { LogSource } from "./sources/log/log-source.js";
@@ -66,22 +73,37 @@ function both(a: Promise<void> | undefined, b: Promise<void> | undefined): Promi
 export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   const app = Fastify({
     logger: overrides.logger ?? loggerOptions(config.logLevel, config.logFormat),
-    // One line per request is noise on a sidecar's hot path; it is there when debugging.
-    logController: new LogController({
-      disableRequestLogging: config.logLevel !== "debug" && config.logLevel !== "trace",
-    }),
+    // Fastify's two lines per request are off: `logEachAnswer` writes one, when debugging.
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    rewriteUrl: targetAsOpencodeRoutes,
+    // Like opencode: a client whose headers do not come within 10 s is let go (checked every
+    // second, not Node's default 30 s) and nothing is written to it; once in, no time limit.
+    http: { headersTimeout: 10_000, requestTimeout: 0, connectionsCheckingInterval: 1_000 },
+    clientErrorHandler: answerClientErrorAsOpencode,
     // A URL Fastify cannot route (bad percent-encoding) is answered as the shim answers all.
     frameworkErrors: (error, _request, reply) => void sendError(reply, new BadRequest(error.message)),
   });
   app.setErrorHandler((error, request, reply) => {
     if (isClientError(error)) return sendError(reply, error);
+    // A library's refusal of the request itself (the proxy will not pass on `..` segments).
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === "number" && status >= 400 && status < 500)
+      return sendError(reply, new BadRequest(describeError(error)));
     request.log.error({ err: error }, "a request failed in the shim");
     return sendError(reply, new InternalError(describeError(error)));
   });
-  app.addHook("onRequest", refuseAbsoluteForm);
+  logEachAnswer(app, config.logLevel);
+  continueAsOpencode(app.server);
+  app.addHook("onRequest", refuseAsteriskTarget);
+  app.addHook("onRequest", opencodeDoor(config.credentials, config.cors));
   const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials, overrides.upstreamRequestTimeoutMs);
+  const cutTunnels = tunnelUpgrades(app.server, { upstream, credentials: config.credentials, log });
+  app.addHook("onClose", (_app, done) => {
+    cutTunnels();
+    done();
+  });
   const metrics = new PrometheusMetrics(
     config.source,
     config.source === "passthrough" ? "passthrough" : config.source === "poll" ? "reconciler" : "stream",

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { InvalidConfig } from "./errors.js";
+import type { Credentials } from "./opencode/credentials.js";
 import { SOURCE_MODES, type SourceMode } from "./sources/sources.js";
 import { parseDuration, parseSize } from "./units.js";
-import type { Credentials } from "./upstream/upstream.js";
 
 export interface Config {
   /** The opencode server to front; undefined: the shim starts one itself. */

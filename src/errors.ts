@@ -3,17 +3,12 @@ import type { FastifyReply } from "fastify";
 
 // Every error a client can get from the shim itself, as Fastify keeps its own in
 // lib/errors.js: the code (sent in lower case), the status, the message. The body is
-// `{"error": "too_many_clients", "message": "…"}`. Upstream's own answers (its 401s, its
-// 404s) are not here: they pass as upstream sent them.
+// `{"error": "too_many_clients", "message": "…"}`. Upstream's own answers (its 404s) are
+// not here: they pass as upstream sent them; so is opencode's 401, which the door
+// (routes/door.ts) writes as opencode writes it, with an empty body.
 
 /** A request the shim will not pass on: a target that is not a path, a directory no filesystem has. */
 export const BadRequest = createError("BAD_REQUEST", "%s", 400);
-/** `/shim/*` without opencode's credentials, when it has a password (sent with opencode's challenge). */
-export const Unauthorized = createError(
-  "UNAUTHORIZED",
-  "opencode needs credentials: HTTP Basic, or ?auth_token=",
-  401,
-);
 /** One event stream more than `--max-clients` (sent with `Retry-After`). */
 export const TooManyClients = createError(
   "TOO_MANY_CLIENTS",
@@ -46,7 +41,6 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
 
 const CLIENT_ERRORS = [
   BadRequest,
-  Unauthorized,
   TooManyClients,
   NotFound,
   UpstreamUnavailable,

@@ -2,9 +2,9 @@ import cors from "@fastify/cors";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { NotFound, sendError } from "../errors.js";
 import { pathOf } from "../helpers.js";
+import { letIn } from "../opencode/credentials.js";
 import type { PrometheusMetrics } from "../prometheus.js";
 import { allowedOrigin } from "./cors.js";
-import { authorized, refuse } from "./shim-auth.js";
 import { type HealthRouteOptions, healthRoute } from "./shim-health.js";
 import { metricsRoute } from "./shim-metrics.js";
 import { viewRoute } from "./shim-view.js";
@@ -15,30 +15,17 @@ export interface ShimRoutesOptions extends Omit<HealthRouteOptions, "authorized"
 }
 
 /**
- * What anyone may have: the health's status word and code (load balancers and probes carry no
- * credentials), and the page's script and style, the same for everyone (a page opened with
- * `?auth_token=` loads them without it).
- */
-const OPEN_TO_ALL = /^\/shim\/(health|[\w-]+\.(js|css))$/;
-
-/**
- * The shim's own routes under `/shim/`: health, metrics, and the live event view. They are
- * guarded as opencode guards its own: with a password set, the view and the metrics need
- * its credentials (HTTP Basic, or `?auth_token=`) and answer opencode's 401 and challenge
- * without them — so a browser asks once, and the view's streams then carry them; the
- * health says its status to anyone and the rest only to those. They answer browsers on
- * other origins as opencode answers them (preflights included, which need no credentials).
+ * The shim's own routes under `/shim/`: health, metrics, and the live event view. The door
+ * (`door.ts`) guards them as opencode guards its own: with a password set, the view and the
+ * metrics need its credentials and get opencode's 401 and challenge without them — so a
+ * browser asks once, and the view's streams then carry them; the health says its status to
+ * anyone and the rest only to those. They answer browsers on other origins as opencode
+ * answers them (preflights included, which need no credentials).
  */
 export const shimRoutes: FastifyPluginAsync<ShimRoutesOptions> = async (app, options) => {
   await app.register(cors, {
     origin: (origin, callback) => callback(null, allowedOrigin(origin, options.corsOrigins)),
     methods: ["GET", "HEAD", "OPTIONS"],
-  });
-  const guard = options.upstream.authorization;
-  app.addHook("onRequest", async (request, reply) => {
-    if (request.method === "OPTIONS" || authorized(request, guard)) return;
-    if (OPEN_TO_ALL.test(pathOf(request.url))) return;
-    return refuse(reply);
   });
   // Every path under /shim/ is the shim's: what it does not serve is its own 404, never upstream's.
   const notFound = (request: FastifyRequest, reply: FastifyReply) =>
@@ -49,7 +36,7 @@ export const shimRoutes: FastifyPluginAsync<ShimRoutesOptions> = async (app, opt
     hub: options.hub,
     upstream: options.upstream,
     sources: options.sources,
-    authorized: (request) => authorized(request, guard),
+    authorized: (request) => letIn(request.raw, options.upstream.credentials),
   });
   await app.register(metricsRoute, { metrics: options.metrics });
   await app.register(viewRoute);

@@ -22,7 +22,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
     destroyAgent: false,
     disableRequestLogging: true,
   });
-  const passing = passOnOptions(upstream);
+  const passing = passOnOptions();
   const passOn = (request: FastifyRequest, reply: FastifyReply) => reply.from(request.url, passing);
   await app.register(eventRoute, { ...options, passOn });
   await app.register(globalEventRoute, { ...options, passOn });

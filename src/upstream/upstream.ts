@@ -1,9 +1,5 @@
 import { Pool } from "undici";
-
-export interface Credentials {
-  username: string;
-  password: string;
-}
+import type { Credentials } from "../opencode/credentials.js";
 
 /** How long the shim's own short reads (instance lookups, REST snapshots) may wait for an answer. */
 const OWN_REQUEST_TIMEOUT_MS = 15_000;
@@ -16,6 +12,8 @@ const OWN_REQUEST_TIMEOUT_MS = 15_000;
 export class Upstream {
   readonly origin: string;
   readonly pool: Pool;
+  /** opencode's credentials, when it has a password: the shim's own, and what it asks of its clients. */
+  readonly credentials: Credentials | undefined;
   /** The shim's own `Authorization`, for the requests it makes on its own behalf. */
   readonly authorization: string | undefined;
   /** undici's per-request timeouts for the shim's own short reads. */
@@ -25,6 +23,7 @@ export class Upstream {
     this.ownRequestTimeouts = { headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs };
     this.origin = url.origin;
     this.pool = new Pool(this.origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
+    this.credentials = credentials;
     this.authorization = credentials
       ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`
       : undefined;

@@ -5,7 +5,6 @@ import {
   isClientError,
   NotFound,
   TooManyClients,
-  Unauthorized,
   UpstreamTimeout,
   UpstreamUnavailable,
 } from "../../src/errors.js";
@@ -17,7 +16,6 @@ describe("the client errors (src/errors.ts)", () => {
   it("each has its code, status and message", () => {
     const table = [
       [new BadRequest("directory contains a NUL character"), "BAD_REQUEST", 400],
-      [new Unauthorized(), "UNAUTHORIZED", 401],
       [new NotFound("GET", "/shim/x"), "NOT_FOUND", 404],
       [new TooManyClients(3), "TOO_MANY_CLIENTS", 503],
       [new UpstreamUnavailable("cannot reach upstream"), "UPSTREAM_UNAVAILABLE", 502],

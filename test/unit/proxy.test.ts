@@ -3,6 +3,7 @@ import { connect as netConnect } from "node:net";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { fakeEvent } from "../../fixtures/fake-upstream.js";
+import { exchange } from "../helpers/raw-http.js";
 import { shimPerTest } from "../helpers/shim-per-test.js";
 
 const harness = shimPerTest();
@@ -150,9 +151,11 @@ describe("passthrough", () => {
       request.end();
     });
     expect(viaHost.status).toBe(200);
-    expect(JSON.parse(viaHost.body).headers.host).toBe(new URL(upstream.url).host);
+    // Upstream is told the Host the client named, as it would be told direct.
+    expect(JSON.parse(viaHost.body).headers.host).toBe("evil.example:80");
 
-    // Absolute-form request lines (as sent to a forward proxy) are refused, on every route.
+    // Absolute-form request lines (as sent to a forward proxy) are routed by their path, as
+    // opencode routes them: to upstream, and only there.
     const absolute = (target: string) =>
       new Promise<string>((resolve, reject) => {
         const socket = netConnect(port, "127.0.0.1", () => {
@@ -165,20 +168,13 @@ describe("passthrough", () => {
         socket.on("end", () => resolve(text));
         socket.on("error", reject);
       });
-    const before = upstream.requests.length;
-    for (const target of [
-      "http://evil.example/echo/x",
-      "http://evil.example/event",
-      "http://127.0.0.1/event",
-    ]) {
+    for (const target of ["http://evil.example/echo/x", "http://127.0.0.1:1/echo/y?z=1"]) {
       const answer = await absolute(target);
-      expect(answer.split(" ")[1], target).toBe("400");
-      expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toMatchObject({
-        error: "bad_request",
-      });
+      expect(answer.split(" ")[1], target).toBe("200");
+      const echoed = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
+      expect(echoed.url, target).toBe(new URL(target).pathname + new URL(target).search);
     }
-    expect(upstream.requests.length).toBe(before);
-    expect(upstream.requests.some((line) => line.includes("evil.example"))).toBe(false);
+    expect(upstream.requests.filter((line) => line.startsWith("GET /echo/")).length).toBe(3);
   });
 
   it("answers 502 with a JSON body when upstream is gone", async () => {
@@ -187,6 +183,44 @@ describe("passthrough", () => {
     const response = await fetch(`${shim.url}/session`);
     expect(response.status).toBe(502);
     expect(await response.json()).toMatchObject({ error: "upstream_unavailable" });
+  });
+  it("with upstream gone, names it to nobody opencode would not let in: opencode's 401 to them, the 502 to the rest", async () => {
+    const { shim } = await harness.start(withPassword);
+    await harness.stopUpstream();
+    const good = { authorization: `Basic ${Buffer.from("opencode:pw").toString("base64")}` };
+    for (const path of ["/session", "/event", "/global/event", "/a/../session", "//x"]) {
+      const refused = await fetch(`${shim.url}${path}`);
+      expect(refused.status, path).toBe(401);
+      expect(refused.headers.get("www-authenticate"), path).toBe('Basic realm="Secure Area"');
+      expect(await refused.text(), path).toBe("");
+    }
+    const unavailable = await fetch(`${shim.url}/session`, { headers: good });
+    expect(unavailable.status).toBe(502);
+    expect(await unavailable.json()).toMatchObject({ error: "upstream_unavailable" });
+
+    const handshake = (headers: Record<string, string>) =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(`${shim.url.replace("http", "ws")}/pty/pty_1/connect`, { headers });
+        harness.afterTest(() => socket.terminate());
+        socket.once("open", () => resolve("open"));
+        socket.once("unexpected-response", (_request, response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => {
+            body += chunk;
+          });
+          response.on("end", () => resolve(`${response.statusCode} ${body}`));
+        });
+        socket.once("error", (error) => resolve(`error ${error.message}`));
+      });
+    expect(await handshake({})).toBe("401 ");
+    expect(await handshake(good)).toMatch(/^502 .*upstream_unavailable/);
+  });
+
+  it("answers a path with `..` segments, which its proxy will not pass on, with a 400 and a JSON body", async () => {
+    const { shim } = await harness.start();
+    const answer = await exchange(shim.url, "GET /a/../session HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: "bad_request" });
   });
 });
 
