@@ -12,6 +12,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly reconnects: Counter;
   private readonly corrections: Counter<"type">;
   private readonly requests: Counter;
+  private readonly instances: Gauge;
   private readonly sourceInfo: Gauge<"mode" | "feeder">;
   private readonly switches: Counter<"to" | "reason">;
   private readonly degraded: Gauge;
@@ -65,6 +66,10 @@ export class PrometheusMetrics implements Metrics {
     this.requests = counter(
       "opencode_shim_reconciler_requests_total",
       "Requests the reconciler made to upstream's REST API",
+    );
+    this.instances = gauge(
+      "opencode_shim_reconciler_instances",
+      "Instances the reconciler reads now (each is let go a while after nobody follows it)",
     );
     this.sourceInfo = gauge(
       "opencode_shim_source_info",
@@ -144,6 +149,10 @@ export class PrometheusMetrics implements Metrics {
 
   upstreamRead(): void {
     this.requests.inc();
+  }
+
+  instancesRead(count: number): void {
+    this.instances.set(count);
   }
 
   addedLatency(seconds: number): void {

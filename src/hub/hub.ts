@@ -71,9 +71,14 @@ export class Hub {
     return this.seq;
   }
 
-  /** Whether anyone follows `directory`, directly or through `/global/event`. */
-  isWatched(directory: string): boolean {
-    return this.subscribers.has(directory) || this.globalSubscribers.size > 0;
+  /** Whether `directory` has `/event` clients of its own. */
+  hasClients(directory: string): boolean {
+    return this.subscribers.has(directory);
+  }
+
+  /** Instances whose history is kept. */
+  get instanceCount(): number {
+    return this.rings.size;
   }
 
   /** The instances that have an `/event` client now. */
@@ -244,7 +249,8 @@ export class Hub {
     const forgotten = cursor.seq < this.forgottenUpTo;
     if (directory !== undefined) {
       const ring = this.rings.get(directory);
-      if (ring) return ring.since(cursor.seq);
+      // A cursor older than the instance's history is from history let go (or from another instance).
+      if (ring) return cursor.seq < ring.firstSeq ? undefined : ring.since(cursor.seq);
       // No history: nothing happened in this instance since the cursor, unless its history was dropped.
       return forgotten ? undefined : [];
     }
@@ -266,6 +272,18 @@ export class Hub {
       this.rings.set(directory, ring);
     }
     return ring;
+  }
+
+  /**
+   * Lets go of the history of an instance nobody follows any more (unless it has clients
+   * after all). A cursor into it, even its newest, no longer resumes: what happened in the
+   * instance while nobody followed it was never told.
+   */
+  forget(directory: string): void {
+    const ring = this.rings.get(directory);
+    if (!ring || this.subscribers.has(directory)) return;
+    this.rings.delete(directory);
+    this.forgottenUpTo = Math.max(this.forgottenUpTo, ring.lastSeq + 1);
   }
 
   private evictIdleRing(): void {

@@ -7,6 +7,8 @@ export class Ring<T extends { seq: number }> {
   private readonly items: Array<T | undefined>;
   private start = 0;
   private count = 0;
+  /** The sequence number of the first item ever pushed (0 while none was). */
+  private first = 0;
   evictedUpTo: number;
 
   constructor(
@@ -23,12 +25,18 @@ export class Ring<T extends { seq: number }> {
     return this.count;
   }
 
+  /** The sequence number of the first item ever pushed (0 while none was): the ring knows nothing older. */
+  get firstSeq(): number {
+    return this.first;
+  }
+
   get lastSeq(): number {
     if (this.count === 0) return this.evictedUpTo;
     return (this.at(this.count - 1) as T).seq;
   }
 
   push(item: T): void {
+    if (this.first === 0) this.first = item.seq;
     if (this.count < this.capacity) {
       this.items[(this.start + this.count) % this.capacity] = item;
       this.count++;

@@ -44,6 +44,8 @@ export interface InstanceView {
   readonly project: string | undefined;
   /** Whether the reconciler's first read (the baseline) has been taken in: every session older than it is known. */
   readonly hasBaseline: boolean;
+  /** When clients were last told a change of the instance (ms, this machine's clock; 0 when never). */
+  readonly changedAt: number;
   /** Whether clients were told the session exists: its session.created, or it was there before them. */
   announced(sessionID: string): boolean;
   session(sessionID: string): SessionInfo | undefined;
@@ -74,6 +76,7 @@ export class InstanceState implements InstanceView {
   readonly diffs = new Map<string, Tracked<unknown[]>>();
   project: string | undefined;
   hasBaseline = false;
+  changedAt = 0;
   /** Sessions whose creation clients were told, or that were there before them. */
   readonly announcedSessions = new Set<string>();
 

@@ -23,6 +23,9 @@ export interface MirrorView {
   readonly lastSeq: number;
 }
 
+/** What clients were told of an instance the mirror keeps nothing of: nothing. Never changed. */
+const NOTHING_TOLD: InstanceView = new InstanceState();
+
 /**
  * The latest known state of every instance — what clients have been told — kept current
  * by every update the hub accepts (`apply`, called by the sink only, which reads the
@@ -37,12 +40,19 @@ export class Mirror implements MirrorView {
     return this.newestSeq;
   }
 
+  /** Instances whose state is kept. */
+  get size(): number {
+    return this.instances.size;
+  }
+
+  /** Reading keeps nothing: an instance is kept from its first update or history on. */
   instance(directory: string): InstanceView {
-    return this.stateOf(directory);
+    return this.instances.get(directory) ?? NOTHING_TOLD;
   }
 
   apply(update: Pick<Update, "directory" | "payload" | "seq" | "project" | "origin">, at = Date.now()): void {
     const state = this.stateOf(update.directory);
+    state.changedAt = at;
     if (update.project) state.project = update.project;
     if (update.seq > this.newestSeq) this.newestSeq = update.seq;
     const corrected = update.origin === "reconciler" ? true : undefined;
@@ -79,6 +89,11 @@ export class Mirror implements MirrorView {
       }
     }
     if (history.baseline) state.hasBaseline = true;
+  }
+
+  /** Lets go of what clients were told of an instance nobody follows any more. */
+  forget(directory: string): void {
+    this.instances.delete(directory);
   }
 
   private stateOf(directory: string): InstanceState {

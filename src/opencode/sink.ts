@@ -26,6 +26,12 @@ export interface Sink {
   takeInHistory(directory: string, history: History): void;
   /** A call that disposes `directory` is on its way upstream: its disposal is news again. */
   disposing(directory: string): void;
+  /**
+   * Nobody follows `directory` any more: what clients were told of it and its history are
+   * let go (a client resuming into that history starts afresh, as the state it resumes is
+   * no longer known).
+   */
+  forget(directory: string): void;
 }
 
 /** What the sink needs to know of upstream's stream to admit its events: who the stream's judge says feeds clients, and whether the stream is behind. */
@@ -78,6 +84,11 @@ export class OpencodeSink implements Sink {
 
   disposing(directory: string): void {
     this.disposals.expect(directory);
+  }
+
+  forget(directory: string): void {
+    this.hub.forget(directory);
+    this.mirror.forget(directory);
   }
 
   /** Why clients must not get the event, if they must not (short of a duplicate id, which the hub finds). */

@@ -10,23 +10,34 @@ import type { Upstream } from "../upstream/upstream.js";
 /** Different directory names remembered at most, while the shim serves `/global/event`. */
 const MAX_NAMED = 1000;
 
+/** A directory name seen: the following of its instance (settled once it is followed), and the instance once known. */
+interface Following {
+  followed: Promise<void>;
+  directory?: string;
+}
+
 /**
  * While the shim serves `/global/event` itself (the reconciler feeds clients), it can
  * only carry the events of instances it follows. A client of the global stream — opencode's web app, its TUI —
  * names the instances it works in on its REST calls (`?directory=`, `x-opencode-directory`):
  * each one named while such a client is connected is resolved through upstream, as the
- * client, and followed from then on.
+ * client, and followed; each request naming it again counts as following it (the
+ * reconciler lets it go when that and its activity are a while ago: `lastFollowed`).
  */
 export class InstanceDiscovery {
-  /** Directory names seen, each with the following of its instance (settled once it is followed). */
-  private readonly followings = new Map<string, Promise<void>>();
+  private readonly followings = new Map<string, Following>();
 
   constructor(
     private readonly sources: EventSources,
     private readonly hub: Hub,
     private readonly upstream: Upstream,
     private readonly log: FastifyBaseLogger,
-  ) {}
+  ) {
+    sources.onInstanceReleased((directory) => {
+      for (const [named, following] of this.followings)
+        if (following.directory === directory) this.followings.delete(named);
+    });
+  }
 
   /**
    * Told of every proxied request. Cheap and synchronous unless the request names an
@@ -43,18 +54,32 @@ export class InstanceDiscovery {
       firstString(request.headers["x-opencode-directory"]);
     if (!named || instanceNameProblem(request)) return undefined;
     const following = this.followings.get(named);
-    if (following || this.followings.size >= MAX_NAMED) return following;
-    const follow = this.follow(named, request);
-    this.followings.set(named, follow);
-    return follow;
+    if (following?.directory !== undefined) {
+      this.followAgain(following.directory);
+      return undefined;
+    }
+    if (following || this.followings.size >= MAX_NAMED) return following?.followed;
+    const entry: Following = { followed: Promise.resolve() };
+    entry.followed = this.follow(named, entry, request);
+    this.followings.set(named, entry);
+    return entry.followed;
+  }
+
+  /** The instance is followed, and named again: followed now (and followed again, should it have been let go just now). */
+  private followAgain(directory: string): void {
+    this.sources.prepare(directory).catch(() => {}); // it retries on its own; the request goes on
   }
 
   /** Never rejects: the request goes on regardless, and a later one naming the instance tries again. */
-  private async follow(named: string, request: FastifyRequest): Promise<void> {
+  private async follow(named: string, entry: Following, request: FastifyRequest): Promise<void> {
     try {
       const resolution = await resolveInstance(this.upstream, request.url, request.headers);
-      if (resolution.ok) await this.sources.prepare(resolution.directory);
-      else this.followings.delete(named);
+      if (!resolution.ok) {
+        this.followings.delete(named);
+        return;
+      }
+      await this.sources.prepare(resolution.directory);
+      entry.directory = resolution.directory;
     } catch (error) {
       this.followings.delete(named);
       this.log.debug({ reason: describeError(error) }, "could not follow an instance named by a request");

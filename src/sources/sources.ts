@@ -10,6 +10,7 @@ import type { Upstream } from "../upstream/upstream.js";
 import { GlobalSource, type GlobalSourceOptions, type GlobalSourceState } from "./global.js";
 import type { LogHint } from "./log/log-line.js";
 import { LogWitness } from "./log/log-witness.js";
+import type { Audience } from "./reconciler/following.js";
 import type { ReadKind } from "./reconciler/instance-reconciler.js";
 import { Reconciler } from "./reconciler/reconciler.js";
 import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
@@ -28,8 +29,8 @@ export interface EventSourcesOptions {
   sink: OpencodeSink;
   /** What clients were told, to compare upstream's state with. */
   mirror: MirrorView;
-  /** Who follows which instance: the reconciler reads only those someone follows. */
-  audience: { isWatched(directory: string): boolean };
+  /** Who follows which instance: the reconciler reads only those someone follows (see `lastFollowed`). */
+  audience: Audience;
   log: FastifyBaseLogger;
   metrics: Metrics;
   /** `--poll-interval`: between the reconciler's reads of a busy instance while it feeds clients. */
@@ -68,6 +69,7 @@ export class EventSources {
   private readonly logWitness: LogWitness | undefined;
   private streamLive = false;
   private downReason: string | undefined;
+  private readonly releaseListeners: Array<(directory: string) => void> = [];
 
   constructor(options: EventSourcesOptions) {
     this.mode = options.mode;
@@ -83,6 +85,9 @@ export class EventSources {
       log,
       metrics,
       pollIntervalMs: options.pollIntervalMs,
+      onRelease: (directory) => {
+        for (const listener of this.releaseListeners) listener(directory);
+      },
       onCorrections: (_directory, events, kind) => this.corrected(events, kind),
     });
     this.global =
@@ -206,6 +211,11 @@ export class EventSources {
       return;
     }
     tracked.catch(() => {}); // behind a live stream this is only a safety net; it retries on its own
+  }
+
+  /** Told of each instance the reconciler lets go (nobody followed it for a while). */
+  onInstanceReleased(listener: (directory: string) => void): void {
+    this.releaseListeners.push(listener);
   }
 
   async stop(): Promise<void> {

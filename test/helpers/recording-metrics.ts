@@ -9,6 +9,8 @@ export class RecordingMetrics implements Metrics {
   frames = 0;
   reconnects = 0;
   requests = 0;
+  /** Instances the reconciler read, as last told. */
+  instances = 0;
   readonly switches: Array<{ feeder: Feeder; reason: SwitchReason }> = [];
   readonly latencies: number[] = [];
 
@@ -48,6 +50,10 @@ export class RecordingMetrics implements Metrics {
 
   upstreamRead(): void {
     this.requests++;
+  }
+
+  instancesRead(count: number): void {
+    this.instances = count;
   }
 
   addedLatency(seconds: number): void {

@@ -111,9 +111,9 @@ describe("Mirror", () => {
 
   it("takes in history silently without overriding what events told it", () => {
     const mirror = new Mirror();
-    const state = mirror.instance(DIR);
     const fresh = { id: "ses_1", time: { created: 1, updated: 5 }, title: "from the stream" };
     apply(mirror, DIR, ev("session.updated", { sessionID: "ses_1", info: fresh }), 1);
+    const state = mirror.instance(DIR);
     expect(state.hasBaseline).toBe(false);
     mirror.takeInHistory(DIR, {
       sessions: [

@@ -7,6 +7,7 @@ import type { Sink } from "../../opencode/sink.js";
 import { type MessageWithParts, toolInFlight } from "../../opencode/state.js";
 import type { Upstream } from "../../upstream/upstream.js";
 import { correctionsFor, type Snapshot, turnFinished } from "./corrections.js";
+import { type Audience, lastFollowed } from "./following.js";
 import { RestReader } from "./rest-reader.js";
 
 /**
@@ -21,7 +22,7 @@ export interface ReconcilerContext {
   upstream: Upstream;
   sink: Sink;
   mirror: MirrorView;
-  audience: { isWatched(directory: string): boolean };
+  audience: Audience;
   log: FastifyBaseLogger;
   /** Whether the reconciler feeds clients (`feed`) or checks behind a trusted stream (`check`). */
   kind(): Exclude<ReadKind, "catch-up">;
@@ -29,8 +30,9 @@ export interface ReconcilerContext {
   intervalFor(busy: boolean): number;
   /** Behind a trusted stream, how long a difference is given for the stream to say it. */
   graceMs: number;
-  /** An instance nobody follows any more is let go after this long. */
+  /** An instance not followed (see `lastFollowed`) for this long is let go. */
   releaseAfterMs: number;
+  /** The instance is let go: reads have stopped, and nothing of it is kept. */
   release(instance: InstanceReconciler): void;
   requested(): void;
   /** What a read published. */
@@ -64,8 +66,11 @@ export class InstanceReconciler {
   private queued: ReadKind | undefined;
   private reads = 0;
   private toolReads = 0;
-  private unwatchedSince: number | undefined;
+  /** The last moment (ms) the instance was followed, as far as the last look showed. */
+  private followedAt = Date.now();
   private stopped = false;
+  /** Whether the baseline has been taken in. */
+  private known = false;
   private failing: string | undefined;
   /** Each session's `time.updated` at the reconciler's last read: a session that moved since gets its messages read. */
   private readonly lastRead = new Map<string, number>();
@@ -107,6 +112,33 @@ export class InstanceReconciler {
       void this.run(this.ctx.kind());
     }, NUDGE_DEBOUNCE_MS);
     this.nudgeTimer.unref();
+  }
+
+  /** Someone names the instance (a client's stream, a request through the shim): it is followed now. */
+  touch(): void {
+    this.followedAt = Date.now();
+  }
+
+  /** Whether it may be let go to keep within the bound: its present state is known, and nobody follows it now. */
+  releasable(now: number): boolean {
+    return this.known && this.lastFollowed(now) < now;
+  }
+
+  /** The last moment (ms) the instance was followed, now included. */
+  lastFollowed(now = Date.now()): number {
+    const state = this.state;
+    const activity = { busy: state.activeSessions().length > 0, changedAt: state.changedAt };
+    this.followedAt = lastFollowed(this.ctx.audience, this.directory, activity, this.followedAt, now);
+    return this.followedAt;
+  }
+
+  /** Stops reading and lets everything of the instance go; a read under way publishes nothing. */
+  release(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.nudgeTimer);
+    this.ctx.release(this);
   }
 
   reschedule(): void {
@@ -163,20 +195,10 @@ export class InstanceReconciler {
     this.failing = message;
   }
 
-  /** Whether nobody has followed the instance for long: then it is let go, and reads stop. */
-  private abandoned(): boolean {
-    if (this.ctx.audience.isWatched(this.directory)) {
-      this.unwatchedSince = undefined;
-      return false;
-    }
-    this.unwatchedSince ??= Date.now();
-    return Date.now() - this.unwatchedSince >= this.ctx.releaseAfterMs;
-  }
-
   private async readAndCorrect(kind: ReadKind): Promise<void> {
-    if (this.abandoned()) {
-      this.stopped = true;
-      this.ctx.release(this);
+    const now = Date.now();
+    if (now - this.lastFollowed(now) >= this.ctx.releaseAfterMs) {
+      this.release();
       return;
     }
     if (!this.baseline) {
@@ -184,6 +206,7 @@ export class InstanceReconciler {
       return;
     }
     const { snapshot, listed } = await this.read(kind);
+    if (this.stopped) return;
     await this.correct(snapshot, kind);
     if (snapshot.sessions?.complete)
       for (const sessionID of this.lastRead.keys())
@@ -198,14 +221,16 @@ export class InstanceReconciler {
    * read or before its first update from the stream.
    */
   private async readBaseline(): Promise<void> {
-    const state = this.state;
+    const knownProject = this.state.project;
     const [sessions, statuses, permissions, questions, project] = await Promise.all([
       this.reader.sessions(),
       this.reader.statuses(),
       this.reader.permissions(),
       this.reader.questions(),
-      state.project ? Promise.resolve(state.project) : this.reader.project(),
+      knownProject ? Promise.resolve(knownProject) : this.reader.project(),
     ]);
+    // Read again: what clients were told is kept from its first update on, which may have come meanwhile.
+    const state = this.state;
     const createdSince = new Set(
       sessions
         .filter((info) => info.time.created >= this.followedSince && !state.announced(info.id))
@@ -225,11 +250,13 @@ export class InstanceReconciler {
       messages: historyMessages,
     };
     for (const sessionID of Object.keys(statuses)) {
-      if (state.messages.has(sessionID)) continue;
+      if (this.state.messages.has(sessionID)) continue;
       const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
       if (messages) historyMessages.push({ sessionID, messages });
     }
+    if (this.stopped) return;
     this.ctx.sink.takeInHistory(this.directory, history);
+    this.known = true;
     for (const info of sessions) {
       if (createdSince.has(info.id)) continue;
       this.baselineSessions.add(info.id);

@@ -5,10 +5,13 @@ import type { MirrorView } from "../../opencode/mirror.js";
 import type { Sink } from "../../opencode/sink.js";
 import { GRACE_MS } from "../../trust.js";
 import type { Upstream } from "../../upstream/upstream.js";
+import type { Audience } from "./following.js";
 import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
 
 /** Checking behind a trusted stream: between reads of an instance with a busy session, at least. */
 const CHECK_BUSY_INTERVAL_MS = 1250;
+/** Instances read at once, unless more have clients of their own (`maxInstances`). */
+const MAX_INSTANCES = 64;
 
 export interface ReconcilerOptions {
   upstream: Upstream;
@@ -16,8 +19,8 @@ export interface ReconcilerOptions {
   sink: Sink;
   /** What clients were told, to compare upstream's state with. */
   mirror: MirrorView;
-  /** Who follows which instance: one nobody follows is let go. */
-  audience: { isWatched(directory: string): boolean };
+  /** Who follows which instance: one not followed is let go (see `lastFollowed`). */
+  audience: Audience;
   log: FastifyBaseLogger;
   metrics?: Metrics;
   /** Feeding clients: between reads of an instance with a busy session. */
@@ -28,8 +31,15 @@ export interface ReconcilerOptions {
   checkIntervalMs?: number;
   /** Checking behind a trusted stream: how long a difference waits for the stream to say it. */
   graceMs?: number;
-  /** An instance nobody follows any more is let go after this long. */
+  /** An instance not followed for this long is let go. */
   releaseAfterMs?: number;
+  /**
+   * Instances read at most: past it, the one followed longest ago is let go (never one with
+   * `/event` clients of its own, nor one followed now: they are bounded by `--max-clients`).
+   */
+  maxInstances?: number;
+  /** Told of each instance let go, once nothing of it is kept. */
+  onRelease?: (directory: string) => void;
   /** Told what each read published. */
   onCorrections?: (directory: string, events: EventPayload[], kind: ReadKind) => void;
 }
@@ -48,9 +58,13 @@ export class Reconciler {
   private hurriedUntil = 0;
   private readonly instances = new Map<string, InstanceReconciler>();
   private readonly context: ReconcilerContext;
+  private readonly maxInstances: number;
+  private readonly metrics: Metrics;
 
   constructor(options: ReconcilerOptions) {
     const metrics = options.metrics ?? noMetrics;
+    this.metrics = metrics;
+    this.maxInstances = options.maxInstances ?? MAX_INSTANCES;
     const idleIntervalMs = options.idleIntervalMs ?? Math.max(1000, options.pollIntervalMs * 4);
     // Behind a trusted stream, about one request a second for a quiet instance, two per busy session.
     const checkIntervalMs = options.checkIntervalMs ?? 1000;
@@ -70,7 +84,11 @@ export class Reconciler {
       graceMs: options.graceMs ?? GRACE_MS,
       releaseAfterMs: options.releaseAfterMs ?? 30_000,
       release: (instance) => {
-        if (this.instances.get(instance.directory) === instance) this.instances.delete(instance.directory);
+        if (this.instances.get(instance.directory) !== instance) return;
+        this.instances.delete(instance.directory);
+        options.sink.forget(instance.directory);
+        metrics.instancesRead(this.instances.size);
+        options.onRelease?.(instance.directory);
       },
       requested: () => metrics.upstreamRead(),
       corrected: (directory, events, kind) => options.onCorrections?.(directory, events, kind),
@@ -100,12 +118,20 @@ export class Reconciler {
     for (const instance of this.instances.values()) instance.reschedule();
   }
 
-  /** Follows an instance from now on; resolves once its present state is known. */
+  /** The instances read now. */
+  get instanceCount(): number {
+    return this.instances.size;
+  }
+
+  /** Follows an instance from now on (someone names it); resolves once its present state is known. */
   track(directory: string): Promise<void> {
     let instance = this.instances.get(directory);
-    if (!instance) {
+    if (instance) instance.touch();
+    else {
+      if (this.instances.size >= this.maxInstances) this.releaseLongestUnfollowed();
       instance = new InstanceReconciler(this.context, directory);
       this.instances.set(directory, instance);
+      this.metrics.instancesRead(this.instances.size);
     }
     return instance.ready();
   }
@@ -134,6 +160,17 @@ export class Reconciler {
     const instances = [...this.instances.values()];
     this.instances.clear();
     await Promise.all(instances.map((instance) => instance.stop()));
+  }
+
+  /** Keeps within the bound: lets go of the instance followed longest ago, if any may go. */
+  private releaseLongestUnfollowed(): void {
+    const now = Date.now();
+    let oldest: InstanceReconciler | undefined;
+    for (const instance of this.instances.values()) {
+      if (!instance.releasable(now)) continue;
+      if (!oldest || instance.lastFollowed(now) < oldest.lastFollowed(now)) oldest = instance;
+    }
+    oldest?.release();
   }
 
   private knowsSession(sessionID: string): boolean {
