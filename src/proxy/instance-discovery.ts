@@ -19,7 +19,8 @@ interface Following {
 /**
  * While the shim serves `/global/event` itself (the reconciler feeds clients), it can
  * only carry the events of instances it follows. A client of the global stream — opencode's web app, its TUI —
- * names the instances it works in on its REST calls (`?directory=`, `x-opencode-directory`):
+ * names the instances it works in on its REST calls (`?directory=`, `x-opencode-directory`;
+ * no name: opencode's own directory):
  * each one named while such a client is connected is resolved through upstream, as the
  * client, and followed; each request naming it again counts as following it (the
  * reconciler lets it go when that and its activity are a while ago: `lastFollowed`).
@@ -49,10 +50,13 @@ export class InstanceDiscovery {
       if (this.followings.size > 0) this.followings.clear();
       return undefined;
     }
+    // A request that names no instance means opencode's own (upstream resolves it), which
+    // is let go when quiet like any other and must come back when worked in again.
     const named =
       firstString((request.query as Record<string, unknown> | undefined)?.directory) ||
-      firstString(request.headers["x-opencode-directory"]);
-    if (!named || instanceNameProblem(request)) return undefined;
+      firstString(request.headers["x-opencode-directory"]) ||
+      "";
+    if (instanceNameProblem(request)) return undefined;
     const following = this.followings.get(named);
     if (following?.directory !== undefined) {
       this.followAgain(following.directory);

@@ -130,6 +130,15 @@ describe("instances nobody follows, in front of opencode 1.14.48", () => {
     );
     expect(created.json).toMatchObject({ directory: directories[0], payload: { type: "session.created" } });
     expect(await instancesRead(polling.url)).toBe(1);
+    // So is opencode's own instance, let go as quiet, when a request naming none works in it again.
+    const own = await createSession(polling.url);
+    await global.waitFor(
+      (event) =>
+        (event.json.payload as { type?: string; properties?: { info?: { id?: string } } } | undefined)
+          ?.properties?.info?.id === own.id,
+      10_000,
+      "session.created in opencode's own instance",
+    );
   }, 150_000);
 
   it("in auto mode behind a live stream, stops reading the instances once their clients left", async () => {

@@ -174,7 +174,7 @@ describe("opencode-event-shim (command line)", () => {
     run.child.kill("SIGTERM");
     await run.exit;
     const logs = run.stdout() + run.stderr();
-    expect(logs).toContain("incoming request");
+    expect(logs).toContain("request answered");
     expect(logs).not.toContain("hunter2-secret");
     expect(logs).not.toContain(basic);
   });
