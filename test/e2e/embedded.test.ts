@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +6,7 @@ import { type OpencodeHome, prepareOpencodeHome, recordPid } from "../../fixture
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { type ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
+import { type ShimProcess, startShimProcess } from "../helpers/shim-process.js";
 import { eventually } from "../helpers/wait.js";
 
 /** A browser origin opencode allows only when told (`--cors`). */
@@ -28,8 +28,9 @@ function alive(pid: number): boolean {
 describe("the shim running opencode itself", () => {
   let model: ModelServer;
   let home: OpencodeHome;
-  let shim: ChildProcess;
+  let shim: ShimProcess;
   let url: string;
+  /** The shim's log as it comes, from its first line (its opencode's PID among them). */
   let logs = "";
   const pids = new Set<number>();
   const clients: SseClient[] = [];
@@ -48,34 +49,25 @@ describe("the shim running opencode itself", () => {
     if (!path.split(delimiter).every((dir) => !existsSync(join(dir, "opencode")))) {
       throw new Error(`an opencode on ${path} would be started instead of the dev dependency`);
     }
-    shim = spawn(
-      process.execPath,
-      [new URL("../../dist/cli.js", import.meta.url).pathname, "--port", "0", "--cors", OTHER_ORIGIN],
-      { cwd: home.projectDir, env: { ...home.env, PATH: path }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    shim.stderr?.setEncoding("utf8").on("data", (text: string) => {
-      logs += text;
-      for (const pid of opencodePids()) {
-        if (!pids.has(pid)) {
-          pids.add(pid);
-          recordPid(pid);
+    shim = await startShimProcess(["--port", "0", "--cors", OTHER_ORIGIN], {
+      cwd: home.projectDir,
+      env: { ...home.env, PATH: path },
+      onLog: (text) => {
+        logs += text;
+        for (const pid of opencodePids()) {
+          if (!pids.has(pid)) {
+            pids.add(pid);
+            recordPid(pid);
+          }
         }
-      }
+      },
     });
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      shim.stdout?.setEncoding("utf8").on("data", (text: string) => {
-        out += text;
-        const match = /listening on (http:\/\/\S+)/.exec(out);
-        if (match?.[1]) resolve(match[1]);
-      });
-      shim.once("exit", (code) => reject(new Error(`the shim exited (${code}): ${logs}`)));
-    });
+    url = shim.url;
   });
 
   afterAll(async () => {
     for (const client of clients) client.close();
-    if (shim?.exitCode === null) shim.kill("SIGKILL");
+    shim?.kill();
     for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
     await model?.close();
     if (home) rmSync(home.root, { recursive: true, force: true });
@@ -146,9 +138,9 @@ describe("the shim running opencode itself", () => {
   });
 
   it("stops opencode when it is stopped, and exits 0", async () => {
-    const exited = new Promise<number | null>((resolve) => shim.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => shim.child.once("exit", (code) => resolve(code)));
     const started = Date.now();
-    shim.kill("SIGTERM");
+    shim.child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
     const last = opencodePids().at(-1);

@@ -1,54 +1,22 @@
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { e2eSetup } from "../helpers/e2e.js";
 import { exchange } from "../helpers/raw-http.js";
+import { startShimProcess } from "../helpers/shim-process.js";
 
 const PASSWORD = "log-me-not-7";
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const GOOD = b64(`opencode:${PASSWORD}`);
 const WRONG = b64("opencode:wrong-but-secret-too");
 
-/** The shim as a user runs it (`node dist/cli.js`), everything it logs kept; stopped by PID after the test. */
+/** The shim as a user runs it, at `trace`, everything it logs kept; killed by PID after the test. */
 async function runShim(e2e: ReturnType<typeof e2eSetup>, format: "json" | "pretty") {
-  const child = spawn(
-    process.execPath,
-    [
-      new URL("../../dist/cli.js", import.meta.url).pathname,
-      "--upstream",
-      e2e.opencode.url,
-      "--port",
-      "0",
-      "--log-level",
-      "trace",
-      "--log-format",
-      format,
-    ],
-    { env: { ...process.env, OPENCODE_SERVER_PASSWORD: PASSWORD }, stdio: ["ignore", "pipe", "pipe"] },
+  const shim = await startShimProcess(
+    ["--upstream", e2e.opencode.url, "--port", "0", "--log-level", "trace", "--log-format", format],
+    { env: { ...process.env, OPENCODE_SERVER_PASSWORD: PASSWORD } },
   );
-  e2e.afterTest(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  });
-  let logs = "";
-  child.stderr.setEncoding("utf8").on("data", (text: string) => {
-    logs += text;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
-      out += text;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`the shim exited (${code}): ${logs}`)));
-  });
-  const stop = async () => {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-    return logs;
-  };
-  return { url, stop };
+  e2e.afterTest(() => shim.kill());
+  return shim;
 }
 
 /** A WebSocket handshake through `url`, to its end (opened, or refused). */

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSession, prompt } from "../../fixtures/opencode-rest.js";
 import { e2eSetup } from "../helpers/e2e.js";
+import { type ShimProcess, startShimProcess } from "../helpers/shim-process.js";
 import { eventually } from "../helpers/wait.js";
 
 /** For the long run: SOAK_SECONDS=600 SOAK_CLIENTS=200 npx vitest run test/e2e/soak.test.ts */
@@ -62,50 +62,26 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 describe(`soak: ${CLIENTS} clients through ${SECONDS} s of prompts`, () => {
   const e2e = e2eSetup({ version: "1.14.48" });
-  let shim: ChildProcess;
+  let shim: ShimProcess;
   let url: string;
   const clients: CountingClient[] = [];
 
   beforeAll(async () => {
     // The shim as users run it, in a process of its own, so its memory is its own.
-    shim = spawn(
-      process.execPath,
-      [
-        new URL("../../dist/cli.js", import.meta.url).pathname,
-        "--upstream",
-        e2e.opencode.url,
-        "--port",
-        "0",
-        "--log-level",
-        "warn",
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      shim.stdout?.on("data", (chunk) => {
-        out += chunk;
-        const match = /listening on (http:\/\/\S+)/.exec(out);
-        if (match?.[1]) resolve(match[1]);
-      });
-      shim.once("exit", (code) => reject(new Error(`the shim exited (${code})`)));
-    });
+    shim = await startShimProcess(["--upstream", e2e.opencode.url, "--port", "0", "--log-level", "warn"]);
+    url = shim.url;
   });
 
   afterAll(async () => {
     for (const client of clients) client.stop();
-    if (shim?.exitCode === null) {
-      const exited = new Promise((resolve) => shim.once("exit", resolve));
-      shim.kill("SIGTERM");
-      await exited;
-    }
+    await shim?.stop();
   });
 
   it(
     "keeps every client whole and the shim's memory flat",
     async () => {
       for (let i = 0; i < CLIENTS; i++) clients.push(await CountingClient.connect(`${url}/event`));
-      const pid = shim.pid as number;
+      const pid = shim.child.pid as number;
       const samples: number[] = [];
       const sampler = setInterval(() => samples.push(rssOf(pid)), 500);
       let prompts = 0;
