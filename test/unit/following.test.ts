@@ -1,25 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import Fastify from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { Hub } from "../../src/hub/hub.js";
+import { describe, expect, it } from "vitest";
 import { Subscriber } from "../../src/hub/subscriber.js";
-import { Mirror } from "../../src/opencode/mirror.js";
-import { OpencodeSink } from "../../src/opencode/sink.js";
 import type { SessionInfo } from "../../src/opencode/state.js";
-import { Reconciler, type ReconcilerOptions } from "../../src/sources/reconciler/reconciler.js";
-import { Upstream } from "../../src/upstream/upstream.js";
+import type { ReconcilerOptions } from "../../src/sources/reconciler/reconciler.js";
 import { FakeStream } from "../helpers/fake-stream.js";
-import { RecordingMetrics } from "../helpers/recording-metrics.js";
-import { type RestUpstream, startRestUpstream } from "../helpers/rest-upstream.js";
+import { reconcilerOnRest } from "../helpers/reconciler-on-rest.js";
+import { teardownAfterEach } from "../helpers/teardown.js";
 import { eventually } from "../helpers/wait.js";
 
 const RELEASE_AFTER_MS = 400;
 const SESSION = "ses_following";
 
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0).reverse()) await stop();
-});
+const teardown = teardownAfterEach();
 
 const directory = (n: number) => `/rest/project-${n}`;
 
@@ -29,26 +21,14 @@ function session(dir: string, updated: number): SessionInfo {
 
 /** A reconciler feeding clients (as in `--source poll`) on a scripted REST upstream, with nobody following yet. */
 async function start(options: Partial<ReconcilerOptions> = {}) {
-  const rest: RestUpstream = await startRestUpstream();
-  const upstream = new Upstream(rest.url);
-  const metrics = new RecordingMetrics();
-  const hub = new Hub({ replaySize: 100, metrics });
-  const mirror = new Mirror();
-  const sink = new OpencodeSink(hub, mirror, metrics);
   const released: string[] = [];
-  const reconciler = new Reconciler({
-    upstream,
-    sink,
-    mirror,
-    audience: hub,
-    metrics,
-    log: Fastify({ logger: false }).log,
-    pollIntervalMs: 50,
+  const parts = await reconcilerOnRest(teardown, {
     idleIntervalMs: 100,
     releaseAfterMs: RELEASE_AFTER_MS,
     onRelease: (dir) => released.push(dir),
     ...options,
   });
+  const { rest, hub } = parts;
   const streams: FakeStream[] = [];
   /** A client of `dir`'s `/event` (or, without `dir`, of the shim's own `/global/event`). */
   const client = (dir?: string, lastEventId?: string) => {
@@ -60,11 +40,8 @@ async function start(options: Partial<ReconcilerOptions> = {}) {
     );
     return { stream, resumed };
   };
-  stops.push(async () => {
+  teardown.add(() => {
     for (const stream of streams) stream.destroy();
-    await reconciler.stop();
-    await upstream.close();
-    await rest.close();
   });
   /** Reads of any instance (one session listing each) over the next `ms`. */
   const readsOver = async (ms: number) => {
@@ -72,7 +49,7 @@ async function start(options: Partial<ReconcilerOptions> = {}) {
     await sleep(ms); // a measurement window, not a wait for something
     return rest.listReadsSince(from);
   };
-  return { rest, hub, mirror, sink, metrics, reconciler, released, client, readsOver };
+  return { ...parts, released, client, readsOver };
 }
 
 describe("which instances the reconciler reads", () => {

@@ -1,18 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
-import { Hub } from "../../src/hub/hub.js";
 import { Subscriber } from "../../src/hub/subscriber.js";
 import type { EventPayload } from "../../src/hub/update.js";
-import { Mirror } from "../../src/opencode/mirror.js";
-import { OpencodeSink } from "../../src/opencode/sink.js";
+import type { OpencodeSink } from "../../src/opencode/sink.js";
 import type { MessageWithParts, Part, SessionInfo } from "../../src/opencode/state.js";
 import type { ReadKind } from "../../src/sources/reconciler/instance-reconciler.js";
-import { Reconciler, type ReconcilerOptions } from "../../src/sources/reconciler/reconciler.js";
-import { Upstream } from "../../src/upstream/upstream.js";
+import type { ReconcilerOptions } from "../../src/sources/reconciler/reconciler.js";
 import { FakeStream } from "../helpers/fake-stream.js";
-import { RecordingMetrics } from "../helpers/recording-metrics.js";
-import { type RestUpstream, startRestUpstream } from "../helpers/rest-upstream.js";
+import { reconcilerOnRest } from "../helpers/reconciler-on-rest.js";
+import type { RestUpstream } from "../helpers/rest-upstream.js";
 import { teardownAfterEach } from "../helpers/teardown.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -27,35 +23,18 @@ function session(updated: number): SessionInfo {
 
 /** A reconciler on a scripted REST upstream, with one client of the instance (not yet followed). */
 async function startReconciler(options: Partial<ReconcilerOptions>) {
-  const rest: RestUpstream = await startRestUpstream();
-  const upstream = new Upstream(rest.url);
-  const metrics = new RecordingMetrics();
-  const hub = new Hub({ replaySize: 1000, metrics });
-  const mirror = new Mirror();
-  const sink = new OpencodeSink(hub, mirror, metrics);
   const reads: Array<{ kind: ReadKind; events: EventPayload[] }> = [];
-  const reconciler = new Reconciler({
-    upstream,
-    sink,
-    mirror,
-    audience: hub,
-    metrics,
-    log: Fastify({ logger: false }).log,
-    pollIntervalMs: 50,
+  const parts = await reconcilerOnRest(teardown, {
     idleIntervalMs: 200,
     releaseAfterMs: 400,
     onCorrections: (_directory, events, kind) => reads.push({ kind, events }),
     ...options,
   });
+  const { hub } = parts;
   const stream = new FakeStream();
   hub.subscribe(new Subscriber(DIRECTORY, undefined, stream.asStream(), 1 << 20));
-  teardown.add(async () => {
-    stream.destroy();
-    await reconciler.stop();
-    await upstream.close();
-    await rest.close();
-  });
-  return { rest, hub, sink, metrics, reconciler, stream, reads };
+  teardown.add(() => stream.destroy());
+  return { ...parts, stream, reads };
 }
 
 /** The same, with one session upstream, and the instance followed. */
