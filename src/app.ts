@@ -28,7 +28,7 @@ import { LogSource } from "./sources/log/log-source.js";
 import { EventSources } from "./sources/sources.js";
 import type { StreamJudgeOptions } from "./sources/stream-judge.js";
 import { EmbeddedOpencode } from "./upstream/embedded.js";
-import { waitForUpstream } from "./upstream/health-check.js";
+import { asksCredentials, waitForUpstream } from "./upstream/health-check.js";
 import { findOpencodeBinary } from "./upstream/opencode-bin.js";
 import { Upstream } from "./upstream/upstream.js";
 
@@ -96,10 +96,10 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   logEachAnswer(app, config.logLevel);
   continueAsOpencode(app.server);
   app.addHook("onRequest", refuseAsteriskTarget);
-  app.addHook("onRequest", opencodeDoor(config.credentials, config.cors));
   const log = app.log as FastifyBaseLogger;
   const upstream = new Upstream(config.upstream, config.credentials, overrides.upstreamRequestTimeoutMs);
-  const cutTunnels = tunnelUpgrades(app.server, { upstream, credentials: config.credentials, log });
+  app.addHook("onRequest", opencodeDoor(upstream, config.cors));
+  const cutTunnels = tunnelUpgrades(app.server, { upstream, log });
   app.addHook("onClose", (_app, done) => {
     cutTunnels();
     done();
@@ -198,6 +198,12 @@ export async function startShim(given: Config, overrides: ShimOverrides = {}): P
     const started = Date.now();
     app.log.info(`waiting for upstream ${upstream.origin} (up to ${config.upstreamWaitMs} ms)`);
     const health = await waitForUpstream(upstream, config.upstreamWaitMs);
+    if (upstream.credentials && !(await asksCredentials(upstream))) {
+      upstream.asksNone();
+      app.log.warn(
+        "the shim has OPENCODE_SERVER_PASSWORD but opencode asks clients for no credentials: the shim lets them in as opencode does",
+      );
+    }
     await sources?.start(Math.max(config.upstreamWaitMs - (Date.now() - started), 1000));
     await logSource?.start();
     await app.listen({ host: config.host, port: config.port });

@@ -2,13 +2,11 @@ import { request as httpRequest, type IncomingMessage, type Server } from "node:
 import type { Duplex } from "node:stream";
 import type { FastifyBaseLogger } from "fastify";
 import { describeError } from "../errors.js";
-import { CHALLENGE, type Credentials, letIn, readAsOpencode } from "../opencode/credentials.js";
+import { CHALLENGE, letIn, readAsOpencode } from "../opencode/credentials.js";
 import type { Upstream } from "../upstream/upstream.js";
 
 export interface TunnelOptions {
   upstream: Upstream;
-  /** opencode's credentials: whom the shim may tell that upstream cannot be reached. */
-  credentials: Credentials | undefined;
   log: FastifyBaseLogger;
 }
 
@@ -41,7 +39,7 @@ function passRefusal(answer: IncomingMessage, client: Duplex): void {
 
 /** What the shim says when upstream cannot be reached: nothing of upstream to a caller opencode would not let in. */
 function unreachable(request: IncomingMessage, client: Duplex, options: TunnelOptions, error: unknown): void {
-  if (!letIn(request, options.credentials)) {
+  if (!letIn(request, options.upstream.guard)) {
     client.end(
       `HTTP/1.1 401 Unauthorized\r\nwww-authenticate: ${CHALLENGE}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
     );

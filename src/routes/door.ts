@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { CHALLENGE, type Credentials, letIn, readAsOpencode } from "../opencode/credentials.js";
+import { CHALLENGE, letIn, readAsOpencode } from "../opencode/credentials.js";
+import type { Upstream } from "../upstream/upstream.js";
 import { allowedOrigin } from "./cors.js";
 
 /**
@@ -26,10 +27,10 @@ export function refuseAsOpencode(reply: FastifyReply, corsOrigins: readonly stri
  * 401 before anything else is looked at: no routing error, no client limit, no word about
  * upstream. The shim's own routes are guarded the same way.
  */
-export function opencodeDoor(expected: Credentials | undefined, corsOrigins: readonly string[]) {
+export function opencodeDoor(upstream: Upstream, corsOrigins: readonly string[]) {
   return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     readAsOpencode(request.headers, request.raw.rawHeaders);
-    if (letIn(request.raw, expected) || OPEN_SHIM_PATHS.test(request.url)) {
+    if (letIn(request.raw, upstream.guard) || OPEN_SHIM_PATHS.test(request.url)) {
       done();
       return;
     }

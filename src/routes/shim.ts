@@ -36,7 +36,7 @@ export const shimRoutes: FastifyPluginAsync<ShimRoutesOptions> = async (app, opt
     hub: options.hub,
     upstream: options.upstream,
     sources: options.sources,
-    authorized: (request) => letIn(request.raw, options.upstream.credentials),
+    authorized: (request) => letIn(request.raw, options.upstream.guard),
   });
   await app.register(metricsRoute, { metrics: options.metrics });
   await app.register(viewRoute);

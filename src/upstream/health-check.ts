@@ -31,6 +31,11 @@ export async function checkHealth(upstream: Upstream, timeoutMs = 5000): Promise
   return { version: typeof version === "string" ? version : undefined };
 }
 
+/** Whether opencode asks a client without credentials for them (it has a password). */
+export async function asksCredentials(upstream: Upstream): Promise<boolean> {
+  return (await askUpstream(upstream, "/global/health", { asClient: {} })).statusCode === 401;
+}
+
 /**
  * Waits until upstream answers healthy — a sidecar may well start before the server it
  * fronts. A refusal of the shim's credentials is final; anything else is retried until

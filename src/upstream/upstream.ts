@@ -12,8 +12,9 @@ const OWN_REQUEST_TIMEOUT_MS = 15_000;
 export class Upstream {
   readonly origin: string;
   readonly pool: Pool;
-  /** opencode's credentials, when it has a password: the shim's own, and what it asks of its clients. */
+  /** opencode's credentials, as the shim was given them: its own for upstream. */
   readonly credentials: Credentials | undefined;
+  #asksClients: boolean;
   /** The shim's own `Authorization`, for the requests it makes on its own behalf. */
   readonly authorization: string | undefined;
   /** undici's per-request timeouts for the shim's own short reads. */
@@ -24,9 +25,20 @@ export class Upstream {
     this.origin = url.origin;
     this.pool = new Pool(this.origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
     this.credentials = credentials;
+    this.#asksClients = credentials !== undefined;
     this.authorization = credentials
       ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`
       : undefined;
+  }
+
+  /** The credentials opencode asks of clients: its own, unless it was found to ask none (`asksNone`). */
+  get guard(): Credentials | undefined {
+    return this.#asksClients ? this.credentials : undefined;
+  }
+
+  /** opencode lets anyone in (it has no password, though the shim was given one). */
+  asksNone(): void {
+    this.#asksClients = false;
   }
 
   /** Headers for a request the shim makes for itself. */

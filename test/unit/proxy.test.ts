@@ -216,6 +216,12 @@ describe("passthrough", () => {
     expect(await handshake(good)).toMatch(/^502 .*upstream_unavailable/);
   });
 
+  it("given a password opencode does not have, lets clients in as opencode does", async () => {
+    const { shim } = await harness.start({ env: { OPENCODE_SERVER_PASSWORD: "pw" } });
+    expect((await fetch(`${shim.url}/echo/x`)).status).toBe(200);
+    expect((await fetch(`${shim.url}/shim/metrics`)).status).toBe(200);
+  });
+
   it("answers a path with `..` segments, which its proxy will not pass on, with a 400 and a JSON body", async () => {
     const { shim } = await harness.start();
     const answer = await exchange(shim.url, "GET /a/../session HTTP/1.1\r\nHost: localhost\r\n\r\n");
