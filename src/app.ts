@@ -86,7 +86,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
   });
   app.setErrorHandler((error, request, reply) => {
     if (isClientError(error)) return sendError(reply, error);
-    // A library's refusal of the request itself (the proxy will not pass on `..` segments).
+    // A library's refusal of the request itself (the proxy's, of a path it cannot decode).
     const status = (error as { statusCode?: unknown }).statusCode;
     if (typeof status === "number" && status >= 400 && status < 500)
       return sendError(reply, new BadRequest(describeError(error)));

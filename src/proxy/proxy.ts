@@ -2,6 +2,7 @@ import httpProxy from "@fastify/http-proxy";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { passOnOptions } from "../upstream/pass-on.js";
 import type { Upstream } from "../upstream/upstream.js";
+import { hasDotSegments, passAsItCame } from "./dot-segments.js";
 
 export interface ProxyOptions {
   upstream: Upstream;
@@ -15,10 +16,18 @@ type Hook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error)
 
 /**
  * Before a request is proxied: nearly every request goes on at once, without a promise,
- * unless `notice` holds it.
+ * unless `notice` holds it; one with dot segments in its path is passed on as it came.
  */
-function beforeProxying(notice: ((request: FastifyRequest) => Promise<void> | undefined) | undefined): Hook {
-  return (request, _reply, done) => {
+function beforeProxying(
+  upstream: Upstream,
+  notice: ((request: FastifyRequest) => Promise<void> | undefined) | undefined,
+): Hook {
+  return (request, reply, done) => {
+    if (hasDotSegments(request.raw.url ?? "")) {
+      // Answered here; the proxy's handler, which would refuse it, is not reached.
+      passAsItCame(upstream, request, reply).catch(done);
+      return;
+    }
     const noticed = notice?.(request);
     if (noticed) noticed.then(() => done(), done);
     else done();
@@ -40,7 +49,7 @@ export const proxy: FastifyPluginAsync<ProxyOptions> = async (app, { upstream, n
   }
   await app.register(httpProxy, {
     upstream: upstream.origin,
-    preHandler: beforeProxying(notice),
+    preHandler: beforeProxying(upstream, notice),
     undici: upstream.pool,
     destroyAgent: false,
     disableRequestLogging: true,

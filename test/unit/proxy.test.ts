@@ -222,11 +222,19 @@ describe("passthrough", () => {
     expect((await fetch(`${shim.url}/shim/metrics`)).status).toBe(200);
   });
 
-  it("answers a path with `..` segments, which its proxy will not pass on, with a 400 and a JSON body", async () => {
+  it("passes a path with dot segments on as it came, body and all (opencode's router does not resolve them)", async () => {
     const { shim } = await harness.start();
-    const answer = await exchange(shim.url, "GET /a/../session HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.body)).toMatchObject({ error: "bad_request" });
+    const got = await exchange(shim.url, "GET /echo/%2e%2e/y?q=1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect(got.status).toBe(200);
+    expect(JSON.parse(got.body)).toMatchObject({ method: "GET", url: "/echo/%2e%2e/y?q=1" });
+    const posted = await exchange(
+      shim.url,
+      'POST /echo/./p HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{"a":1}',
+    );
+    expect(posted.status).toBe(200);
+    expect(JSON.parse(posted.body)).toMatchObject({ method: "POST", url: "/echo/./p", body: { a: 1 } });
+    const missing = await exchange(shim.url, "GET /a/../echo/x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect(missing.status).toBe(404); // the fake upstream's own answer: its router does not resolve `..` either
   });
 });
 
