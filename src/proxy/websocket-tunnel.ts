@@ -1,4 +1,5 @@
-import { request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import { request as httpRequest, type IncomingMessage, type Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { FastifyBaseLogger } from "fastify";
 import { describeError } from "../errors.js";
@@ -55,6 +56,18 @@ function unreachable(request: IncomingMessage, client: Duplex, options: TunnelOp
 }
 
 /**
+ * Another upgrade (`curl --http2` asks for `h2c` on every plain request) is a plain request
+ * to the shim, as to opencode, which does not switch: answered by the app, then closed.
+ */
+function answerAsPlainRequest(server: Server, request: IncomingMessage, client: Duplex): void {
+  const response = new ServerResponse(request);
+  response.assignSocket(client as Socket);
+  response.shouldKeepAlive = false;
+  response.on("finish", () => client.end());
+  server.emit("request", request, response);
+}
+
+/**
  * WebSocket upgrades (opencode's `/pty/{id}/connect`) pass through as bytes: the handshake
  * goes to upstream as the client sent it (the last of a repeated `Authorization` or `Host`,
  * as opencode reads them), and upstream answers it — 101, and then the two sockets are
@@ -67,6 +80,10 @@ export function tunnelUpgrades(server: Server, options: TunnelOptions): () => vo
   const open = new Set<Duplex>();
   const { hostname, port } = new URL(options.upstream.origin);
   server.on("upgrade", (request: IncomingMessage, client: Duplex, head: Buffer) => {
+    if (request.headers.upgrade?.toLowerCase() !== "websocket") {
+      answerAsPlainRequest(server, request, client);
+      return;
+    }
     open.add(client);
     client.on("close", () => open.delete(client));
     client.on("error", () => client.destroy());

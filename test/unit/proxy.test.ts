@@ -222,6 +222,21 @@ describe("passthrough", () => {
     expect((await fetch(`${shim.url}/shim/metrics`)).status).toBe(200);
   });
 
+  it("answers a request asking for another upgrade (curl --http2 asks for h2c) as a plain one, streams included", async () => {
+    const { shim } = await harness.start();
+    const h2c = (target: string) =>
+      exchange(
+        shim.url,
+        `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`,
+      );
+    const plain = await h2c("/echo/x");
+    expect(plain.status).toBe(200);
+    expect(JSON.parse(plain.body)).toMatchObject({ method: "GET", url: "/echo/x" });
+    const stream = await h2c("/event");
+    expect(stream.status).toBe(200);
+    expect(stream.headers["content-type"]).toMatch(/^text\/event-stream/);
+  });
+
   it("passes a path with dot segments on as it came, body and all (opencode's router does not resolve them)", async () => {
     const { shim } = await harness.start();
     const got = await exchange(shim.url, "GET /echo/%2e%2e/y?q=1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
