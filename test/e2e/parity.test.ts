@@ -145,6 +145,16 @@ describe("the shim answers as opencode answers (1.14.48, with a password)", () =
       const [direct, viaShim] = await both(request("GET", target, authorization));
       expect(shape(viaShim), target).toEqual(shape(direct));
     }
+    // curl --http2 asks every request to switch to h2c: answered as a plain one.
+    const h2c: Header[] = [
+      ["Connection", "Upgrade, HTTP2-Settings"],
+      ["Upgrade", "h2c"],
+      ["HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"],
+    ];
+    for (const target of ["/session", "/event"]) {
+      const [direct, viaShim] = await both(request("GET", target, [...h2c, ...authorization]));
+      expect(shape(viaShim), `h2c ${target}`).toEqual(shape(direct));
+    }
     // `*` is no path: opencode writes a bare 400 and closes, with or without credentials.
     for (const bytes of [request("OPTIONS", "*"), request("GET", "*", authorization)]) {
       const [direct, viaShim] = await both(bytes);
