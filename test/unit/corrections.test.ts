@@ -123,4 +123,58 @@ describe("correctionsFor", () => {
     expect(said(events)).not.toContain("session.idle");
     expect(said(events)).not.toContain("session.status idle");
   });
+
+  describe("two short turns back to back between two reads, the first told busy (issue 21)", () => {
+    /** Clients were told the first turn's question and its busy; a read then finds it over and the next one begun. */
+    function firstTurnTold(): void {
+      const [user] = turn(1_000);
+      told("message.updated", { sessionID: SID, info: user?.info }, 1_001);
+      told("message.part.updated", { sessionID: SID, part: user?.parts[0] }, 1_001);
+      told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+    }
+    const both = () => [...turn(1_000), ...turn(2_000)];
+
+    it("ends the first turn (idle, session.idle) before the next one's question, then says busy", () => {
+      firstTurnTold();
+      const snapshot = read(both());
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      const { events } = correctionsFor(state(), snapshot);
+      expect(said(events)).toEqual([
+        "message.updated assistant",
+        "message.part.updated",
+        "session.status idle",
+        "session.idle",
+        "session.status busy",
+        "message.updated user",
+        "message.part.updated",
+        "message.updated assistant",
+        "message.part.updated",
+      ]);
+    });
+
+    it("both over by the read: one session.idle for each", () => {
+      firstTurnTold();
+      const { events } = correctionsFor(state(), read(both()));
+      expect(said(events).filter((type) => type === "session.idle")).toHaveLength(2);
+      expect(said(events).slice(-2)).toEqual(["session.status idle", "session.idle"]);
+    });
+
+    it("tells the boundary once: the next read finds nothing more to say of it", () => {
+      firstTurnTold();
+      const snapshot = read(both());
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      for (const payload of correctionsFor(state(), snapshot).events)
+        told(payload.type, payload.properties as Record<string, unknown>, 2_100);
+      const again = read(both());
+      again.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      expect(correctionsFor(state(), again).events).toEqual([]);
+    });
+
+    it("says nothing of a turn boundary while the turn clients were told of is still the newest", () => {
+      firstTurnTold();
+      const snapshot = read(turn(1_000).slice(0, 1));
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      expect(said(correctionsFor(state(), snapshot).events)).toEqual([]);
+    });
+  });
 });

@@ -84,6 +84,10 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
       events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
       turnsSeenWhole.push(sessionID);
+    } else if (nextTurnBegun(state, read, snapshot)) {
+      // The turn clients were told busy for ended, and the next began, between two reads.
+      events.push(...turnBoundary(sessionID, diff.events, newestUserMessage(read)?.id));
+      continue;
     }
     events.push(...diff.events);
   }
@@ -162,6 +166,65 @@ function turnUntold(state: InstanceView, read: Snapshot["messages"][number]): bo
   const history = entry ? entry.info?.at === undefined : newest.time.created <= read.historyUntil;
   if (history) return false; // that turn was over before the shim looked
   return (state.statuses.get(read.sessionID)?.at ?? 0) < newest.time.created;
+}
+
+/** The newest user message of a read session: the question of its newest turn. */
+function newestUserMessage(read: Snapshot["messages"][number]): MessageWithParts["info"] | undefined {
+  let newest: MessageWithParts["info"] | undefined;
+  for (const { info } of read.messages)
+    if (info.role === "user" && (!newest || info.time.created >= newest.time.created)) newest = info;
+  return newest;
+}
+
+/**
+ * Whether a session clients were told is busy shows a newer turn than the one they were
+ * told of, the one before it finished: that turn ended and the next began between two
+ * reads (two short turns back to back), so upstream's status read busy both times and
+ * the end of the first was never told. Not while the stream is still telling the session's
+ * messages: it may yet carry that end itself.
+ */
+function nextTurnBegun(state: InstanceView, read: Snapshot["messages"][number], snapshot: Snapshot): boolean {
+  const { sessionID } = read;
+  if (!state.turnOpen(sessionID) || !state.activeSessions().includes(sessionID)) return false;
+  if (!turnUntold(state, read) || stillMoving(state, snapshot, sessionID)) return false;
+  const next = newestUserMessage(read);
+  if (!next) return false;
+  const before = read.messages
+    .filter(({ info }) => info.time.created < next.time.created)
+    .map(({ info }) => info)
+    .reduce<MessageWithParts["info"] | undefined>(
+      (newest, info) => (!newest || info.time.created >= newest.time.created ? info : newest),
+      undefined,
+    );
+  return before?.role === "assistant" && before.time.completed !== undefined;
+}
+
+/**
+ * A session's message events with the end of one turn and the start of the next between
+ * them, where upstream has them: the first turn's last words, idle and `session.idle`,
+ * then busy, then the next turn's question and what followed.
+ */
+function turnBoundary(
+  sessionID: string,
+  events: EventPayload[],
+  nextMessageID: string | undefined,
+): EventPayload[] {
+  const concernsNext = (payload: EventPayload) => {
+    const p = payload.properties as {
+      info?: { id?: string };
+      part?: { messageID?: string };
+      messageID?: string;
+    };
+    return (p.info?.id ?? p.part?.messageID ?? p.messageID) === nextMessageID;
+  };
+  const at = events.findIndex(concernsNext);
+  const split = at === -1 ? events.length : at;
+  return [
+    ...events.slice(0, split),
+    ...idleEvents(sessionID),
+    event("session.status", { sessionID, status: { type: "busy" } }),
+    ...events.slice(split),
+  ];
 }
 
 /** A turn is over when the newest message is an assistant's answer that completed. */
