@@ -159,6 +159,19 @@ describe("correctionsFor", () => {
       expect(said(events).slice(-2)).toEqual(["session.status idle", "session.idle"]);
     });
 
+    it("statuses read idle between the two turns, the next one's answer under way: its end is not told yet", () => {
+      firstTurnTold();
+      const [user2, assistant2] = turn(2_000);
+      const underway = { ...assistant2, info: { ...assistant2?.info, time: { created: 2_001 } } };
+      const { events } = correctionsFor(
+        state(),
+        read([...turn(1_000), user2, underway] as MessageWithParts[]),
+      );
+      expect(said(events).filter((type) => type === "session.idle")).toHaveLength(1);
+      expect(said(events).at(-1)).toBe("message.part.updated");
+      expect(said(events)).toContain("session.status busy");
+    });
+
     it("tells the boundary once: the next read finds nothing more to say of it", () => {
       firstTurnTold();
       const snapshot = read(both());

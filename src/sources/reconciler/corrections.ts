@@ -87,6 +87,8 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     } else if (nextTurnBegun(state, read, snapshot)) {
       // The turn clients were told busy for ended, and the next began, between two reads.
       events.push(...turnBoundary(sessionID, diff.events, newestUserMessage(read)?.id));
+      // Statuses read idle between the two turns told the first one's end: the next is over only if its answer is.
+      if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
       continue;
     }
     events.push(...diff.events);
