@@ -167,10 +167,10 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     subject: (view, p) => view.idles.get(stringOf(p.sessionID) ?? ""),
     // After the idle a correction told, only a turn clients were told began since ends again.
     furtherThan: (_corrected, p, view) => view.turnOpen(stringOf(p.sessionID) ?? ""),
+    // The turn's end, not its status: a client told session.idle without the idle status still shows the session busy.
     apply: (state, p, stamp) => {
       const sessionID = stringOf(p.sessionID);
       if (!sessionID) return;
-      state.statuses.set(sessionID, { value: IDLE, ...stamp });
       state.idles.set(sessionID, { value: true, ...stamp });
     },
   },

@@ -114,6 +114,22 @@ describe("correctionsFor", () => {
     expect(correctionsFor(state(), read(turn(1_000))).events).toEqual([]);
   });
 
+  it("tells the idle status a stream lost before the session.idle it carried, and only that (issue 21, seed 42)", () => {
+    told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+    for (const [type, properties] of [
+      ["message.updated", { sessionID: SID, info: turn(1_000)[0]?.info }],
+      ["message.part.updated", { sessionID: SID, part: turn(1_000)[0]?.parts[0] }],
+      ["message.updated", { sessionID: SID, info: turn(1_000)[1]?.info }],
+      ["message.part.updated", { sessionID: SID, part: turn(1_000)[1]?.parts[0] }],
+      ["session.idle", { sessionID: SID }],
+    ] as const)
+      told(type, properties as Record<string, unknown>, 1_010);
+    const { events } = correctionsFor(state(), read(turn(1_000)));
+    expect(said(events)).toEqual(["session.status idle"]);
+    told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_020);
+    expect(correctionsFor(state(), read(turn(1_000))).events).toEqual([]);
+  });
+
   it("leaves a turn's end to the stream while the stream is still telling its messages", () => {
     told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_010);
     const snapshot = read(turn(1_000));

@@ -75,6 +75,8 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   }
 
   const turnsSeenWhole: string[] = [];
+  /** Sessions whose turn these corrections begin: its end is theirs to tell whole. */
+  const opened = new Set<string>();
   for (const read of snapshot.messages) {
     const { sessionID } = read;
     const diff = diffMessages(state, read, read.since, read.historyUntil);
@@ -84,9 +86,11 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
       events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
       turnsSeenWhole.push(sessionID);
+      opened.add(sessionID);
     } else if (nextTurnBegun(state, read, snapshot)) {
       // The turn clients were told busy for ended, and the next began, between two reads.
       events.push(...turnBoundary(sessionID, diff.events, newestUserMessage(read)?.id));
+      opened.add(sessionID);
       // Statuses read idle between the two turns told the first one's end: the next is over only if its answer is.
       if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
       continue;
@@ -123,8 +127,12 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     events.push(...diffList(state.todos.get(sessionID), list, since, "todo.updated", sessionID));
   for (const { sessionID, list, since } of snapshot.diffs)
     events.push(...diffList(state.diffs.get(sessionID), list, since, "session.diff", sessionID));
-  for (const sessionID of wentIdle)
-    if (!stillMoving(state, snapshot, sessionID)) events.push(...idleEvents(sessionID));
+  for (const sessionID of wentIdle) {
+    if (stillMoving(state, snapshot, sessionID)) continue;
+    // Its session.idle told already (a stream that lost the idle status before it): the status alone.
+    const ended = !state.turnOpen(sessionID) && !opened.has(sessionID);
+    events.push(...(ended ? idleEvents(sessionID).slice(0, 1) : idleEvents(sessionID)));
+  }
   if (snapshot.statuses) {
     // Told idle, but never its session.idle (a stream that carried the one and lost the other).
     for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since))
