@@ -77,6 +77,26 @@ describe("correctionsFor", () => {
     ]);
   });
 
+  it("two turns that came and went between two reads: each whole, one session.idle each (issue 21, seed 42)", () => {
+    const { events } = correctionsFor(state(), read([...turn(1_000), ...turn(2_000)]));
+    expect(said(events)).toEqual([
+      "session.status busy",
+      "message.updated user",
+      "message.part.updated",
+      "message.updated assistant",
+      "message.part.updated",
+      "session.status idle",
+      "session.idle",
+      "session.status busy",
+      "message.updated user",
+      "message.part.updated",
+      "message.updated assistant",
+      "message.part.updated",
+      "session.status idle",
+      "session.idle",
+    ]);
+  });
+
   it("adds no busy or idle for a turn whose status the stream told, though it lost its messages", () => {
     told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_010);
     told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_020);

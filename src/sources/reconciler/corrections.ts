@@ -18,6 +18,7 @@ import {
   idleEvents,
 } from "./diff.js";
 import { permissionReplied, questionSettled, type Settle } from "./settle.js";
+import { answeredBefore, turnsBegun, withTurnEnds } from "./turns.js";
 
 /**
  * What one read of an instance found upstream. Each piece carries `since`: the hub's
@@ -81,21 +82,32 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     const { sessionID } = read;
     const diff = diffMessages(state, read, read.since, read.historyUntil);
     if (diff.history.length > 0) historyMessages.push({ sessionID, messages: diff.history });
-    if (!busy.has(sessionID) && turnUntold(state, read)) {
-      // A turn that began (and maybe ended) between two reads: it is busy before its messages.
-      events.push(event("session.status", { sessionID, status: { type: "busy" } }));
+    const begun = turnsBegun(state, read);
+    let boundaries: string[] = [];
+    if (!state.activeSessions().includes(sessionID) && begun.length > 0) {
+      // Turns that began (and maybe ended) between two reads: busy before their messages, the
+      // end of each but the last between it and the next.
+      if (!busy.has(sessionID)) events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
       turnsSeenWhole.push(sessionID);
       opened.add(sessionID);
-    } else if (nextTurnBegun(state, read, snapshot)) {
-      // The turn clients were told busy for ended, and the next began, between two reads.
-      events.push(...turnBoundary(sessionID, diff.events, newestUserMessage(read)?.id));
+      boundaries = begun.slice(1);
+    } else if (begun.length > 0 && state.turnOpen(sessionID) && !stillMoving(state, snapshot, sessionID)) {
+      // The turn clients were told busy for ended, and others began, between two reads (two
+      // short turns back to back): upstream's status read busy both times. Not while the stream
+      // is still telling the session's messages: it may carry those ends itself.
+      boundaries = begun;
       opened.add(sessionID);
-      // Statuses read idle between the two turns told the first one's end: the next is over only if its answer is.
+      // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
       if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
-      continue;
     }
-    events.push(...diff.events);
+    events.push(
+      ...withTurnEnds(
+        sessionID,
+        diff.events,
+        boundaries.filter((id) => answeredBefore(read, id)),
+      ),
+    );
   }
   for (const sessionID of turnsSeenWhole) {
     const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
@@ -160,81 +172,6 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
 function stillMoving(state: InstanceView, snapshot: Snapshot, sessionID: string): boolean {
   const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
   return read !== undefined && (state.messages.get(sessionID)?.lastChange ?? 0) > read.since;
-}
-
-/**
- * Whether clients were never told that the newest turn of a read session was busy: the
- * last status they were told of it is older than the turn's question (a stream that lost
- * both the turn's busy and its idle, or a turn that came and went between two reads).
- */
-function turnUntold(state: InstanceView, read: Snapshot["messages"][number]): boolean {
-  let newest: MessageWithParts["info"] | undefined;
-  for (const { info } of read.messages)
-    if (info.role === "user" && (!newest || info.time.created >= newest.time.created)) newest = info;
-  if (!newest) return false;
-  const entry = state.message(read.sessionID, newest.id);
-  const history = entry ? entry.info?.at === undefined : newest.time.created <= read.historyUntil;
-  if (history) return false; // that turn was over before the shim looked
-  return (state.statuses.get(read.sessionID)?.at ?? 0) < newest.time.created;
-}
-
-/** The newest user message of a read session: the question of its newest turn. */
-function newestUserMessage(read: Snapshot["messages"][number]): MessageWithParts["info"] | undefined {
-  let newest: MessageWithParts["info"] | undefined;
-  for (const { info } of read.messages)
-    if (info.role === "user" && (!newest || info.time.created >= newest.time.created)) newest = info;
-  return newest;
-}
-
-/**
- * Whether a session clients were told is busy shows a newer turn than the one they were
- * told of, the one before it finished: that turn ended and the next began between two
- * reads (two short turns back to back), so upstream's status read busy both times and
- * the end of the first was never told. Not while the stream is still telling the session's
- * messages: it may yet carry that end itself.
- */
-function nextTurnBegun(state: InstanceView, read: Snapshot["messages"][number], snapshot: Snapshot): boolean {
-  const { sessionID } = read;
-  if (!state.turnOpen(sessionID) || !state.activeSessions().includes(sessionID)) return false;
-  if (!turnUntold(state, read) || stillMoving(state, snapshot, sessionID)) return false;
-  const next = newestUserMessage(read);
-  if (!next) return false;
-  const before = read.messages
-    .filter(({ info }) => info.time.created < next.time.created)
-    .map(({ info }) => info)
-    .reduce<MessageWithParts["info"] | undefined>(
-      (newest, info) => (!newest || info.time.created >= newest.time.created ? info : newest),
-      undefined,
-    );
-  return before?.role === "assistant" && before.time.completed !== undefined;
-}
-
-/**
- * A session's message events with the end of one turn and the start of the next between
- * them, where upstream has them: the first turn's last words, idle and `session.idle`,
- * then busy, then the next turn's question and what followed.
- */
-function turnBoundary(
-  sessionID: string,
-  events: EventPayload[],
-  nextMessageID: string | undefined,
-): EventPayload[] {
-  const concernsNext = (payload: EventPayload) => {
-    const p = payload.properties as {
-      info?: { id?: string };
-      part?: { messageID?: string };
-      messageID?: string;
-    };
-    return (p.info?.id ?? p.part?.messageID ?? p.messageID) === nextMessageID;
-  };
-  const at = events.findIndex(concernsNext);
-  const split = at === -1 ? events.length : at;
-  return [
-    ...events.slice(0, split),
-    ...idleEvents(sessionID),
-    event("session.status", { sessionID, status: { type: "busy" } }),
-    ...events.slice(split),
-  ];
 }
 
 /** A turn is over when the newest message is an assistant's answer that completed. */
