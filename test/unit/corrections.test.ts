@@ -77,6 +77,26 @@ describe("correctionsFor", () => {
     ]);
   });
 
+  it("two turns that came and went between two reads: each whole, one session.idle each (issue 21, seed 42)", () => {
+    const { events } = correctionsFor(state(), read([...turn(1_000), ...turn(2_000)]));
+    expect(said(events)).toEqual([
+      "session.status busy",
+      "message.updated user",
+      "message.part.updated",
+      "message.updated assistant",
+      "message.part.updated",
+      "session.status idle",
+      "session.idle",
+      "session.status busy",
+      "message.updated user",
+      "message.part.updated",
+      "message.updated assistant",
+      "message.part.updated",
+      "session.status idle",
+      "session.idle",
+    ]);
+  });
+
   it("adds no busy or idle for a turn whose status the stream told, though it lost its messages", () => {
     told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_010);
     told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_020);
@@ -114,6 +134,22 @@ describe("correctionsFor", () => {
     expect(correctionsFor(state(), read(turn(1_000))).events).toEqual([]);
   });
 
+  it("tells the idle status a stream lost before the session.idle it carried, and only that (issue 21, seed 42)", () => {
+    told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+    for (const [type, properties] of [
+      ["message.updated", { sessionID: SID, info: turn(1_000)[0]?.info }],
+      ["message.part.updated", { sessionID: SID, part: turn(1_000)[0]?.parts[0] }],
+      ["message.updated", { sessionID: SID, info: turn(1_000)[1]?.info }],
+      ["message.part.updated", { sessionID: SID, part: turn(1_000)[1]?.parts[0] }],
+      ["session.idle", { sessionID: SID }],
+    ] as const)
+      told(type, properties as Record<string, unknown>, 1_010);
+    const { events } = correctionsFor(state(), read(turn(1_000)));
+    expect(said(events)).toEqual(["session.status idle"]);
+    told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_020);
+    expect(correctionsFor(state(), read(turn(1_000))).events).toEqual([]);
+  });
+
   it("leaves a turn's end to the stream while the stream is still telling its messages", () => {
     told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_010);
     const snapshot = read(turn(1_000));
@@ -122,5 +158,72 @@ describe("correctionsFor", () => {
     const { events } = correctionsFor(state(), snapshot);
     expect(said(events)).not.toContain("session.idle");
     expect(said(events)).not.toContain("session.status idle");
+  });
+
+  describe("two short turns back to back between two reads, the first told busy (issue 21)", () => {
+    /** Clients were told the first turn's question and its busy; a read then finds it over and the next one begun. */
+    function firstTurnTold(): void {
+      const [user] = turn(1_000);
+      told("message.updated", { sessionID: SID, info: user?.info }, 1_001);
+      told("message.part.updated", { sessionID: SID, part: user?.parts[0] }, 1_001);
+      told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+    }
+    const both = () => [...turn(1_000), ...turn(2_000)];
+
+    it("ends the first turn (idle, session.idle) before the next one's question, then says busy", () => {
+      firstTurnTold();
+      const snapshot = read(both());
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      const { events } = correctionsFor(state(), snapshot);
+      expect(said(events)).toEqual([
+        "message.updated assistant",
+        "message.part.updated",
+        "session.status idle",
+        "session.idle",
+        "session.status busy",
+        "message.updated user",
+        "message.part.updated",
+        "message.updated assistant",
+        "message.part.updated",
+      ]);
+    });
+
+    it("both over by the read: one session.idle for each", () => {
+      firstTurnTold();
+      const { events } = correctionsFor(state(), read(both()));
+      expect(said(events).filter((type) => type === "session.idle")).toHaveLength(2);
+      expect(said(events).slice(-2)).toEqual(["session.status idle", "session.idle"]);
+    });
+
+    it("statuses read idle between the two turns, the next one's answer under way: its end is not told yet", () => {
+      firstTurnTold();
+      const [user2, assistant2] = turn(2_000);
+      const underway = { ...assistant2, info: { ...assistant2?.info, time: { created: 2_001 } } };
+      const { events } = correctionsFor(
+        state(),
+        read([...turn(1_000), user2, underway] as MessageWithParts[]),
+      );
+      expect(said(events).filter((type) => type === "session.idle")).toHaveLength(1);
+      expect(said(events).at(-1)).toBe("message.part.updated");
+      expect(said(events)).toContain("session.status busy");
+    });
+
+    it("tells the boundary once: the next read finds nothing more to say of it", () => {
+      firstTurnTold();
+      const snapshot = read(both());
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      for (const payload of correctionsFor(state(), snapshot).events)
+        told(payload.type, payload.properties as Record<string, unknown>, 2_100);
+      const again = read(both());
+      again.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      expect(correctionsFor(state(), again).events).toEqual([]);
+    });
+
+    it("says nothing of a turn boundary while the turn clients were told of is still the newest", () => {
+      firstTurnTold();
+      const snapshot = read(turn(1_000).slice(0, 1));
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      expect(said(correctionsFor(state(), snapshot).events)).toEqual([]);
+    });
   });
 });

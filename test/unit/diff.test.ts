@@ -367,6 +367,19 @@ describe("diffMessages", () => {
     );
   });
 
+  it("tells a running tool once though REST keeps its `raw` too (issue 21: told again on every read while its permission waited)", () => {
+    const running = tool("prt_9", "msg_2", "running", { input: { command: "ls" } });
+    const asStored = { ...running, state: { ...running.state, raw: "" } };
+    apply([event("message.updated", { sessionID: SID, info: assistant })]);
+    apply(diffMessages(state(), snapshot([{ info: assistant, parts: [asStored] }]), seq, 0).events);
+    expect(diffMessages(state(), snapshot([{ info: assistant, parts: [asStored] }]), seq, 0).events).toEqual(
+      [],
+    );
+    expect(diffMessages(state(), snapshot([{ info: assistant, parts: [running] }]), seq, 0).events).toEqual(
+      [],
+    );
+  });
+
   it("announces a message whose parts alone were told, and not the parts again", () => {
     const part = text("prt_2", "msg_2", "done", true);
     apply([event("message.part.updated", { sessionID: SID, part, time: 1 })]);

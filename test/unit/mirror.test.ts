@@ -32,11 +32,15 @@ describe("Mirror", () => {
     expect(state.activeSessions()).toEqual(["ses_1"]);
     expect(state.todos.get("ses_1")?.value).toEqual([{ content: "x" }]);
     expect(state.diffs.get("ses_1")).toMatchObject({ value: [{ file: "a" }], seq: 4 });
+    // session.idle ends the turn; the status clients were told stays theirs until a status says otherwise.
     apply(mirror, DIR, ev("session.idle", { sessionID: "ses_1" }), 5);
+    expect(state.turnOpen("ses_1")).toBe(false);
+    expect(state.activeSessions()).toEqual(["ses_1"]);
+    apply(mirror, DIR, ev("session.status", { sessionID: "ses_1", status: { type: "idle" } }), 6);
     expect(state.activeSessions()).toEqual([]);
-    apply(mirror, DIR, ev("session.deleted", { sessionID: "ses_1", info }), 6);
+    apply(mirror, DIR, ev("session.deleted", { sessionID: "ses_1", info }), 7);
     expect(state.session("ses_1")).toBeUndefined();
-    expect(state.sessions.get("ses_1")).toMatchObject({ value: undefined, seq: 6 });
+    expect(state.sessions.get("ses_1")).toMatchObject({ value: undefined, seq: 7 });
   });
 
   it("follows messages and parts, text deltas included", () => {

@@ -138,6 +138,41 @@ describe("the sink", () => {
     expect(metrics.dropped.stale).toBe(7);
   });
 
+  it("drops a late stream's busy, idle and session.idle of a turn whose end a correction told; a new turn's busy is news (issue 21, seed 42)", () => {
+    const { sink, client, said, clock } = setUp();
+    const stream = client();
+    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
+      "new",
+    );
+    for (const [type, properties] of [
+      ["session.status", { sessionID: "ses_1", status: { type: "idle" } }],
+      ["session.idle", { sessionID: "ses_1" }],
+    ] as const)
+      expect(sink.publish(envelope(type, properties, "reconciler"))).toBe("new");
+    // The stream, 2.4 s late (still trusted), tells that turn's last busy, its idle and session.idle.
+    clock.now += 300;
+    for (const [type, properties] of [
+      ["session.status", { sessionID: "ses_1", status: { type: "busy" } }],
+      ["session.status", { sessionID: "ses_1", status: { type: "idle" } }],
+      ["session.idle", { sessionID: "ses_1" }],
+    ] as const)
+      expect(sink.publish(envelope(type, properties)), type).toBe("stale");
+    // A new turn: its question, then its busy, is news.
+    clock.now += 100;
+    const question = { id: "msg_9", sessionID: "ses_1", role: "user", time: { created: 1_400 } };
+    expect(sink.publish(envelope("message.updated", { sessionID: "ses_1", info: question }))).toBe("new");
+    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
+      "new",
+    );
+    expect(said(stream)).toEqual([
+      "session.status ses_1",
+      "session.status ses_1",
+      "session.idle ses_1",
+      "message.updated ses_1",
+      "session.status ses_1",
+    ]);
+  });
+
   it("tells an instance's disposal once, whoever tells it first, and again after a new disposing call", () => {
     const { sink, client, said } = setUp();
     const first = client();

@@ -18,6 +18,7 @@ import {
   idleEvents,
 } from "./diff.js";
 import { permissionReplied, questionSettled, type Settle } from "./settle.js";
+import { answeredBefore, turnsBegun, withTurnEnds } from "./turns.js";
 
 /**
  * What one read of an instance found upstream. Each piece carries `since`: the hub's
@@ -75,17 +76,38 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   }
 
   const turnsSeenWhole: string[] = [];
+  /** Sessions whose turn these corrections begin: its end is theirs to tell whole. */
+  const opened = new Set<string>();
   for (const read of snapshot.messages) {
     const { sessionID } = read;
     const diff = diffMessages(state, read, read.since, read.historyUntil);
     if (diff.history.length > 0) historyMessages.push({ sessionID, messages: diff.history });
-    if (!busy.has(sessionID) && turnUntold(state, read)) {
-      // A turn that began (and maybe ended) between two reads: it is busy before its messages.
-      events.push(event("session.status", { sessionID, status: { type: "busy" } }));
+    const begun = turnsBegun(state, read);
+    let boundaries: string[] = [];
+    if (!state.activeSessions().includes(sessionID) && begun.length > 0) {
+      // Turns that began (and maybe ended) between two reads: busy before their messages, the
+      // end of each but the last between it and the next.
+      if (!busy.has(sessionID)) events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
       turnsSeenWhole.push(sessionID);
+      opened.add(sessionID);
+      boundaries = begun.slice(1);
+    } else if (begun.length > 0 && state.turnOpen(sessionID) && !stillMoving(state, snapshot, sessionID)) {
+      // The turn clients were told busy for ended, and others began, between two reads (two
+      // short turns back to back): upstream's status read busy both times. Not while the stream
+      // is still telling the session's messages: it may carry those ends itself.
+      boundaries = begun;
+      opened.add(sessionID);
+      // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
+      if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
     }
-    events.push(...diff.events);
+    events.push(
+      ...withTurnEnds(
+        sessionID,
+        diff.events,
+        boundaries.filter((id) => answeredBefore(read, id)),
+      ),
+    );
   }
   for (const sessionID of turnsSeenWhole) {
     const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
@@ -117,8 +139,12 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     events.push(...diffList(state.todos.get(sessionID), list, since, "todo.updated", sessionID));
   for (const { sessionID, list, since } of snapshot.diffs)
     events.push(...diffList(state.diffs.get(sessionID), list, since, "session.diff", sessionID));
-  for (const sessionID of wentIdle)
-    if (!stillMoving(state, snapshot, sessionID)) events.push(...idleEvents(sessionID));
+  for (const sessionID of wentIdle) {
+    if (stillMoving(state, snapshot, sessionID)) continue;
+    // Its session.idle told already (a stream that lost the idle status before it): the status alone.
+    const ended = !state.turnOpen(sessionID) && !opened.has(sessionID);
+    events.push(...(ended ? idleEvents(sessionID).slice(0, 1) : idleEvents(sessionID)));
+  }
   if (snapshot.statuses) {
     // Told idle, but never its session.idle (a stream that carried the one and lost the other).
     for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since))
@@ -146,22 +172,6 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
 function stillMoving(state: InstanceView, snapshot: Snapshot, sessionID: string): boolean {
   const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
   return read !== undefined && (state.messages.get(sessionID)?.lastChange ?? 0) > read.since;
-}
-
-/**
- * Whether clients were never told that the newest turn of a read session was busy: the
- * last status they were told of it is older than the turn's question (a stream that lost
- * both the turn's busy and its idle, or a turn that came and went between two reads).
- */
-function turnUntold(state: InstanceView, read: Snapshot["messages"][number]): boolean {
-  let newest: MessageWithParts["info"] | undefined;
-  for (const { info } of read.messages)
-    if (info.role === "user" && (!newest || info.time.created >= newest.time.created)) newest = info;
-  if (!newest) return false;
-  const entry = state.message(read.sessionID, newest.id);
-  const history = entry ? entry.info?.at === undefined : newest.time.created <= read.historyUntil;
-  if (history) return false; // that turn was over before the shim looked
-  return (state.statuses.get(read.sessionID)?.at ?? 0) < newest.time.created;
 }
 
 /** A turn is over when the newest message is an assistant's answer that completed. */

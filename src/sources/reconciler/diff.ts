@@ -105,7 +105,8 @@ export function idleEvents(sessionID: string): EventPayload[] {
 /** The events that take a part clients were told to the snapshot's version of it, if that is further on. */
 function diffPart(mirroredPart: Part, part: Part, sessionID: string): EventPayload[] {
   const mirrored = storedPart(mirroredPart);
-  if (sameJson(mirrored, part)) return [];
+  // REST may keep a running tool's `raw` too (1.14.48 keeps it empty): compared as stored on both sides.
+  if (sameJson(mirrored, storedPart(part))) return [];
   const standing = partStanding(mirrored, part);
   if (standing === "behind") return []; // the snapshot is behind the deltas, or the tool's progress
   const text = part.text;

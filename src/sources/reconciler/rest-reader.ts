@@ -4,6 +4,13 @@ import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } fro
 import { askUpstream } from "../../upstream/ask.js";
 import type { Upstream } from "../../upstream/upstream.js";
 
+/**
+ * How long one read may wait for its answer. A read takes milliseconds; one opencode never
+ * answers (seen on the first read of an instance after opencode restarted) would otherwise
+ * hold the instance's reads for the shim's 15 s, and every change meanwhile with them.
+ */
+export const READ_TIMEOUT_MS = 5_000;
+
 /** Sessions beyond upstream's default page of 100 must be listed too, or they would look deleted. */
 const ALL_SESSIONS = 1_000_000;
 
@@ -18,6 +25,7 @@ export class RestReader {
     private readonly upstream: Upstream,
     readonly directory: string,
     private readonly onRequest: () => void = () => {},
+    private readonly timeoutMs = READ_TIMEOUT_MS,
   ) {
     this.query = `directory=${encodeURIComponent(directory)}`;
   }
@@ -68,7 +76,7 @@ export class RestReader {
   /** JSON of a 200; undefined for a 404 (the thing is gone); anything else throws. */
   private async get<T>(path: string): Promise<T | undefined> {
     this.onRequest();
-    const answer = await askUpstream(this.upstream, path);
+    const answer = await askUpstream(this.upstream, path, { timeoutMs: this.timeoutMs });
     if (answer.statusCode === 404) return undefined;
     if (answer.statusCode !== 200) {
       throw new UpstreamUnavailable(`upstream GET ${pathOf(path)} answered ${answer.statusCode}`);

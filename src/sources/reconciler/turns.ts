@@ -1,0 +1,71 @@
+import type { EventPayload } from "../../hub/update.js";
+import type { InstanceView } from "../../opencode/instance-state.js";
+import type { MessageWithParts } from "../../opencode/state.js";
+import { event, idleEvents } from "./diff.js";
+
+/** A read of one session's newest messages, as a snapshot holds it. */
+export interface SessionRead {
+  sessionID: string;
+  messages: MessageWithParts[];
+  /** Messages created up to this upstream time were there before the shim knew the session's messages. */
+  historyUntil: number;
+}
+
+/**
+ * The turns of a read session that clients were never told began, by their question (the
+ * user message's id), oldest first: questions newer than the last status clients were told
+ * of the session (a stream that lost the turn's busy and idle, or turns that came and went
+ * between two reads) — not those from before the shim looked.
+ */
+export function turnsBegun(state: InstanceView, read: SessionRead): string[] {
+  const toldAt = state.statuses.get(read.sessionID)?.at ?? 0;
+  return read.messages
+    .map(({ info }) => info)
+    .filter((info) => {
+      if (info.role !== "user" || info.time.created <= toldAt) return false;
+      const entry = state.message(read.sessionID, info.id);
+      const history = entry ? entry.info?.at === undefined : info.time.created <= read.historyUntil;
+      return !history;
+    })
+    .sort((a, b) => a.time.created - b.time.created)
+    .map((info) => info.id);
+}
+
+/** Whether the message before the question `messageID` is a completed answer: the turn before it ended. */
+export function answeredBefore(read: SessionRead, messageID: string): boolean {
+  const question = read.messages.find(({ info }) => info.id === messageID)?.info;
+  if (!question) return false;
+  let before: MessageWithParts["info"] | undefined;
+  for (const { info } of read.messages)
+    if (info.time.created < question.time.created && (!before || info.time.created >= before.time.created))
+      before = info;
+  return before?.role === "assistant" && before.time.completed !== undefined;
+}
+
+/**
+ * A session's message events with the end of a turn before each of `questions` (the next
+ * turns' user messages), where upstream has them: the turn's last words, idle and
+ * `session.idle`, then busy, then the next question and what followed.
+ */
+export function withTurnEnds(sessionID: string, events: EventPayload[], questions: string[]): EventPayload[] {
+  if (questions.length === 0) return events;
+  const out = [...events];
+  for (const messageID of questions) {
+    const at = out.findIndex((payload) => concerns(payload, messageID));
+    out.splice(at === -1 ? out.length : at, 0, ...idleEvents(sessionID), busyEvent(sessionID));
+  }
+  return out;
+}
+
+function busyEvent(sessionID: string): EventPayload {
+  return event("session.status", { sessionID, status: { type: "busy" } });
+}
+
+function concerns(payload: EventPayload, messageID: string): boolean {
+  const p = payload.properties as {
+    info?: { id?: string };
+    part?: { messageID?: string };
+    messageID?: string;
+  };
+  return (p.info?.id ?? p.part?.messageID ?? p.messageID) === messageID;
+}
