@@ -60,6 +60,8 @@ function unreachable(request: IncomingMessage, client: Duplex, options: TunnelOp
  * to the shim, as to opencode, which does not switch: answered by the app, then closed.
  */
 function answerAsPlainRequest(server: Server, request: IncomingMessage, client: Duplex): void {
+  // Handed over by the server, the socket has lost its listeners: a client gone must not throw.
+  client.on("error", () => client.destroy());
   const response = new ServerResponse(request);
   response.assignSocket(client as Socket);
   response.shouldKeepAlive = false;

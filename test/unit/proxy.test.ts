@@ -5,6 +5,7 @@ import WebSocket from "ws";
 import { fakeEvent } from "../../fixtures/fake-upstream.js";
 import { exchange } from "../helpers/raw-http.js";
 import { shimPerTest } from "../helpers/shim-per-test.js";
+import { eventually } from "../helpers/wait.js";
 
 const harness = shimPerTest();
 /** A shim in front of an upstream that wants a password, told the password. */
@@ -235,6 +236,20 @@ describe("passthrough", () => {
     const stream = await h2c("/event");
     expect(stream.status).toBe(200);
     expect(stream.headers["content-type"]).toMatch(/^text\/event-stream/);
+    // That client has gone: events written to its socket meanwhile throw nothing, and it is let go.
+    const { upstream } = harness;
+    await eventually(
+      () => {
+        upstream.emit({
+          directory: upstream.cwd,
+          payload: fakeEvent("session.updated", { info: { id: "ses_1" } }),
+        });
+        return shim.hub.subscriberTotal === 0;
+      },
+      5000,
+      "the gone client let go",
+    );
+    expect((await fetch(`${shim.url}/echo/after`)).status).toBe(200);
   });
 
   it("passes a path with dot segments on as it came, body and all (opencode's router does not resolve them)", async () => {
