@@ -40,11 +40,16 @@ export function lastHeader(rawHeaders: readonly string[], name: string): string 
   return value;
 }
 
-/** A repeated `Authorization` or `Host` made to count as opencode counts it: the last one. */
+/**
+ * A repeated `Authorization` or `Host` made to count as opencode counts it: the last one.
+ * One pass over the headers, every request: only names of those lengths are compared.
+ */
 export function readAsOpencode(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): void {
-  for (const name of ["authorization", "host"] as const) {
-    const last = lastHeader(rawHeaders, name);
-    if (last !== undefined) headers[name] = last;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] ?? "";
+    if (name.length !== 4 && name.length !== 13) continue;
+    const lower = name.toLowerCase();
+    if (lower === "host" || lower === "authorization") headers[lower] = rawHeaders[i + 1];
   }
 }
 
