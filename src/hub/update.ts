@@ -17,6 +17,11 @@ export interface Envelope {
   project?: string | undefined;
   payload: EventPayload;
   origin?: EventOrigin;
+  /**
+   * A correction's word is as of this moment (this machine's clock, as upstream's own times
+   * are): what REST showed then. What upstream did later is not in it, though it was told later.
+   */
+  asOf?: number;
 }
 
 /** An envelope the hub has accepted: numbered, and framed once for every subscriber. */

@@ -7,6 +7,8 @@ export interface Stamp {
   at?: number;
   /** The reconciler set it, not upstream's stream. */
   corrected?: boolean;
+  /** A correction's word is as of this moment (upstream's clock), earlier than `at`. */
+  asOf?: number;
 }
 
 /**

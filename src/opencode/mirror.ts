@@ -50,7 +50,10 @@ export class Mirror implements MirrorView {
     return this.instances.get(directory) ?? NOTHING_TOLD;
   }
 
-  apply(update: Pick<Update, "directory" | "payload" | "seq" | "project" | "origin">, at = Date.now()): void {
+  apply(
+    update: Pick<Update, "directory" | "payload" | "seq" | "project" | "origin" | "asOf">,
+    at = Date.now(),
+  ): void {
     const state = this.stateOf(update.directory);
     state.changedAt = at;
     if (update.project) state.project = update.project;
@@ -60,6 +63,7 @@ export class Mirror implements MirrorView {
       seq: update.seq,
       at,
       corrected,
+      asOf: update.asOf,
     });
   }
 

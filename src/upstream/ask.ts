@@ -48,14 +48,17 @@ export async function askUpstream(
     body = Buffer.from(await response.body.arrayBuffer());
   } catch (error) {
     if (isTimeout(error)) {
+      // Unanswered, not unreachable: whether contact was lost is as it was.
       throw new UpstreamTimeout(
         `upstream ${upstream.origin} did not answer ${what} in time (${describeError(error)})`,
       );
     }
+    upstream.reached(false);
     throw new UpstreamUnavailable(
       `cannot reach upstream ${upstream.origin}: ${what}: ${describeError(error)}`,
     );
   }
+  upstream.reached(true);
   return {
     statusCode,
     headers: responseHeaders,

@@ -19,6 +19,7 @@ export class Upstream {
   readonly authorization: string | undefined;
   /** undici's per-request timeouts for the shim's own short reads. */
   readonly ownRequestTimeouts: { headersTimeout: number; bodyTimeout: number };
+  #contactLost = false;
 
   constructor(url: URL, credentials?: Credentials, requestTimeoutMs = OWN_REQUEST_TIMEOUT_MS) {
     this.ownRequestTimeouts = { headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs };
@@ -39,6 +40,20 @@ export class Upstream {
   /** opencode lets anyone in (it has no password, though the shim was given one). */
   asksNone(): void {
     this.#asksClients = false;
+  }
+
+  /**
+   * Whether the shim's last read found upstream unreachable and none has been answered
+   * since: opencode may be starting again, and a request that reaches it in its first
+   * moments is never answered (measured on 1.14.48: docs/opencode-answers.md).
+   */
+  get regaining(): boolean {
+    return this.#contactLost;
+  }
+
+  /** A read of the shim's own could not reach upstream, or was answered. */
+  reached(answered: boolean): void {
+    this.#contactLost = !answered;
   }
 
   /** Headers for a request the shim makes for itself. */

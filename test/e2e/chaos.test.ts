@@ -8,7 +8,7 @@ import { Driver } from "../helpers/chaos/driver.js";
 import { Faults } from "../helpers/chaos/faults.js";
 import { Gate } from "../helpers/chaos/gate.js";
 import { judge, type Verdict } from "../helpers/chaos/judge.js";
-import { dumpViews, report } from "../helpers/chaos/report.js";
+import { dumpViews, report, runTimeline } from "../helpers/chaos/report.js";
 import { startShimProcess } from "../helpers/chaos/shim-process.js";
 import { upstreamSaid } from "../helpers/client-state.js";
 import { e2eSetup } from "../helpers/e2e.js";
@@ -106,6 +106,7 @@ describe("a seeded random fault run against opencode 1.14.48", () => {
         const fail = (why: string): never => {
           dumpViews(folder, clients);
           writeFileSync(join(folder, "upstream-said.sse"), relay.heard.join(""));
+          writeFileSync(join(folder, "run.json"), runTimeline(driver.driven.turns, faults.log));
           throw new Error(`${why}\n${replay(seed)}\nthe shim's log and every client's view: ${folder}`);
         };
         if (broken) fail(`the run broke: ${String((broken as PromiseRejectedResult).reason)}`);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { reachableFrom } from "../helpers/chaos/clients.js";
 import { Gate } from "../helpers/chaos/gate.js";
+import { downtime } from "../helpers/chaos/judge.js";
 import { quantile } from "../helpers/chaos/stats.js";
 import { Random } from "../helpers/prng.js";
 
@@ -58,5 +60,22 @@ describe("the random fault run's helpers", () => {
     expect(quantile([], 0.5)).toBe(0);
     expect(quantile([5, 1, 3], 0.5)).toBe(3);
     expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.99)).toBe(10);
+  });
+
+  it("a turn's end is late by the time the client was there and opencode up: from the client's last return, without restarts", () => {
+    const absences = [
+      { from: 100, to: 200 },
+      { from: 1_050, to: 3_000 },
+    ];
+    expect(reachableFrom(absences, 150, 400)).toBe(200); // away when it ended: from its return
+    expect(reachableFrom(absences, 1_000, 3_100)).toBe(3_000); // left a moment after, got it on return
+    expect(reachableFrom(absences, 500, 900)).toBe(500); // there throughout
+    const faults = [
+      { at: 1_000, what: "opencode restarted", until: 2_500 },
+      { at: 1_200, what: "streams cut" },
+    ];
+    expect(downtime(faults, 500, 4_000)).toBe(1_500);
+    expect(downtime(faults, 2_000, 4_000)).toBe(500);
+    expect(downtime(faults, 3_000, 4_000)).toBe(0);
   });
 });

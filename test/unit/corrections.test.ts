@@ -219,6 +219,29 @@ describe("correctionsFor", () => {
       expect(correctionsFor(state(), again).events).toEqual([]);
     });
 
+    it("a busy a correction told is as old as its read: a question asked after the read and before the telling begins a turn (issue 21, seed 42)", () => {
+      const [user] = turn(1_000);
+      const corrected = (type: string, properties: Record<string, unknown>) =>
+        mirror.apply(
+          {
+            directory: DIR,
+            payload: { id: `evt_${++seq}`, type, properties },
+            seq,
+            origin: "reconciler",
+            asOf: 1_000,
+          },
+          2_050,
+        );
+      // A read saw the first question only; its corrections went out after the next one was asked.
+      corrected("message.updated", { sessionID: SID, info: user?.info });
+      corrected("session.status", { sessionID: SID, status: { type: "busy" } });
+      const snapshot = read(both());
+      snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+      const events = said(correctionsFor(state(), snapshot).events);
+      expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
+      expect(events.indexOf("session.idle")).toBeLessThan(events.lastIndexOf("message.updated user"));
+    });
+
     it("says nothing of a turn boundary while the turn clients were told of is still the newest", () => {
       firstTurnTold();
       const snapshot = read(turn(1_000).slice(0, 1));

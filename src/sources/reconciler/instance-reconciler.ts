@@ -9,6 +9,7 @@ import type { Upstream } from "../../upstream/upstream.js";
 import { correctionsFor, type Snapshot, turnFinished } from "./corrections.js";
 import { type Audience, lastFollowed } from "./following.js";
 import { RestReader } from "./rest-reader.js";
+import { questionsSeenUntil } from "./turns.js";
 
 /**
  * How a read's corrections go out: `feed` — the reconciler feeds clients, at once; `check` —
@@ -412,11 +413,24 @@ export class InstanceReconciler {
     const project = this.state.project;
     const published = corrections.events.filter(
       (payload) =>
-        this.ctx.sink.publish({ directory: this.directory, project, payload, origin: "reconciler" }) ===
-        "new",
+        this.ctx.sink.publish({
+          directory: this.directory,
+          project,
+          payload,
+          origin: "reconciler",
+          asOf: statusAsOf(snapshot, payload),
+        }) === "new",
     );
     if (published.length > 0) this.ctx.corrected(this.directory, published, kind);
   }
+}
+
+/** A status told from a read is as of the newest question the read saw of its session (see `turnsBegun`). */
+function statusAsOf(snapshot: Snapshot, payload: EventPayload): number | undefined {
+  if (payload.type !== "session.status") return undefined;
+  const { sessionID } = payload.properties as { sessionID?: string };
+  const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
+  return read ? questionsSeenUntil(read) : undefined;
 }
 
 /** The todo tool calls among `messages` that are done: each changed the todo list, which REST keeps apart. */

@@ -1,7 +1,7 @@
-import { UpstreamUnavailable } from "../../errors.js";
+import { UpstreamTimeout, UpstreamUnavailable } from "../../errors.js";
 import { pathOf } from "../../helpers.js";
 import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../../opencode/state.js";
-import { askUpstream } from "../../upstream/ask.js";
+import { askUpstream, type UpstreamAnswer } from "../../upstream/ask.js";
 import type { Upstream } from "../../upstream/upstream.js";
 
 /**
@@ -10,6 +10,11 @@ import type { Upstream } from "../../upstream/upstream.js";
  * hold the instance's reads for the shim's 15 s, and every change meanwhile with them.
  */
 export const READ_TIMEOUT_MS = 5_000;
+/**
+ * How long a read may wait while upstream is being regained (`Upstream.regaining`): opencode
+ * never answers a request that reaches it in its first moments, and answers the next at once.
+ */
+export const REGAIN_READ_TIMEOUT_MS = 1_000;
 
 /** Sessions beyond upstream's default page of 100 must be listed too, or they would look deleted. */
 const ALL_SESSIONS = 1_000_000;
@@ -75,12 +80,26 @@ export class RestReader {
 
   /** JSON of a 200; undefined for a 404 (the thing is gone); anything else throws. */
   private async get<T>(path: string): Promise<T | undefined> {
-    this.onRequest();
-    const answer = await askUpstream(this.upstream, path, { timeoutMs: this.timeoutMs });
+    const answer = await this.ask(path);
     if (answer.statusCode === 404) return undefined;
     if (answer.statusCode !== 200) {
       throw new UpstreamUnavailable(`upstream GET ${pathOf(path)} answered ${answer.statusCode}`);
     }
     return answer.json<T>();
+  }
+
+  /** One request; while upstream is being regained, a short wait, and once more if that went unanswered. */
+  private async ask(path: string): Promise<UpstreamAnswer> {
+    this.onRequest();
+    if (!this.upstream.regaining) return askUpstream(this.upstream, path, { timeoutMs: this.timeoutMs });
+    try {
+      return await askUpstream(this.upstream, path, {
+        timeoutMs: Math.min(REGAIN_READ_TIMEOUT_MS, this.timeoutMs),
+      });
+    } catch (error) {
+      if (!(error instanceof UpstreamTimeout)) throw error;
+      this.onRequest();
+      return askUpstream(this.upstream, path, { timeoutMs: this.timeoutMs });
+    }
   }
 }

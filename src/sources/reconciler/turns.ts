@@ -15,10 +15,13 @@ export interface SessionRead {
  * The turns of a read session that clients were never told began, by their question (the
  * user message's id), oldest first: questions newer than the last status clients were told
  * of the session (a stream that lost the turn's busy and idle, or turns that came and went
- * between two reads) — not those from before the shim looked.
+ * between two reads) — not those from before the shim looked. A status a correction told is
+ * as old as the read it came from: a question asked after that read is newer, though it may
+ * be older than the telling (a read takes a while, and behind a trusted stream waits its grace).
  */
 export function turnsBegun(state: InstanceView, read: SessionRead): string[] {
-  const toldAt = state.statuses.get(read.sessionID)?.at ?? 0;
+  const told = state.statuses.get(read.sessionID);
+  const toldAt = told?.asOf ?? told?.at ?? 0;
   return read.messages
     .map(({ info }) => info)
     .filter((info) => {
@@ -29,6 +32,19 @@ export function turnsBegun(state: InstanceView, read: SessionRead): string[] {
     })
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
+}
+
+/**
+ * How far a read of the session's messages saw its questions: the newest one's creation
+ * (upstream's clock). A status told from that read is as of then: a later question is a
+ * turn the read did not see.
+ */
+export function questionsSeenUntil(read: SessionRead): number | undefined {
+  let newest: number | undefined;
+  for (const { info } of read.messages)
+    if (info.role === "user" && (newest === undefined || info.time.created > newest))
+      newest = info.time.created;
+  return newest;
 }
 
 /** Whether the message before the question `messageID` is a completed answer: the turn before it ended. */

@@ -49,10 +49,13 @@ export class ChaosClient {
     return this.connections.flatMap((connection) => connection.events);
   }
 
-  /** When the client could first have got what happened at `at`: then, or when it came back. */
-  reachableFrom(at: number): number {
-    const away = this.absences.find((absence) => absence.from <= at && (absence.to ?? Infinity) > at);
-    return away ? (away.to ?? Infinity) : at;
+  /**
+   * When the client could first have got, for good, what happened at `at` and reached it at
+   * `got`: then, or when it last came back in between (a client that left a moment after
+   * `at` got it only on its return).
+   */
+  reachableFrom(at: number, got: number): number {
+    return reachableFrom(this.absences, at, got);
   }
 
   /** Closes its stream, as a person closing a tab. */
@@ -143,4 +146,16 @@ export async function comeAndGo(
     await pause(random.int(500, 5_000));
     await client.back();
   }
+}
+
+/** See `ChaosClient.reachableFrom`: `at`, or the end of the last absence between `at` and `got`. */
+export function reachableFrom(
+  absences: Array<{ from: number; to?: number | undefined }>,
+  at: number,
+  got: number,
+): number {
+  let from = at;
+  for (const absence of absences)
+    if (absence.from < got && (absence.to ?? Infinity) > at) from = Math.max(from, absence.to ?? Infinity);
+  return from;
 }

@@ -67,7 +67,6 @@ export class Driver {
       const fresh = random.chance(0.25);
       await this.options.gate.turn(async () => {
         const sessionID = await this.session(directory, fresh, random);
-        this.busy.add(sessionID);
         try {
           await this.run(directory, sessionID, kind);
         } finally {
@@ -77,12 +76,23 @@ export class Driver {
     }
   }
 
+  /**
+   * A session for one turn, taken in the same step as it is chosen: workers the gate lets
+   * go at once run on together, and two prompts at once on one session are one turn to
+   * opencode (one loop answers the newer question, one `session.idle`), not the two the
+   * judge would count (seed 21, right after a restart).
+   */
   private async session(directory: string, fresh: boolean, random: Random): Promise<string> {
     const free = [...this.driven.sessions]
       .filter(([id, session]) => session.directory === directory && !this.busy.has(id))
       .map(([id]) => id);
-    if (!fresh && free.length > 0) return random.pick(free);
+    if (!fresh && free.length > 0) {
+      const id = random.pick(free);
+      this.busy.add(id);
+      return id;
+    }
     const { id } = await createSession(this.options.shimUrl(), { directory });
+    this.busy.add(id);
     this.driven.sessions.set(id, { directory });
     return id;
   }

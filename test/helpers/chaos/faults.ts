@@ -14,6 +14,8 @@ const EVENTS = { cut: 20, stall: 15, refused: 15, dispose: 20, restart: 15, none
 export interface Fault {
   at: number;
   what: string;
+  /** When opencode was back, for a restart: meanwhile nobody could read what it did. */
+  until?: number;
 }
 
 export interface FaultOptions {
@@ -85,8 +87,9 @@ export class Faults {
         }
         case "restart":
           await gate.between(async () => {
-            this.note("opencode restarted");
+            const fault = this.note("opencode restarted");
             await opencode.restart();
+            fault.until = performance.now();
           });
           break;
         case "none":
@@ -110,8 +113,10 @@ export class Faults {
     }
   }
 
-  private note(what: string): void {
-    this.log.push({ at: performance.now(), what });
+  private note(what: string): Fault {
+    const fault = { at: performance.now(), what };
+    this.log.push(fault);
+    return fault;
   }
 }
 

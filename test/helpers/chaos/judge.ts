@@ -174,6 +174,14 @@ function repeats(who: string, client: ChaosClient): string[] {
   return out;
 }
 
+/** How long opencode was down (restarting) between `from` and `to`. */
+export function downtime(faults: Fault[], from: number, to: number): number {
+  let down = 0;
+  for (const fault of faults)
+    if (fault.until !== undefined) down += Math.max(0, Math.min(to, fault.until) - Math.max(from, fault.at));
+  return down;
+}
+
 /** For each turn: how long after it ended (or the client came back) the client got its session.idle. */
 function turnLags(client: ChaosClient, turns: Turn[], input: JudgeInput) {
   const view = client.view();
@@ -188,8 +196,9 @@ function turnLags(client: ChaosClient, turns: Turn[], input: JudgeInput) {
     for (const [index, turn] of ofSession.entries()) {
       const idle = idles[index];
       if (!idle) continue; // counted above
-      const from = client.reachableFrom(turn.endedAt);
-      const ms = Math.max(0, idle.at - from);
+      const from = client.reachableFrom(turn.endedAt, idle.at);
+      // Only the time opencode was up counts: while it restarts, nobody can read what it did.
+      const ms = Math.max(0, idle.at - from - downtime(input.faults, from, idle.at));
       const around = input.faults
         .filter((fault) => fault.at >= turn.startedAt - 10_000 && fault.at <= turn.endedAt + ms)
         .map((fault) => `${((fault.at - turn.endedAt) / 1000).toFixed(1)} s ${fault.what}`);

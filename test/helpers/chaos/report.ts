@@ -47,3 +47,24 @@ export function dumpViews(folder: string, clients: ChaosClient[]): void {
     writeFileSync(join(folder, `${client.name.replaceAll(" ", "-")}.jsonl`), `${lines.join("\n")}\n`);
   }
 }
+
+/**
+ * The run's turns and faults as JSON: `at` on the clients' clock (`performance.now()`, as in
+ * the `*.jsonl` views), `epoch` on the shim log's (`Date.now()`), to read a failure by.
+ */
+export function runTimeline(turns: Driven["turns"], faults: Fault[]): string {
+  const epoch = (at: number) => Math.round(performance.timeOrigin + at);
+  return JSON.stringify(
+    {
+      turns: turns.map((turn) => ({
+        ...turn,
+        startedAt: Math.round(turn.startedAt),
+        endedAt: Math.round(turn.endedAt),
+        epoch: [epoch(turn.startedAt), epoch(turn.endedAt)],
+      })),
+      faults: faults.map((fault) => ({ ...fault, at: Math.round(fault.at), epoch: epoch(fault.at) })),
+    },
+    null,
+    1,
+  );
+}
