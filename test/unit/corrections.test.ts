@@ -3,6 +3,7 @@ import type { EventPayload } from "../../src/hub/update.js";
 import { Mirror } from "../../src/opencode/mirror.js";
 import type { MessageWithParts, Part } from "../../src/opencode/state.js";
 import { correctionsFor, type Snapshot } from "../../src/sources/reconciler/corrections.js";
+import { questionsSeenUntil } from "../../src/sources/reconciler/turns.js";
 
 const DIR = "/work/project";
 const SID = "ses_1";
@@ -240,6 +241,14 @@ describe("correctionsFor", () => {
       const events = said(correctionsFor(state(), snapshot).events);
       expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
       expect(events.indexOf("session.idle")).toBeLessThan(events.lastIndexOf("message.updated user"));
+    });
+
+    it("a read is as of its newest question, or of when it was asked for when its window holds none", () => {
+      const [user, answer] = turn(1_000);
+      if (!user || !answer) throw new Error("no turn");
+      const read = { sessionID: SID, historyUntil: 0, askedAt: 5_000 };
+      expect(questionsSeenUntil({ ...read, messages: [user, answer] })).toBe(1_000);
+      expect(questionsSeenUntil({ ...read, messages: [answer] })).toBe(5_000);
     });
 
     it("says nothing of a turn boundary while the turn clients were told of is still the newest", () => {

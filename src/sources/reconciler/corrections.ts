@@ -35,6 +35,8 @@ export interface Snapshot {
     complete: boolean;
     /** Messages created up to this upstream time were there before the shim knew the session's messages. */
     historyUntil: number;
+    /** When the read was asked for (this machine's clock, as upstream's own times are). */
+    askedAt?: number;
     since: number;
   }>;
   requests?: { permissions: PendingRequest[]; questions: PendingRequest[]; since: number };

@@ -327,13 +327,14 @@ export class InstanceReconciler {
     for (const sessionID of sessions) {
       if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
       const since = this.ctx.mirror.lastSeq;
+      const askedAt = Date.now();
       const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
       if (!messages) continue;
       // Of a session there at the baseline, messages up to its last read were there before: history.
       const historyUntil = this.baselineSessions.has(sessionID) ? (this.lastRead.get(sessionID) ?? 0) : 0;
       // Fewer than asked for: all of them, so any known one missing was removed.
       const complete = messages.length < MESSAGE_WINDOW;
-      snapshot.messages.push({ sessionID, messages, complete, historyUntil, since });
+      snapshot.messages.push({ sessionID, messages, complete, historyUntil, askedAt, since });
     }
   }
 

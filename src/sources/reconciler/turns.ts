@@ -9,6 +9,8 @@ export interface SessionRead {
   messages: MessageWithParts[];
   /** Messages created up to this upstream time were there before the shim knew the session's messages. */
   historyUntil: number;
+  /** When the read was asked for (this machine's clock, as upstream's own times are). */
+  askedAt?: number;
 }
 
 /**
@@ -35,16 +37,18 @@ export function turnsBegun(state: InstanceView, read: SessionRead): string[] {
 }
 
 /**
- * How far a read of the session's messages saw its questions: the newest one's creation
- * (upstream's clock). A status told from that read is as of then: a later question is a
- * turn the read did not see.
+ * How far a read of the session's messages saw its questions (upstream's clock): to the
+ * newest one it found; to when it was asked for when its window held none (a turn of many
+ * steps). A status told from that read is as of then: a later question is a turn the read
+ * did not see. (Not the later of the two: a question stamped just before the read but
+ * stored just after would pass for seen.)
  */
 export function questionsSeenUntil(read: SessionRead): number | undefined {
   let newest: number | undefined;
   for (const { info } of read.messages)
     if (info.role === "user" && (newest === undefined || info.time.created > newest))
       newest = info.time.created;
-  return newest;
+  return newest ?? read.askedAt;
 }
 
 /** Whether the message before the question `messageID` is a completed answer: the turn before it ended. */
