@@ -53,6 +53,12 @@ export interface InstanceView {
   session(sessionID: string): SessionInfo | undefined;
   /** Sessions that are busy or retrying. */
   activeSessions(): string[];
+  /**
+   * Up to when (upstream's clock: the newest message's creation) clients were told the
+   * session's messages before they were let go to bound memory (0 if never): an older
+   * message read again is no news.
+   */
+  messagesLetGoUntil(sessionID: string): number;
   /** Whether clients were told the session went busy after the last `session.idle` they were told. */
   turnOpen(sessionID: string): boolean;
   /** A message as clients were told it. */
@@ -81,6 +87,8 @@ export class InstanceState implements InstanceView {
   changedAt = 0;
   /** Sessions whose creation clients were told, or that were there before them. */
   readonly announcedSessions = new Set<string>();
+  /** See `messagesLetGoUntil`. */
+  private readonly letGoUntil = new Map<string, number>();
 
   announced(sessionID: string): boolean {
     return this.announcedSessions.has(sessionID);
@@ -100,6 +108,10 @@ export class InstanceState implements InstanceView {
       if (status.value && status.value.type !== "idle") out.push(sessionID);
     }
     return out;
+  }
+
+  messagesLetGoUntil(sessionID: string): number {
+    return this.letGoUntil.get(sessionID) ?? 0;
   }
 
   turnOpen(sessionID: string): boolean {
@@ -149,13 +161,15 @@ export class InstanceState implements InstanceView {
     this.idles.delete(sessionID);
     this.busyAt.delete(sessionID);
     this.messages.delete(sessionID);
+    this.letGoUntil.delete(sessionID);
     this.todos.delete(sessionID);
     this.diffs.delete(sessionID);
   }
 
   /**
-   * Lets go of the messages of the session quiet the longest (never a busy one). Should it
-   * wake up, its messages are kept again from its next update, as for any session.
+   * Lets go of the messages of the session quiet the longest (never a busy one), keeping
+   * how far they went. Should it wake up, its messages are kept again from its next update,
+   * as for any session; those it had then are no news when read again.
    */
   private forgetQuietestMessages(): void {
     let quietest: string | undefined;
@@ -167,6 +181,11 @@ export class InstanceState implements InstanceView {
         quietest = sessionID;
       }
     }
-    if (quietest !== undefined) this.messages.delete(quietest);
+    if (quietest === undefined) return;
+    let newest = this.messagesLetGoUntil(quietest);
+    for (const entry of this.messages.get(quietest)?.messages.values() ?? [])
+      newest = Math.max(newest, entry.info?.value?.time.created ?? 0);
+    this.letGoUntil.set(quietest, newest);
+    this.messages.delete(quietest);
   }
 }

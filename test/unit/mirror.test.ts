@@ -185,4 +185,28 @@ describe("Mirror message books", () => {
     expect(books.has("ses_99")).toBe(true);
     expect(books.has("ses_0")).toBe(false);
   });
+
+  it("keeps how far the messages it let go went: read again, they are no news (issue 21, seed 7)", () => {
+    const mirror = new Mirror();
+    let seq = 0;
+    const say = (sessionID: string, created: number) =>
+      apply(
+        mirror,
+        DIR,
+        ev("message.updated", {
+          sessionID,
+          info: { id: `msg_${sessionID}_${created}`, sessionID, role: "user", time: { created } },
+        }),
+        ++seq,
+      );
+    say("ses_old", 1_000);
+    say("ses_old", 2_000);
+    for (let i = 0; i < 64; i++) say(`ses_${i}`, 3_000 + i);
+    const view = mirror.instance(DIR);
+    expect(view.messages.has("ses_old")).toBe(false);
+    expect(view.messagesLetGoUntil("ses_old")).toBe(2_000);
+    expect(view.messagesLetGoUntil("ses_63")).toBe(0);
+    apply(mirror, DIR, ev("session.deleted", { sessionID: "ses_old", info: { id: "ses_old" } }), ++seq);
+    expect(view.messagesLetGoUntil("ses_old")).toBe(0);
+  });
 });

@@ -330,8 +330,10 @@ export class InstanceReconciler {
       const askedAt = Date.now();
       const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
       if (!messages) continue;
-      // Of a session there at the baseline, messages up to its last read were there before: history.
-      const historyUntil = this.baselineSessions.has(sessionID) ? (this.lastRead.get(sessionID) ?? 0) : 0;
+      // Of a session there at the baseline, messages up to its last read were there before: history;
+      // so are those clients were told before the mirror let them go.
+      const baseline = this.baselineSessions.has(sessionID) ? (this.lastRead.get(sessionID) ?? 0) : 0;
+      const historyUntil = Math.max(baseline, this.state.messagesLetGoUntil(sessionID));
       // Fewer than asked for: all of them, so any known one missing was removed.
       const complete = messages.length < MESSAGE_WINDOW;
       snapshot.messages.push({ sessionID, messages, complete, historyUntil, askedAt, since });
