@@ -251,6 +251,60 @@ describe("correctionsFor", () => {
       expect(questionsSeenUntil({ ...read, messages: [answer] })).toBe(5_000);
     });
 
+    describe("a lossy stream that lost a turn's end and the next question, but carried the next busy (issue 21, seed 7)", () => {
+      /** Turn 1 told whole; turn 2's question, busy and answer told; then turn 3's busy only (opencode says busy several times a turn). */
+      function toldByALossyStream(idleOfTurn2: boolean): void {
+        const [user1, answer1] = turn(1_000);
+        const [user2, answer2] = turn(2_000);
+        told("message.updated", { sessionID: SID, info: user1?.info }, 1_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+        told("message.updated", { sessionID: SID, info: answer1?.info }, 1_006);
+        told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_007);
+        told("session.idle", { sessionID: SID }, 1_007);
+        told("message.updated", { sessionID: SID, info: user2?.info }, 2_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 2_002);
+        told("message.updated", { sessionID: SID, info: answer2?.info }, 2_006);
+        if (idleOfTurn2) {
+          told("session.status", { sessionID: SID, status: { type: "idle" } }, 2_007);
+          told("session.idle", { sessionID: SID }, 2_007);
+        }
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 3_002);
+      }
+      const underway = () => {
+        const [user3, answer3] = turn(3_000);
+        return [
+          ...turn(1_000),
+          ...turn(2_000),
+          user3,
+          { ...answer3, info: { ...answer3?.info, time: { created: 3_001 } } },
+        ] as MessageWithParts[];
+      };
+
+      it("tells turn 2's end before turn 3's question", () => {
+        toldByALossyStream(false);
+        const snapshot = read(underway());
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        const events = said(correctionsFor(state(), snapshot).events);
+        expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
+        const end = events.indexOf("session.idle");
+        expect(events.slice(end - 1, end + 3)).toEqual([
+          "session.status idle",
+          "session.idle",
+          "session.status busy",
+          "message.updated user",
+        ]);
+      });
+
+      it("tells no end the stream did carry", () => {
+        toldByALossyStream(true);
+        const snapshot = read(underway());
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        const events = said(correctionsFor(state(), snapshot).events);
+        expect(events).not.toContain("session.idle");
+        expect(events).toContain("message.updated user");
+      });
+    });
+
     it("says nothing of a turn boundary while the turn clients were told of is still the newest", () => {
       firstTurnTold();
       const snapshot = read(turn(1_000).slice(0, 1));

@@ -18,7 +18,7 @@ import {
   idleEvents,
 } from "./diff.js";
 import { permissionReplied, questionSettled, type Settle } from "./settle.js";
-import { answeredBefore, turnsBegun, withTurnEnds } from "./turns.js";
+import { answeredBefore, endsLostBefore, oldestFirst, turnsBegun, withTurnEnds } from "./turns.js";
 
 /**
  * What one read of an instance found upstream. Each piece carries `since`: the hub's
@@ -94,14 +94,17 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
       turnsSeenWhole.push(sessionID);
       opened.add(sessionID);
       boundaries = begun.slice(1);
-    } else if (begun.length > 0 && state.turnOpen(sessionID) && !stillMoving(state, snapshot, sessionID)) {
+    } else if (state.turnOpen(sessionID) && !stillMoving(state, snapshot, sessionID)) {
       // The turn clients were told busy for ended, and others began, between two reads (two
-      // short turns back to back): upstream's status read busy both times. Not while the stream
+      // short turns back to back): upstream's status read busy both times; or a lossy stream
+      // lost a turn's end and the next question but carried the next busy. Not while the stream
       // is still telling the session's messages: it may carry those ends itself.
-      boundaries = begun;
-      opened.add(sessionID);
-      // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
-      if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
+      boundaries = oldestFirst(read, [...begun, ...endsLostBefore(state, read)]);
+      if (boundaries.length > 0) {
+        opened.add(sessionID);
+        // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
+        if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
+      }
     }
     events.push(
       ...withTurnEnds(

@@ -51,15 +51,50 @@ export function questionsSeenUntil(read: SessionRead): number | undefined {
   return newest ?? read.askedAt;
 }
 
+/**
+ * Questions of a turn whose start clients were told by the stream (a busy: opencode says it
+ * several times a turn) while the question itself and the end of the turn before it were
+ * lost: questions never told, after an answer that completed later than the last
+ * `session.idle` clients were told. Oldest first.
+ */
+export function endsLostBefore(state: InstanceView, read: SessionRead): string[] {
+  const lastIdle = state.idles.get(read.sessionID)?.at ?? 0;
+  return read.messages
+    .map(({ info }) => info)
+    .filter((info) => {
+      if (info.role !== "user" || info.time.created <= read.historyUntil) return false;
+      if (state.message(read.sessionID, info.id)?.info) return false;
+      const completed = answerBefore(read, info.id)?.time.completed;
+      return completed !== undefined && completed > lastIdle;
+    })
+    .sort((a, b) => a.time.created - b.time.created)
+    .map((info) => info.id);
+}
+
+/** Messages of a read by id, each once, oldest first. */
+export function oldestFirst(read: SessionRead, messageIDs: string[]): string[] {
+  const wanted = new Set(messageIDs);
+  return read.messages
+    .map(({ info }) => info)
+    .filter((info) => wanted.has(info.id))
+    .sort((a, b) => a.time.created - b.time.created)
+    .map((info) => info.id);
+}
+
 /** Whether the message before the question `messageID` is a completed answer: the turn before it ended. */
 export function answeredBefore(read: SessionRead, messageID: string): boolean {
+  return answerBefore(read, messageID)?.time.completed !== undefined;
+}
+
+/** The answer right before the question `messageID`, if the message before it is one. */
+function answerBefore(read: SessionRead, messageID: string): MessageWithParts["info"] | undefined {
   const question = read.messages.find(({ info }) => info.id === messageID)?.info;
-  if (!question) return false;
+  if (!question) return undefined;
   let before: MessageWithParts["info"] | undefined;
   for (const { info } of read.messages)
     if (info.time.created < question.time.created && (!before || info.time.created >= before.time.created))
       before = info;
-  return before?.role === "assistant" && before.time.completed !== undefined;
+  return before?.role === "assistant" ? before : undefined;
 }
 
 /**
