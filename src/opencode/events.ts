@@ -55,10 +55,16 @@ function digest(value: unknown): string {
   return createHash("sha1").update(canonicalJson(value)).digest("base64");
 }
 
-/** Whether clients were told a question (a user message) of the session after `at`: a turn began since. */
-function questionToldSince(view: InstanceView, sessionID: string, at: number): boolean {
-  for (const entry of view.messages.get(sessionID)?.messages.values() ?? [])
-    if (entry.info?.value?.role === "user" && (entry.info.at ?? 0) > at) return true;
+/**
+ * Whether clients were told a question (a user message) of the session asked after `since`
+ * (upstream's clock): a turn began since. Asked, not told: opencode sends a question's
+ * message.updated again during the next turn.
+ */
+function questionAskedSince(view: InstanceView, sessionID: string, since: number): boolean {
+  for (const entry of view.messages.get(sessionID)?.messages.values() ?? []) {
+    const info = entry.info?.value;
+    if (info?.role === "user" && info.time.created > since) return true;
+  }
   return false;
 }
 
@@ -161,12 +167,21 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     stateKey: (p) => `status ${stringOf(p.sessionID) ?? ""} ${canonicalJson(p.status)}`,
     subject: (view, p) => view.statuses.get(stringOf(p.sessionID) ?? ""),
     // After a status a correction told: another status of the same turn is news; busy after a
-    // corrected idle only once a turn's question was told since (a late stream's busy is its last turn's).
+    // corrected idle only once a question asked after it was told (a late stream's busy is its last turn's).
     furtherThan: (corrected, p, view) => {
       if (canonicalJson(corrected) === canonicalJson(p.status)) return false;
       if ((corrected as SessionStatus | undefined)?.type !== "idle") return true;
       const sessionID = stringOf(p.sessionID) ?? "";
-      return questionToldSince(view, sessionID, view.statuses.get(sessionID)?.at ?? 0);
+      const told = view.statuses.get(sessionID);
+      return questionAskedSince(view, sessionID, told?.asOf ?? told?.at ?? 0);
+    },
+    // A new turn's busy after an idle status whose session.idle never came (a lossy stream
+    // carried the one and lost the other): that turn's end is owed first.
+    owedBefore: (view, p) => {
+      const sessionID = stringOf(p.sessionID);
+      if (!sessionID || !isObject(p.status) || p.status.type === "idle") return undefined;
+      if (view.statuses.get(sessionID)?.value?.type !== "idle" || !view.turnOpen(sessionID)) return undefined;
+      return { id: eventId(), type: "session.idle", properties: { sessionID } };
     },
     apply: (state, p, stamp) => {
       const sessionID = stringOf(p.sessionID);

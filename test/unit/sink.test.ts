@@ -173,6 +173,47 @@ describe("the sink", () => {
     ]);
   });
 
+  it("keeps a late busy stale though the stream tells the turn's question again meanwhile (opencode re-sends it during the next turn)", () => {
+    const { sink, client, said, clock } = setUp();
+    const stream = client();
+    const question = { id: "msg_1", sessionID: "ses_1", role: "user", time: { created: 900 } };
+    sink.publish(envelope("message.updated", { sessionID: "ses_1", info: question }));
+    sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }));
+    sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "idle" } }, "reconciler"));
+    sink.publish(envelope("session.idle", { sessionID: "ses_1" }, "reconciler"));
+    clock.now += 300;
+    const again = { ...question, summary: { diffs: [] } };
+    expect(sink.publish(envelope("message.updated", { sessionID: "ses_1", info: again }))).toBe("new");
+    expect(sink.publish(envelope("session.status", { sessionID: "ses_1", status: { type: "busy" } }))).toBe(
+      "stale",
+    );
+    expect(said(stream).filter((line) => line.startsWith("session."))).toEqual([
+      "session.status ses_1",
+      "session.status ses_1",
+      "session.idle ses_1",
+    ]);
+  });
+
+  it("tells a session.idle the stream lost before the next turn's busy, when it carried the idle status (issue 21, seed 42)", () => {
+    const { sink, client, said } = setUp();
+    const stream = client();
+    const status = (type: string) => envelope("session.status", { sessionID: "ses_1", status: { type } });
+    sink.publish(status("busy"));
+    sink.publish(status("idle")); // its session.idle lost on the way
+    const question = { id: "msg_2", sessionID: "ses_1", role: "user", time: { created: 1_000 } };
+    sink.publish(envelope("message.updated", { sessionID: "ses_1", info: question }));
+    sink.publish(status("busy"));
+    sink.publish(status("busy")); // opencode says busy several times a turn: owed once
+    expect(said(stream)).toEqual([
+      "session.status ses_1",
+      "session.status ses_1",
+      "message.updated ses_1",
+      "session.idle ses_1",
+      "session.status ses_1",
+      "session.status ses_1",
+    ]);
+  });
+
   it("tells an instance's disposal once, whoever tells it first, and again after a new disposing call", () => {
     const { sink, client, said } = setUp();
     const first = client();
