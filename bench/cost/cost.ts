@@ -31,20 +31,18 @@ const FULL_PLAN: Step[] = [
   { scene: "streaming", busy: 4 },
   { scene: "streaming", busy: 16 },
 ];
-const QUICK_PLAN: Step[] = [
-  { scene: "silent", busy: 1 },
-  { scene: "silent", busy: 4 },
-  { scene: "streaming", busy: 1 },
-];
+/** BENCH_QUICK: proves it runs (one busy session, silent), too short to judge by. */
+const QUICK_PLAN: Step[] = [{ scene: "silent", busy: 1 }];
 
 async function canonicalDirectory(opencodeUrl: string, directory: string): Promise<string> {
   const response = await fetch(`${opencodeUrl}/path?directory=${encodeURIComponent(directory)}`);
   return ((await response.json()) as { directory: string }).directory;
 }
 
+/** Seconds measured per window: BENCH_COST_WINDOW if set (e.g. for a trial), else 15 (3 when quick). */
 function windowSeconds(quick: boolean): number {
   const chosen = Number(process.env.BENCH_COST_WINDOW);
-  return Number.isFinite(chosen) && chosen > 0 ? chosen : quick ? 5 : 15;
+  return Number.isFinite(chosen) && chosen > 0 ? chosen : quick ? 3 : 15;
 }
 
 /**
