@@ -6,6 +6,7 @@ import { Lab } from "./common/lab.js";
 import { Report } from "./common/report.js";
 import { writeRunRecord } from "./common/run-record.js";
 import { runConvergence } from "./convergence/convergence.js";
+import { runCost } from "./cost/cost.js";
 import { runFanout } from "./fanout/fanout.js";
 import { runHotpath } from "./hotpath/hotpath.js";
 import { runLatency } from "./latency/latency.js";
@@ -21,6 +22,7 @@ const RUNNERS: Record<BenchmarkName, (context: BenchContext) => Promise<void>> =
   startup: runStartup,
   convergence: runConvergence,
   hotpath: runHotpath,
+  cost: runCost,
 };
 
 const BENCH_DEPS = fileURLToPath(new URL("../scripts/bench-deps.sh", import.meta.url));

@@ -1,7 +1,16 @@
 import type { Lab } from "./lab.js";
 import type { Report } from "./report.js";
 
-export const BENCHMARKS = ["latency", "fanout", "rest", "poll", "startup", "convergence", "hotpath"] as const;
+export const BENCHMARKS = [
+  "latency",
+  "fanout",
+  "rest",
+  "poll",
+  "startup",
+  "convergence",
+  "hotpath",
+  "cost",
+] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** What every benchmark is handed. */
