@@ -295,6 +295,25 @@ describe("correctionsFor", () => {
         ]);
       });
 
+      it("tells a turn's end whose busy and idle were both lost, its question and answer carried", () => {
+        const [user1, answer1] = turn(1_000);
+        const [user2, answer2] = turn(2_000);
+        const [user3] = turn(3_000);
+        told("message.updated", { sessionID: SID, info: user1?.info }, 1_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+        told("message.updated", { sessionID: SID, info: answer1?.info }, 1_006);
+        told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_007);
+        told("session.idle", { sessionID: SID }, 1_007);
+        told("message.updated", { sessionID: SID, info: user2?.info }, 2_001); // its busy lost
+        told("message.updated", { sessionID: SID, info: answer2?.info }, 2_006); // its idle lost
+        told("message.updated", { sessionID: SID, info: user3?.info }, 3_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 3_002);
+        const snapshot = read(underway());
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        const events = said(correctionsFor(state(), snapshot).events);
+        expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
+      });
+
       it("tells no end the stream did carry", () => {
         toldByALossyStream(true);
         const snapshot = read(underway());

@@ -26,12 +26,7 @@ export function turnsBegun(state: InstanceView, read: SessionRead): string[] {
   const toldAt = told?.asOf ?? told?.at ?? 0;
   return read.messages
     .map(({ info }) => info)
-    .filter((info) => {
-      if (info.role !== "user" || info.time.created <= toldAt) return false;
-      const entry = state.message(read.sessionID, info.id);
-      const history = entry ? entry.info?.at === undefined : info.time.created <= read.historyUntil;
-      return !history;
-    })
+    .filter((info) => info.role === "user" && info.time.created > toldAt && !fromHistory(state, read, info))
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
 }
@@ -52,23 +47,29 @@ export function questionsSeenUntil(read: SessionRead): number | undefined {
 }
 
 /**
- * Questions of a turn whose start clients were told by the stream (a busy: opencode says it
- * several times a turn) while the question itself and the end of the turn before it were
- * lost: questions never told, after an answer that completed later than the last
- * `session.idle` clients were told. Oldest first.
+ * Questions after an answer that completed later than the last `session.idle` clients were
+ * told (upstream publishes a turn's end after its answer completes): that answer's turn
+ * ended unsaid — a lossy stream lost its end (and maybe its busy, or the next question)
+ * while it carried the next busy, which opencode says several times a turn. Not those from
+ * before the shim looked. Oldest first.
  */
 export function endsLostBefore(state: InstanceView, read: SessionRead): string[] {
   const lastIdle = state.idles.get(read.sessionID)?.at ?? 0;
   return read.messages
     .map(({ info }) => info)
     .filter((info) => {
-      if (info.role !== "user" || info.time.created <= read.historyUntil) return false;
-      if (state.message(read.sessionID, info.id)?.info) return false;
+      if (info.role !== "user" || fromHistory(state, read, info)) return false;
       const completed = answerBefore(read, info.id)?.time.completed;
       return completed !== undefined && completed > lastIdle;
     })
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
+}
+
+/** Whether a message was there before the shim looked: taken in as history, or older than the read's history. */
+function fromHistory(state: InstanceView, read: SessionRead, info: MessageWithParts["info"]): boolean {
+  const told = state.message(read.sessionID, info.id)?.info;
+  return told ? told.at === undefined : info.time.created <= read.historyUntil;
 }
 
 /** Messages of a read by id, each once, oldest first. */
