@@ -189,6 +189,7 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
       const status = p.status as SessionStatus;
       state.statuses.set(sessionID, { value: status, ...stamp });
       if (status.type !== "idle") state.busyAt.set(sessionID, stamp.seq);
+      else state.idleStatusAt.set(sessionID, stamp.seq);
     },
   },
   "session.idle": {

@@ -61,6 +61,11 @@ export interface InstanceView {
   messagesLetGoUntil(sessionID: string): number;
   /** Whether clients were told the session went busy after the last `session.idle` they were told. */
   turnOpen(sessionID: string): boolean;
+  /**
+   * Whether clients were told an idle status after the last `session.idle` they were told: a
+   * turn's end whose `session.idle` never came (a lossy stream carried the one, lost the other).
+   */
+  idleStatusUnpaired(sessionID: string): boolean;
   /** A message as clients were told it. */
   message(sessionID: string, messageID: string): MessageEntry | undefined;
   /** The tool call a permission or question belongs to, as far as it is known. */
@@ -77,6 +82,8 @@ export class InstanceState implements InstanceView {
   readonly idles = new Map<string, Tracked<true>>();
   /** Each session's last busy (or retrying) status: the sequence number it was told at. */
   readonly busyAt = new Map<string, number>();
+  /** Each session's last idle status: the sequence number it was told at. */
+  readonly idleStatusAt = new Map<string, number>();
   readonly messages = new Map<string, SessionMessages>();
   readonly permissions = new Map<string, Tracked<PendingRequest>>();
   readonly questions = new Map<string, Tracked<PendingRequest>>();
@@ -116,6 +123,10 @@ export class InstanceState implements InstanceView {
 
   turnOpen(sessionID: string): boolean {
     return (this.busyAt.get(sessionID) ?? -1) > (this.idles.get(sessionID)?.seq ?? -1);
+  }
+
+  idleStatusUnpaired(sessionID: string): boolean {
+    return (this.idleStatusAt.get(sessionID) ?? -1) > (this.idles.get(sessionID)?.seq ?? -1);
   }
 
   message(sessionID: string, messageID: string): MessageEntry | undefined {
@@ -160,6 +171,7 @@ export class InstanceState implements InstanceView {
     this.statuses.delete(sessionID);
     this.idles.delete(sessionID);
     this.busyAt.delete(sessionID);
+    this.idleStatusAt.delete(sessionID);
     this.messages.delete(sessionID);
     this.letGoUntil.delete(sessionID);
     this.todos.delete(sessionID);

@@ -314,6 +314,17 @@ describe("correctionsFor", () => {
         expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
       });
 
+      it("a turn's end whose idle status the stream carried, its session.idle lost: the session.idle alone", () => {
+        toldByALossyStream(false);
+        told("session.status", { sessionID: SID, status: { type: "idle" } }, 2_007); // turn 2's, without its session.idle
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 3_003);
+        const snapshot = read(underway());
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        const events = said(correctionsFor(state(), snapshot).events);
+        expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
+        expect(events).not.toContain("session.status idle");
+      });
+
       it("tells no end the stream did carry", () => {
         toldByALossyStream(true);
         const snapshot = read(underway());

@@ -86,6 +86,8 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     if (diff.history.length > 0) historyMessages.push({ sessionID, messages: diff.history });
     const begun = turnsBegun(state, read);
     let boundaries: string[] = [];
+    /** The first end's idle status was told, its session.idle lost. */
+    let idleStatusTold = false;
     if (!state.activeSessions().includes(sessionID) && begun.length > 0) {
       // Turns that began (and maybe ended) between two reads: busy before their messages, the
       // end of each but the last between it and the next.
@@ -100,6 +102,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
       // lost a turn's end and the next question but carried the next busy. Not while the stream
       // is still telling the session's messages: it may carry those ends itself.
       boundaries = oldestFirst(read, [...begun, ...endsLostBefore(state, read)]);
+      idleStatusTold = state.idleStatusUnpaired(sessionID);
       if (boundaries.length > 0) {
         opened.add(sessionID);
         // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
@@ -111,6 +114,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
         sessionID,
         diff.events,
         boundaries.filter((id) => answeredBefore(read, id)),
+        idleStatusTold,
       ),
     );
   }

@@ -101,14 +101,22 @@ function answerBefore(read: SessionRead, messageID: string): MessageWithParts["i
 /**
  * A session's message events with the end of a turn before each of `questions` (the next
  * turns' user messages), where upstream has them: the turn's last words, idle and
- * `session.idle`, then busy, then the next question and what followed.
+ * `session.idle`, then busy, then the next question and what followed. With
+ * `idleStatusTold`, the first end's idle status was told already (clients were told an idle
+ * status without its `session.idle`): that end is its `session.idle` alone.
  */
-export function withTurnEnds(sessionID: string, events: EventPayload[], questions: string[]): EventPayload[] {
+export function withTurnEnds(
+  sessionID: string,
+  events: EventPayload[],
+  questions: string[],
+  idleStatusTold = false,
+): EventPayload[] {
   if (questions.length === 0) return events;
   const out = [...events];
-  for (const messageID of questions) {
+  for (const [index, messageID] of questions.entries()) {
     const at = out.findIndex((payload) => concerns(payload, messageID));
-    out.splice(at === -1 ? out.length : at, 0, ...idleEvents(sessionID), busyEvent(sessionID));
+    const end = index === 0 && idleStatusTold ? idleEvents(sessionID).slice(1) : idleEvents(sessionID);
+    out.splice(at === -1 ? out.length : at, 0, ...end, busyEvent(sessionID));
   }
   return out;
 }
