@@ -325,6 +325,18 @@ describe("correctionsFor", () => {
         expect(events).not.toContain("session.status idle");
       });
 
+      it("a turn that came and went after a stream told the last one's session.idle but lost its idle status: busy, and its own end", () => {
+        const [user1, answer1] = turn(1_000);
+        told("message.updated", { sessionID: SID, info: user1?.info }, 1_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+        told("message.updated", { sessionID: SID, info: answer1?.info }, 1_006);
+        told("session.idle", { sessionID: SID }, 1_007); // its idle status lost
+        const events = said(correctionsFor(state(), read([...turn(1_000), ...turn(2_000)])).events);
+        expect(events.filter((type) => type === "session.idle")).toHaveLength(1);
+        expect(events[0]).toBe("session.status busy");
+        expect(events.slice(-2)).toEqual(["session.status idle", "session.idle"]);
+      });
+
       it("tells no end the stream did carry", () => {
         toldByALossyStream(true);
         const snapshot = read(underway());

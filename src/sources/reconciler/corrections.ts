@@ -88,10 +88,13 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     let boundaries: string[] = [];
     /** The first end's idle status was told, its session.idle lost. */
     let idleStatusTold = false;
-    if (!state.activeSessions().includes(sessionID) && begun.length > 0) {
+    // Busy as clients were told, though its turn's session.idle was told since (a stream that lost the idle status).
+    const busyOfEndedTurn = state.activeSessions().includes(sessionID) && !state.turnOpen(sessionID);
+    if ((!state.activeSessions().includes(sessionID) || busyOfEndedTurn) && begun.length > 0) {
       // Turns that began (and maybe ended) between two reads: busy before their messages, the
       // end of each but the last between it and the next.
-      if (!busy.has(sessionID)) events.push(event("session.status", { sessionID, status: { type: "busy" } }));
+      if (!busy.has(sessionID) || busyOfEndedTurn)
+        events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
       turnsSeenWhole.push(sessionID);
       opened.add(sessionID);
@@ -121,7 +124,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   for (const sessionID of turnsSeenWhole) {
     const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
     if (restStatuses && !(sessionID in restStatuses) && read && turnFinished(read.messages))
-      wentIdle.push(sessionID);
+      if (!wentIdle.includes(sessionID)) wentIdle.push(sessionID);
   }
 
   if (snapshot.requests) {
