@@ -137,6 +137,9 @@ export class GlobalSource extends EventEmitter {
       abort.abort();
     });
     try {
+      // Armed before the answer too: opencode never answers a request that reaches it in its
+      // first moments (docs/opencode-answers.md §4a), and the pool waits for ever.
+      watchdog.fed();
       const body = await this.open(abort.signal);
       if (!body) return 0;
       watchdog.fed();
