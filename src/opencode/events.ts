@@ -204,6 +204,7 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
       const sessionID = stringOf(p.sessionID);
       if (!sessionID) return;
       state.idles.set(sessionID, { value: true, ...stamp });
+      state.toldIdle(sessionID, { at: stamp.at ?? Date.now(), ends: stamp.asOf });
     },
   },
   "session.diff": sessionListEntry("diff", "diffs"),

@@ -7,7 +7,10 @@ export interface Stamp {
   at?: number;
   /** The reconciler set it, not upstream's stream. */
   corrected?: boolean;
-  /** A correction's word is as of this moment (upstream's clock), earlier than `at`. */
+  /**
+   * A correction's word is as of this moment (upstream's clock), earlier than `at`; for a
+   * `session.idle`, when the answer whose turn it ends completed.
+   */
   asOf?: number;
 }
 
@@ -38,6 +41,11 @@ export interface InstanceView {
   readonly statuses: ReadonlyMap<string, Tracked<SessionStatus>>;
   /** Each session's last `session.idle`: told apart from its status, which a stream may carry without it. */
   readonly idles: ReadonlyMap<string, Tracked<true>>;
+  /**
+   * The session's recent `session.idle`s as clients were told them, oldest first: the ledger
+   * of turn ends told, which the reconciler matches with the turns REST shows.
+   */
+  idlesTold(sessionID: string): readonly IdleTold[];
   readonly messages: ReadonlyMap<string, SessionMessages>;
   readonly permissions: ReadonlyMap<string, Tracked<PendingRequest>>;
   readonly questions: ReadonlyMap<string, Tracked<PendingRequest>>;
@@ -72,8 +80,18 @@ export interface InstanceView {
   toolPartOf(request: PendingRequest): Part | undefined;
 }
 
+/** A `session.idle` clients were told. */
+export interface IdleTold {
+  /** When (this machine's clock, as upstream's own times are). */
+  at: number;
+  /** The end of which turn, when a correction told it: when the turn's answer completed (upstream's clock). */
+  ends?: number | undefined;
+}
+
 /** Sessions whose messages are kept per instance: the recently active ones. */
 const SESSIONS_WITH_MESSAGES = 64;
+/** Turn ends kept per session: more than a read's window of messages holds turns. */
+const IDLES_KEPT = 32;
 
 /** The state of one instance (one directory) as clients were told it. Changed by the mirror only. */
 export class InstanceState implements InstanceView {
@@ -96,6 +114,8 @@ export class InstanceState implements InstanceView {
   readonly announcedSessions = new Set<string>();
   /** See `messagesLetGoUntil`. */
   private readonly letGoUntil = new Map<string, number>();
+  /** See `idlesTold`. */
+  private readonly idleLedger = new Map<string, IdleTold[]>();
 
   announced(sessionID: string): boolean {
     return this.announcedSessions.has(sessionID);
@@ -115,6 +135,21 @@ export class InstanceState implements InstanceView {
       if (status.value && status.value.type !== "idle") out.push(sessionID);
     }
     return out;
+  }
+
+  idlesTold(sessionID: string): readonly IdleTold[] {
+    return this.idleLedger.get(sessionID) ?? [];
+  }
+
+  /** A `session.idle` clients were told, into the session's ledger. */
+  toldIdle(sessionID: string, idle: IdleTold): void {
+    let ledger = this.idleLedger.get(sessionID);
+    if (!ledger) {
+      ledger = [];
+      this.idleLedger.set(sessionID, ledger);
+    }
+    ledger.push(idle);
+    if (ledger.length > IDLES_KEPT) ledger.shift();
   }
 
   messagesLetGoUntil(sessionID: string): number {
@@ -170,6 +205,7 @@ export class InstanceState implements InstanceView {
     this.announcedSessions.delete(sessionID);
     this.statuses.delete(sessionID);
     this.idles.delete(sessionID);
+    this.idleLedger.delete(sessionID);
     this.busyAt.delete(sessionID);
     this.idleStatusAt.delete(sessionID);
     this.messages.delete(sessionID);

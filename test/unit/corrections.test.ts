@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { EventPayload } from "../../src/hub/update.js";
 import { Mirror } from "../../src/opencode/mirror.js";
 import type { MessageWithParts, Part } from "../../src/opencode/state.js";
-import { correctionsFor, type Snapshot } from "../../src/sources/reconciler/corrections.js";
+import { type Corrections, correctionsFor, type Snapshot } from "../../src/sources/reconciler/corrections.js";
 import { questionsSeenUntil } from "../../src/sources/reconciler/turns.js";
 
 const DIR = "/work/project";
@@ -13,6 +13,25 @@ let seq: number;
 /** Events as the stream tells them, applied the way the sink does, `at` a moment after `time`. */
 function told(type: string, properties: Record<string, unknown>, at: number) {
   mirror.apply({ directory: DIR, payload: { id: `evt_${++seq}`, type, properties }, seq }, at);
+}
+/** Corrections applied as the reconciler publishes them: each `session.idle` with the end of the turn it tells. */
+function toldCorrections({ events, turnEnds }: Corrections, at: number) {
+  for (const payload of events)
+    mirror.apply(
+      {
+        directory: DIR,
+        payload: { ...payload, id: `evt_${++seq}` },
+        seq,
+        origin: "reconciler",
+        asOf: turnEnds.get(payload),
+      },
+      at,
+    );
+}
+/** A message and its parts, as the stream tells them. */
+function toldMessage(message: MessageWithParts | undefined, at: number) {
+  told("message.updated", { sessionID: SID, info: message?.info }, at);
+  for (const part of message?.parts ?? []) told("message.part.updated", { sessionID: SID, part }, at);
 }
 const state = () => mirror.instance(DIR);
 const said = (events: EventPayload[]) =>
@@ -213,8 +232,7 @@ describe("correctionsFor", () => {
       firstTurnTold();
       const snapshot = read(both());
       snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
-      for (const payload of correctionsFor(state(), snapshot).events)
-        told(payload.type, payload.properties as Record<string, unknown>, 2_100);
+      toldCorrections(correctionsFor(state(), snapshot), 2_100);
       const again = read(both());
       again.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
       expect(correctionsFor(state(), again).events).toEqual([]);
@@ -344,6 +362,57 @@ describe("correctionsFor", () => {
         const events = said(correctionsFor(state(), snapshot).events);
         expect(events).not.toContain("session.idle");
         expect(events).toContain("message.updated user");
+      });
+    });
+
+    describe("turns back to back behind a lossy stream that carried a later turn's end and lost the ones before (issue 21, row 18)", () => {
+      const turns = [1_000, 2_000, 3_000, 4_000];
+      /** Every question, busy and answer carried; the ends of the first three lost, the last one's carried (when `lastEnded`). */
+      function toldAllButEarlierEnds(lastEnded: boolean): void {
+        for (const created of turns) {
+          const [user, answer] = turn(created);
+          toldMessage(user, created + 1);
+          told("session.status", { sessionID: SID, status: { type: "busy" } }, created + 2);
+          if (created === 4_000 && !lastEnded) return;
+          toldMessage(answer, created + 6);
+        }
+        told("session.status", { sessionID: SID, status: { type: "idle" } }, 4_007);
+        told("session.idle", { sessionID: SID }, 4_007);
+      }
+      const idles = (events: string[]) => events.filter((type) => type === "session.idle");
+
+      it("tells each lost end, its session.idle alone, and leaves the statuses as they are", () => {
+        toldAllButEarlierEnds(true);
+        const corrections = correctionsFor(state(), read(turns.flatMap(turn)));
+        expect(said(corrections.events)).toEqual(["session.idle", "session.idle", "session.idle"]);
+        toldCorrections(corrections, 4_500);
+        expect(correctionsFor(state(), read(turns.flatMap(turn))).events).toEqual([]);
+      });
+
+      it("tells them while the last turn is still under way", () => {
+        toldAllButEarlierEnds(false);
+        const [user4, answer4] = turn(4_000);
+        const underway = { ...answer4, info: { ...answer4?.info, time: { created: 4_001 } } };
+        const snapshot = read([...turns.slice(0, 3).flatMap(turn), user4, underway] as MessageWithParts[]);
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        expect(idles(said(correctionsFor(state(), snapshot).events))).toHaveLength(3);
+      });
+
+      it("a stream's end that came after the next turn's first step completed is its own turn's, not the step's", () => {
+        const [user1, answer1] = turn(1_000);
+        const [user2, answer2] = turn(2_000);
+        const step = { ...answer2, info: { ...answer2?.info, finish: "tool-calls" } } as MessageWithParts;
+        toldMessage(user1, 1_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+        toldMessage(answer1, 1_006);
+        toldMessage(user2, 2_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 2_002);
+        toldMessage(step, 2_006);
+        told("session.idle", { sessionID: SID }, 2_010); // turn 1's, late
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 2_011);
+        const snapshot = read([...turn(1_000), user2, step] as MessageWithParts[]);
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        expect(correctionsFor(state(), snapshot).events).toEqual([]);
       });
     });
 

@@ -18,7 +18,16 @@ import {
   idleEvents,
 } from "./diff.js";
 import { permissionReplied, questionSettled, type Settle } from "./settle.js";
-import { answeredBefore, endsLostBefore, oldestFirst, turnsBegun, withTurnEnds } from "./turns.js";
+import {
+  answeredBefore,
+  endsUntold,
+  lastAnswer,
+  oldestFirst,
+  TurnEnds,
+  turnFinished,
+  turnsBegun,
+  withTurnEnds,
+} from "./turns.js";
 
 /**
  * What one read of an instance found upstream. Each piece carries `since`: the hub's
@@ -47,6 +56,8 @@ export interface Snapshot {
 export interface Corrections {
   /** In the order upstream would have sent them. */
   events: EventPayload[];
+  /** Of the `session.idle`s among them, when the answer of the turn each ends completed (upstream's clock). */
+  turnEnds: ReadonlyMap<EventPayload, number>;
   /** What was there before the shim looked: taken in silently. */
   history: History;
 }
@@ -62,6 +73,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   const events: EventPayload[] = [];
   const historyMessages: NonNullable<History["messages"]> = [];
   const history: History = { messages: historyMessages };
+  const turnEnds = new TurnEnds();
   if (snapshot.sessions) {
     const { list, complete, since } = snapshot.sessions;
     events.push(...diffSessions(state, { sessions: list, complete }, since));
@@ -88,6 +100,8 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     let boundaries: string[] = [];
     /** The first end's idle status was told, its session.idle lost. */
     let idleStatusTold = false;
+    /** Each end its `session.idle` alone: the statuses clients were told are right already. */
+    let endsAlone = false;
     // Busy as clients were told, though its turn's session.idle was told since (a stream that lost the idle status).
     const busyOfEndedTurn = state.activeSessions().includes(sessionID) && !state.turnOpen(sessionID);
     if ((!state.activeSessions().includes(sessionID) || busyOfEndedTurn) && begun.length > 0) {
@@ -99,25 +113,34 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
       turnsSeenWhole.push(sessionID);
       opened.add(sessionID);
       boundaries = begun.slice(1);
-    } else if (state.turnOpen(sessionID) && !stillMoving(state, snapshot, sessionID)) {
-      // The turn clients were told busy for ended, and others began, between two reads (two
-      // short turns back to back): upstream's status read busy both times; or a lossy stream
-      // lost a turn's end and the next question but carried the next busy. Not while the stream
-      // is still telling the session's messages: it may carry those ends itself.
-      boundaries = oldestFirst(read, [...begun, ...endsLostBefore(state, read)]);
-      idleStatusTold = state.idleStatusUnpaired(sessionID);
-      if (boundaries.length > 0) {
-        opened.add(sessionID);
-        // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
-        if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
+    } else if (!stillMoving(state, snapshot, sessionID)) {
+      // Turn ends clients were never told of, though REST shows them: the turn clients were
+      // told busy for ended and others began between two reads (two short turns back to back:
+      // upstream's status read busy both times), or a lossy stream lost a turn's end (and
+      // maybe the next question) while it carried the next busy, or a later turn's end. Not
+      // while the stream is still telling the session's messages: it may carry those ends itself.
+      const untold = endsUntold(state, read);
+      if (state.turnOpen(sessionID)) {
+        boundaries = oldestFirst(read, [...begun, ...untold]);
+        idleStatusTold = state.idleStatusUnpaired(sessionID);
+        if (boundaries.length > 0) {
+          opened.add(sessionID);
+          // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
+          if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
+        }
+      } else {
+        // The last turn's end was told (a later turn's, by a stream that lost the ones before): the lost ends alone.
+        boundaries = untold;
+        endsAlone = true;
       }
     }
     events.push(
       ...withTurnEnds(
-        sessionID,
+        read,
         diff.events,
         boundaries.filter((id) => answeredBefore(read, id)),
-        idleStatusTold,
+        turnEnds,
+        { idleStatusTold, endsAlone },
       ),
     );
   }
@@ -155,15 +178,19 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     if (stillMoving(state, snapshot, sessionID)) continue;
     // Its session.idle told already (a stream that lost the idle status before it): the status alone.
     const ended = !state.turnOpen(sessionID) && !opened.has(sessionID);
-    events.push(...(ended ? idleEvents(sessionID).slice(0, 1) : idleEvents(sessionID)));
+    events.push(
+      ...(ended
+        ? idleEvents(sessionID).slice(0, 1)
+        : turnEnds.whole(sessionID, lastEnd(snapshot, sessionID))),
+    );
   }
   if (snapshot.statuses) {
     // Told idle, but never its session.idle (a stream that carried the one and lost the other).
     for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since))
       if (!wentIdle.includes(sessionID) && !stillMoving(state, snapshot, sessionID))
-        events.push(event("session.idle", { sessionID }));
+        events.push(turnEnds.told(sessionID, lastEnd(snapshot, sessionID)));
   }
-  return { events, history };
+  return { events, history, turnEnds: turnEnds.completedAt };
 }
 
 /** Sessions idle upstream and for clients, whose turn's `session.idle` clients were never told. */
@@ -176,6 +203,12 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
   return owed;
 }
 
+/** When the answer of the session's last turn completed, as the snapshot shows it. */
+function lastEnd(snapshot: Snapshot, sessionID: string): number | undefined {
+  const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
+  return read ? lastAnswer(read.messages)?.time.completed : undefined;
+}
+
 /**
  * Whether clients were told of the session's messages after its messages were read (the
  * stream is still delivering them, a backlog of deltas say): then the turn's end is not
@@ -184,13 +217,6 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
 function stillMoving(state: InstanceView, snapshot: Snapshot, sessionID: string): boolean {
   const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
   return read !== undefined && (state.messages.get(sessionID)?.lastChange ?? 0) > read.since;
-}
-
-/** A turn is over when the newest message is an assistant's answer that completed. */
-export function turnFinished(messages: MessageWithParts[]): boolean {
-  let newest: MessageWithParts["info"] | undefined;
-  for (const { info } of messages) if (!newest || info.time.created >= newest.time.created) newest = info;
-  return newest?.role === "assistant" && newest.time.completed !== undefined;
 }
 
 /** The tool call a request belongs to, as this snapshot shows it (newer than the mirror's). */

@@ -6,10 +6,10 @@ import type { History, MirrorView } from "../../opencode/mirror.js";
 import type { Sink } from "../../opencode/sink.js";
 import { type MessageWithParts, toolInFlight } from "../../opencode/state.js";
 import type { Upstream } from "../../upstream/upstream.js";
-import { correctionsFor, type Snapshot, turnFinished } from "./corrections.js";
+import { correctionsFor, type Snapshot } from "./corrections.js";
 import { type Audience, lastFollowed } from "./following.js";
 import { RestReader } from "./rest-reader.js";
-import { questionsSeenUntil } from "./turns.js";
+import { questionsSeenUntil, turnFinished } from "./turns.js";
 
 /**
  * How a read's corrections go out: `feed` — the reconciler feeds clients, at once; `check` —
@@ -421,7 +421,7 @@ export class InstanceReconciler {
           project,
           payload,
           origin: "reconciler",
-          asOf: statusAsOf(snapshot, payload),
+          asOf: corrections.turnEnds.get(payload) ?? statusAsOf(snapshot, payload),
         }) === "new",
     );
     if (published.length > 0) this.ctx.corrected(this.directory, published, kind);

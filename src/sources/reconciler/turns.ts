@@ -1,7 +1,7 @@
 import type { EventPayload } from "../../hub/update.js";
 import type { InstanceView } from "../../opencode/instance-state.js";
 import type { MessageWithParts } from "../../opencode/state.js";
-import { event, idleEvents } from "./diff.js";
+import { event } from "./diff.js";
 
 /** A read of one session's newest messages, as a snapshot holds it. */
 export interface SessionRead {
@@ -47,23 +47,56 @@ export function questionsSeenUntil(read: SessionRead): number | undefined {
 }
 
 /**
- * Questions after an answer that completed later than the last `session.idle` clients were
- * told (upstream publishes a turn's end after its answer completes): that answer's turn
- * ended unsaid — a lossy stream lost its end (and maybe its busy, or the next question)
- * while it carried the next busy, which opencode says several times a turn. Not those from
- * before the shim looked. Oldest first.
+ * The questions before which a turn ended that clients were never told of, oldest first:
+ * each turn's end in the read (the answer before a question, or the newest answer when it
+ * is a final one) is matched with a `session.idle` clients were told after it completed,
+ * the newest end first, so that what is left over is what was lost — by a lossy stream
+ * that carried a later turn's end and lost earlier ones, say. Not those from before the
+ * shim looked (they may still take up an idle told for them).
  */
-export function endsLostBefore(state: InstanceView, read: SessionRead): string[] {
-  const lastIdle = state.idles.get(read.sessionID)?.at ?? 0;
-  return read.messages
-    .map(({ info }) => info)
-    .filter((info) => {
-      if (info.role !== "user" || fromHistory(state, read, info)) return false;
-      const completed = answerBefore(read, info.id)?.time.completed;
-      return completed !== undefined && completed > lastIdle;
-    })
+export function endsUntold(state: InstanceView, read: SessionRead): string[] {
+  const ends: Array<{ completed: number; question?: MessageWithParts["info"] }> = [];
+  for (const { info } of read.messages) {
+    if (info.role !== "user") continue;
+    const completed = answerBefore(read, info.id)?.time.completed;
+    if (completed !== undefined) ends.push({ completed, question: info });
+  }
+  const last = lastAnswer(read.messages);
+  if (last?.time.completed !== undefined && !continues(last)) ends.push({ completed: last.time.completed });
+  ends.sort((a, b) => b.completed - a.completed);
+  const told = new Set<number>();
+  const ledger = state.idlesTold(read.sessionID);
+  for (const idle of ledger) {
+    const index = ends.findIndex((end, i) => end.completed === idle.ends && !told.has(i));
+    if (index !== -1) told.add(index);
+  }
+  for (const idle of ledger) {
+    if (idle.ends !== undefined) continue;
+    const index = ends.findIndex((end, i) => end.completed <= idle.at && !told.has(i));
+    if (index !== -1) told.add(index);
+  }
+  return ends
+    .filter((end, i) => !told.has(i) && end.question && !fromHistory(state, read, end.question))
+    .map((end) => end.question as MessageWithParts["info"])
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
+}
+
+/** An answer after which opencode's loop goes on (it called tools): a step of its turn, not the turn's end. */
+function continues(answer: MessageWithParts["info"]): boolean {
+  return answer.finish === "tool-calls" || answer.finish === "unknown";
+}
+
+/** The newest message, when it is an assistant's answer that completed: the turn is over, or between two steps. */
+export function lastAnswer(messages: MessageWithParts[]): MessageWithParts["info"] | undefined {
+  let newest: MessageWithParts["info"] | undefined;
+  for (const { info } of messages) if (!newest || info.time.created >= newest.time.created) newest = info;
+  return newest?.role === "assistant" && newest.time.completed !== undefined ? newest : undefined;
+}
+
+/** A turn is over when the newest message is an assistant's answer that completed. */
+export function turnFinished(messages: MessageWithParts[]): boolean {
+  return lastAnswer(messages) !== undefined;
 }
 
 /** Whether a message was there before the shim looked: taken in as history, or older than the read's history. */
@@ -101,24 +134,55 @@ function answerBefore(read: SessionRead, messageID: string): MessageWithParts["i
 /**
  * A session's message events with the end of a turn before each of `questions` (the next
  * turns' user messages), where upstream has them: the turn's last words, idle and
- * `session.idle`, then busy, then the next question and what followed. With
- * `idleStatusTold`, the first end's idle status was told already (clients were told an idle
- * status without its `session.idle`): that end is its `session.idle` alone.
+ * `session.idle`, then busy, then the next question and what followed. A question clients
+ * were told already (not among `events`) gets its `session.idle` alone, last: what
+ * clients were told of its turn's status stands. With `idleStatusTold`, the first end's
+ * idle status was told already (clients were told an idle status without its
+ * `session.idle`): that end is its `session.idle` alone; with `endsAlone`, every end is.
  */
 export function withTurnEnds(
-  sessionID: string,
+  read: SessionRead,
   events: EventPayload[],
   questions: string[],
-  idleStatusTold = false,
+  turnEnds: TurnEnds,
+  { idleStatusTold = false, endsAlone = false }: { idleStatusTold?: boolean; endsAlone?: boolean } = {},
 ): EventPayload[] {
   if (questions.length === 0) return events;
+  const { sessionID } = read;
   const out = [...events];
   for (const [index, messageID] of questions.entries()) {
     const at = out.findIndex((payload) => concerns(payload, messageID));
-    const end = index === 0 && idleStatusTold ? idleEvents(sessionID).slice(1) : idleEvents(sessionID);
-    out.splice(at === -1 ? out.length : at, 0, ...end, busyEvent(sessionID));
+    const end = turnEnds.told(sessionID, answerBefore(read, messageID)?.time.completed);
+    if (at === -1 || endsAlone) out.splice(at === -1 ? out.length : at, 0, end);
+    else if (index === 0 && idleStatusTold) out.splice(at, 0, end, busyEvent(sessionID));
+    else out.splice(at, 0, idleStatus(sessionID), end, busyEvent(sessionID));
   }
   return out;
+}
+
+/**
+ * The `session.idle`s a set of corrections tells, each with the end of the turn it tells
+ * (when that turn's answer completed, upstream's clock): the ledger's record of which turn
+ * ended (see `endsUntold`).
+ */
+export class TurnEnds {
+  readonly completedAt = new Map<EventPayload, number>();
+
+  /** A `session.idle` that ends the turn whose answer completed at `completed`. */
+  told(sessionID: string, completed: number | undefined): EventPayload {
+    const payload = event("session.idle", { sessionID });
+    if (completed !== undefined) this.completedAt.set(payload, completed);
+    return payload;
+  }
+
+  /** The turn's end whole: idle status and `session.idle`. */
+  whole(sessionID: string, completed: number | undefined): EventPayload[] {
+    return [idleStatus(sessionID), this.told(sessionID, completed)];
+  }
+}
+
+function idleStatus(sessionID: string): EventPayload {
+  return event("session.status", { sessionID, status: { type: "idle" } });
 }
 
 function busyEvent(sessionID: string): EventPayload {
