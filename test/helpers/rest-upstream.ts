@@ -12,7 +12,8 @@ export interface RestUpstream {
   sessions: SessionInfo[];
   statuses: Record<string, SessionStatus>;
   messages: Map<string, MessageWithParts[]>;
-  requests: Array<{ path: string; at: number }>;
+  /** Each request: its path, its `limit` (0 when none) and when it came. */
+  requests: Array<{ path: string; limit: number; at: number }>;
   /** Requests for the session list (each read of the instance makes one) since `from` (ms, performance.now()). */
   listReadsSince(from: number): number;
   close(): Promise<void>;
@@ -23,11 +24,15 @@ export async function startRestUpstream(): Promise<RestUpstream> {
     sessions: [] as SessionInfo[],
     statuses: {} as Record<string, SessionStatus>,
     messages: new Map<string, MessageWithParts[]>(),
-    requests: [] as Array<{ path: string; at: number }>,
+    requests: [] as Array<{ path: string; limit: number; at: number }>,
   };
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://upstream");
-    state.requests.push({ path: url.pathname, at: performance.now() });
+    state.requests.push({
+      path: url.pathname,
+      limit: Number(url.searchParams.get("limit") ?? 0),
+      at: performance.now(),
+    });
     const json = (body: unknown, status = 200) => {
       response.writeHead(status, { "content-type": "application/json" });
       response.end(JSON.stringify(body));

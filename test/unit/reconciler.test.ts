@@ -124,6 +124,44 @@ describe("the reconciler's cost follows the work", () => {
     expect(reconciler.feedsClients).toBe(true);
   });
 
+  it("reads a busy session narrow while it only writes its newest message, wide once a message clients never heard of shows", async () => {
+    const { rest, stream } = await setUp({});
+    const created = Date.now();
+    const [user, answer] = turn(created, "checking");
+    if (!user || !answer) throw new Error("no turn");
+    const step = (id: string, at: number, completed?: number): MessageWithParts => ({
+      info: {
+        ...answer.info,
+        id,
+        time: { created: at, completed },
+        finish: completed ? "tool-calls" : undefined,
+      },
+      parts: [{ ...(answer.parts[0] as Part), id: `prt_${id}`, messageID: id, time: { start: at } }],
+    });
+    rest.messages.set(SESSION, [
+      user,
+      step("msg_step1", created + 1, created + 2),
+      step("msg_step2", created + 3),
+    ]);
+    rest.statuses[SESSION] = { type: "busy" };
+    rest.sessions[0] = session(created);
+    const toldOf = (id: string) =>
+      stream.frames().some((frame) => (frame.json.properties as { info?: { id?: string } }).info?.id === id);
+    await eventually(() => toldOf("msg_step2"), 5000, "the running step told");
+    const messageReads = (from: number) =>
+      rest.requests.filter((request) => request.path.endsWith("/message") && request.at >= from);
+
+    const quiet = performance.now();
+    await sleep(500); // a measurement window: the turn writes nothing new
+    expect(messageReads(quiet).length).toBeGreaterThanOrEqual(3);
+    expect(messageReads(quiet).every((request) => request.limit === 1)).toBe(true);
+
+    const next = performance.now();
+    rest.messages.get(SESSION)?.push(step("msg_step3", created + 4));
+    await eventually(() => toldOf("msg_step3"), 5000, "the next step told");
+    expect(messageReads(next).some((request) => request.limit === 10)).toBe(true);
+  });
+
   it("behind a trusted stream, reads a quiet instance once a second with one request", async () => {
     const { rest, reconciler } = await setUp({});
     reconciler.feedClients(false);

@@ -40,8 +40,14 @@ export interface ReconcilerContext {
   corrected(directory: string, events: EventPayload[], kind: ReadKind): void;
 }
 
-/** How many of a session's newest messages a read covers. */
+/** How many of a session's newest messages a wide read covers. */
 const MESSAGE_WINDOW = 10;
+/**
+ * How many a narrow read covers: the message a busy session is writing (a step of its turn).
+ * Agent sessions are big — each tool call keeps its output — so a wide read of a busy
+ * session costs opencode milliseconds of CPU, and a narrow one next to nothing.
+ */
+const NARROW_WINDOW = 1;
 /** Every this many reads, every session is listed (deletions show only then). */
 const COMPLETE_LIST_EVERY = 15;
 /** Feeding clients, on every this-many-th read (reads of every kind are counted), statuses, permissions and questions are read too, whatever else says. */
@@ -287,10 +293,15 @@ export class InstanceReconciler {
     if (kind === "catch-up" || fullRead || this.statusesTell(moved, busyKnown, publishesAtOnce, read)) {
       await this.readStatuses(snapshot);
     }
-    await this.readMessages(
-      snapshot,
-      new Set([...moved, ...busyKnown, ...Object.keys(snapshot.statuses?.value ?? {})]),
-    );
+    const sessions = new Set([...moved, ...busyKnown, ...Object.keys(snapshot.statuses?.value ?? {})]);
+    const statuses = snapshot.statuses?.value;
+    // Wide where something says more than the newest message may have changed: the session
+    // moved, its turn began or ended, or the stream was away.
+    const wide = (sessionID: string) =>
+      kind === "catch-up" ||
+      moved.has(sessionID) ||
+      (statuses !== undefined && sessionID in statuses !== busyKnown.includes(sessionID));
+    await this.readMessages(snapshot, sessions, wide);
     if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
     const inFlight = snapshot.messages.some(({ messages }) => hasToolInFlight(messages));
     const pending = [...this.state.permissions.values(), ...this.state.questions.values()].some(
@@ -321,23 +332,55 @@ export class InstanceReconciler {
     return new Map(list.map((info) => [info.id, info.time.updated]));
   }
 
-  /** Phase 3: the newest messages of every session that moved since the last look or is busy. */
-  private async readMessages(snapshot: Snapshot, sessions: Set<string>): Promise<void> {
+  /**
+   * Phase 3: the newest messages of every session that moved since the last look or is
+   * busy — wide where `wide` says, otherwise narrow, widened when the narrow window shows a
+   * gap (see `gapBefore`).
+   */
+  private async readMessages(
+    snapshot: Snapshot,
+    sessions: Set<string>,
+    wide: (sessionID: string) => boolean,
+  ): Promise<void> {
     const listed = new Set(snapshot.sessions?.list.map((info) => info.id));
     for (const sessionID of sessions) {
       if (!listed.has(sessionID) && !this.state.session(sessionID)) continue;
-      const since = this.ctx.mirror.lastSeq;
-      const askedAt = Date.now();
-      const messages = await this.reader.messages(sessionID, MESSAGE_WINDOW);
-      if (!messages) continue;
       // Of a session there at the baseline, messages up to its last read were there before: history;
       // so are those clients were told before the mirror let them go.
       const baseline = this.baselineSessions.has(sessionID) ? (this.lastRead.get(sessionID) ?? 0) : 0;
       const historyUntil = Math.max(baseline, this.state.messagesLetGoUntil(sessionID));
+      let window = wide(sessionID) ? MESSAGE_WINDOW : NARROW_WINDOW;
+      let since = this.ctx.mirror.lastSeq;
+      let askedAt = Date.now();
+      let messages = await this.reader.messages(sessionID, window);
+      if (messages && window < MESSAGE_WINDOW && this.gapBefore(sessionID, messages, window, historyUntil)) {
+        window = MESSAGE_WINDOW;
+        since = this.ctx.mirror.lastSeq;
+        askedAt = Date.now();
+        messages = await this.reader.messages(sessionID, window);
+      }
+      if (!messages) continue;
       // Fewer than asked for: all of them, so any known one missing was removed.
-      const complete = messages.length < MESSAGE_WINDOW;
+      const complete = messages.length < window;
       snapshot.messages.push({ sessionID, messages, complete, historyUntil, askedAt, since });
     }
+  }
+
+  /**
+   * Whether a narrow read may have missed something before its window: its oldest message
+   * is one clients were never told of (others may precede it), or a question (the end of the
+   * turn before it is the previous message).
+   */
+  private gapBefore(
+    sessionID: string,
+    messages: MessageWithParts[],
+    window: number,
+    historyUntil: number,
+  ): boolean {
+    if (messages.length < window) return false;
+    const oldest = messages[0]?.info;
+    if (!oldest || oldest.time.created <= historyUntil) return false;
+    return oldest.role === "user" || this.state.message(sessionID, oldest.id)?.info === undefined;
   }
 
   /**
