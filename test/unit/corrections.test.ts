@@ -398,6 +398,36 @@ describe("correctionsFor", () => {
         expect(idles(said(correctionsFor(state(), snapshot).events))).toHaveLength(3);
       });
 
+      it("tells the ends the stream went past while it still tells the next turn (issue 21, seed 7 at da3a2ac)", () => {
+        const [user1, answer1] = turn(1_000);
+        const [user2, answer2] = turn(2_000);
+        const [user3, answer3] = turn(3_000);
+        toldMessage(user1, 1_001);
+        told("session.status", { sessionID: SID, status: { type: "busy" } }, 1_002);
+        toldMessage(answer1, 1_006); // its end lost
+        toldMessage(user2, 2_001);
+        toldMessage(answer2, 2_006); // its end lost, and turn 3's question
+        const underway = {
+          ...answer3,
+          info: { ...answer3?.info, time: { created: 3_001 } },
+        } as MessageWithParts;
+        const snapshot = read([...turn(1_000), ...turn(2_000), user3, underway] as MessageWithParts[]);
+        snapshot.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        // The stream goes on with turn 3's answer after the read: it is still telling the session.
+        told("message.part.updated", { sessionID: SID, part: underway.parts[0] }, 3_100);
+        const events = said(correctionsFor(state(), snapshot).events);
+        expect(idles(events)).toHaveLength(2);
+        expect(idles(events)).toHaveLength(2);
+        // Turn 1's end (its question told) alone, then turn 2's whole before turn 3's question.
+        expect(events.slice(0, 5)).toEqual([
+          "session.idle",
+          "session.status idle",
+          "session.idle",
+          "session.status busy",
+          "message.updated user",
+        ]);
+      });
+
       it("a stream's end that came after the next turn's first step completed is its own turn's, not the step's", () => {
         const [user1, answer1] = turn(1_000);
         const [user2, answer2] = turn(2_000);

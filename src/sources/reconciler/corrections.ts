@@ -113,15 +113,17 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
       turnsSeenWhole.push(sessionID);
       opened.add(sessionID);
       boundaries = begun.slice(1);
-    } else if (!stillMoving(state, snapshot, sessionID)) {
+    } else {
       // Turn ends clients were never told of, though REST shows them: the turn clients were
       // told busy for ended and others began between two reads (two short turns back to back:
       // upstream's status read busy both times), or a lossy stream lost a turn's end (and
-      // maybe the next question) while it carried the next busy, or a later turn's end. Not
-      // while the stream is still telling the session's messages: it may carry those ends itself.
-      const untold = endsUntold(state, read);
+      // maybe the next question) while it carried the next busy, or a later turn's end. While
+      // the stream is still telling the session's messages it may carry those ends itself —
+      // but not one before a question it has gone past.
+      const moving = stillMoving(state, snapshot, sessionID);
+      const untold = endsUntold(state, read).filter((id) => !moving || streamWentPast(state, read, id));
       if (state.turnOpen(sessionID)) {
-        boundaries = oldestFirst(read, [...begun, ...untold]);
+        boundaries = oldestFirst(read, moving ? untold : [...begun, ...untold]);
         idleStatusTold = state.idleStatusUnpaired(sessionID);
         if (boundaries.length > 0) {
           opened.add(sessionID);
@@ -201,6 +203,24 @@ function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, 
     if (state.turnOpen(sessionID)) owed.push(sessionID);
   }
   return owed;
+}
+
+/**
+ * Whether upstream's stream told clients of the question `messageID`, or of a message after
+ * it: an in-order stream that went past a question would have carried the end of the turn
+ * before it, had it not lost it.
+ */
+function streamWentPast(state: InstanceView, read: Snapshot["messages"][number], messageID: string): boolean {
+  const question = read.messages.find(({ info }) => info.id === messageID)?.info;
+  if (!question) return false;
+  return read.messages.some(({ info }) => {
+    if (info.time.created < question.time.created) return false;
+    const told = state.message(read.sessionID, info.id);
+    if (!told) return false;
+    if (told.info && told.info.corrected !== true) return true;
+    for (const part of told.parts.values()) if (part.corrected !== true) return true;
+    return false;
+  });
 }
 
 /** When the answer of the session's last turn completed, as the snapshot shows it. */

@@ -135,8 +135,8 @@ function answerBefore(read: SessionRead, messageID: string): MessageWithParts["i
  * A session's message events with the end of a turn before each of `questions` (the next
  * turns' user messages), where upstream has them: the turn's last words, idle and
  * `session.idle`, then busy, then the next question and what followed. A question clients
- * were told already (not among `events`) gets its `session.idle` alone, last: what
- * clients were told of its turn's status stands. With `idleStatusTold`, the first end's
+ * were told already (not among `events`) gets its `session.idle` alone, before anything
+ * said of later messages: what clients were told of its turn's status stands. With `idleStatusTold`, the first end's
  * idle status was told already (clients were told an idle status without its
  * `session.idle`): that end is its `session.idle` alone; with `endsAlone`, every end is.
  */
@@ -149,11 +149,16 @@ export function withTurnEnds(
 ): EventPayload[] {
   if (questions.length === 0) return events;
   const { sessionID } = read;
+  const created = new Map(read.messages.map(({ info }) => [info.id, info.time.created]));
   const out = [...events];
   for (const [index, messageID] of questions.entries()) {
-    const at = out.findIndex((payload) => concerns(payload, messageID));
+    const asked = created.get(messageID) ?? Number.POSITIVE_INFINITY;
+    // Before what is said of the question or of anything after it.
+    const found = out.findIndex((payload) => (created.get(messageOf(payload) ?? "") ?? -1) >= asked);
+    const at = found === -1 ? out.length : found;
     const end = turnEnds.told(sessionID, answerBefore(read, messageID)?.time.completed);
-    if (at === -1 || endsAlone) out.splice(at === -1 ? out.length : at, 0, end);
+    const questionTold = !out.some((payload) => messageOf(payload) === messageID);
+    if (questionTold || endsAlone) out.splice(at, 0, end);
     else if (index === 0 && idleStatusTold) out.splice(at, 0, end, busyEvent(sessionID));
     else out.splice(at, 0, idleStatus(sessionID), end, busyEvent(sessionID));
   }
@@ -189,11 +194,12 @@ function busyEvent(sessionID: string): EventPayload {
   return event("session.status", { sessionID, status: { type: "busy" } });
 }
 
-function concerns(payload: EventPayload, messageID: string): boolean {
+/** The message an event is about, if any. */
+function messageOf(payload: EventPayload): string | undefined {
   const p = payload.properties as {
     info?: { id?: string };
     part?: { messageID?: string };
     messageID?: string;
   };
-  return (p.info?.id ?? p.part?.messageID ?? p.messageID) === messageID;
+  return p.info?.id ?? p.part?.messageID ?? p.messageID;
 }
