@@ -160,6 +160,13 @@ describe("diffStatuses", () => {
     apply([event("session.status", { sessionID: "ses_a", status: { type: "busy" } })]);
     expect(diffStatuses(state(), {}, since).becameIdle).toEqual([]);
   });
+
+  it("does not call a session busy whose turn's session.idle clients were told after the snapshot was asked for (issue 21, seed 42)", () => {
+    const since = seq;
+    apply([event("session.idle", { sessionID: "ses_a" })]);
+    expect(diffStatuses(state(), { ses_a: { type: "busy" } }, since).events).toEqual([]);
+    expect(diffStatuses(state(), { ses_a: { type: "busy" } }, seq).events).toHaveLength(1);
+  });
 });
 
 describe("diffMessages", () => {

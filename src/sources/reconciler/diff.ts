@@ -83,6 +83,8 @@ export function diffStatuses(
   for (const [sessionID, status] of Object.entries(statuses)) {
     const tracked = state.statuses.get(sessionID);
     if (newerThanSnapshot(tracked, since)) continue;
+    // A turn's end told since the read: its busy is older news (a read waits its grace behind a trusted stream).
+    if (status.type !== "idle" && newerThanSnapshot(state.idles.get(sessionID), since)) continue;
     if (!sameJson(tracked?.value ?? { type: "idle" }, status)) {
       events.push(event("session.status", { sessionID, status }));
     }
