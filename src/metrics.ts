@@ -10,8 +10,8 @@ export type Feeder = "stream" | "reconciler";
 /**
  * What the sink made of an event: `new` (numbered and queued for clients), or dropped — a
  * `duplicate` (its id, or the same news, told already), `stale` (older than, or the same
- * as, what a correction told), or `held` back (the stream's copy of what the reconciler
- * rebuilds, while the reconciler feeds clients).
+ * as, what a correction told), or `held` back (while the reconciler feeds clients, a delta
+ * of a part clients were never told of).
  */
 export type Admission = "new" | "duplicate" | "stale" | "held";
 

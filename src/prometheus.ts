@@ -43,7 +43,7 @@ export class PrometheusMetrics implements Metrics {
     this.eventsOut = counter("opencode_shim_events_out_total", "Event frames written to clients");
     this.dropped = counter(
       "opencode_shim_events_dropped_total",
-      "Events the sink dropped: a duplicate (its id or its news told already), stale (what a correction told, or older), or held back (upstream's copy of what the reconciler rebuilds, while the reconciler feeds clients)",
+      "Events the sink dropped: a duplicate (its id or its news told already), stale (what a correction told, or older), or held back (while the reconciler feeds clients, a delta of a part clients were never told of)",
       ["reason"],
     );
     this.subscribers = gauge(

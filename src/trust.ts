@@ -24,7 +24,7 @@ export const CARRIED_KEPT_MS = 10_000;
 /** A lying stream must go this long without a miss, carrying what REST showed, to be trusted again… */
 export const HOLD_MS = 10_000;
 /** …a while that doubles each time it lies again soon after it was trusted, up to this… */
-export const MAX_HOLD_MS = 300_000;
+export const MAX_HOLD_MS = 60_000;
 /** …and carry this many of the changes REST showed meanwhile: a lossy stream's lucky streak is no proof. */
 export const CARRIED_TO_TRUST = 20;
 /** How many misses within `MISS_WINDOW_MS` make the stream a liar (one: a miss is a state not carried for seconds). */

@@ -17,7 +17,7 @@ import { partStanding, storedPart } from "./state.js";
 type Properties = Record<string, unknown>;
 
 export interface EventKind {
-  /** REST shows what it tells, so the reconciler can rebuild it: while the reconciler feeds clients, the stream's copy is held back. */
+  /** REST shows what it tells, so the reconciler can rebuild it: while the reconciler feeds clients, the stream's copy goes out only where it tells more than a correction did. */
   readonly rebuilt: boolean;
   /**
    * A session's status: said in the same words turn after turn, so its state key tells

@@ -39,15 +39,18 @@ export interface StreamStanding {
   readonly feeder: Feeder;
   /** Whether the stream has yet to carry what a correction told of the session: its word on the session's status is older. */
   behindOn(sessionID: string): boolean;
+  /** The stream told of something clients were never told of (a delta of an unknown part): a read of the instance should tell it. */
+  unknownTold?(directory: string): void;
 }
 
 const TRUSTED_STREAM: StreamStanding = { feeder: "stream", behindOn: () => false };
 
 /**
  * The sink in front of the hub, where every event is admitted or dropped, once, with what
- * the event table says of its type: held back while the reconciler feeds clients what it
- * rebuilds; stale when it only says again, or says older, what a correction told; a
- * duplicate when its news was told already. A session's first update gets the
+ * the event table says of its type: stale when it only says again, or says older, what a
+ * correction told (a short while ago behind a trusted stream; ever, while the reconciler
+ * feeds clients); held back when it is a delta of a part clients never heard of while the
+ * reconciler feeds them; a duplicate when its news was told already. A session's first update gets the
  * `session.created` nobody sent. The hub then numbers and delivers the event, and the
  * mirror takes it in.
  */
@@ -98,9 +101,29 @@ export class OpencodeSink implements Sink {
       return this.disposals.repeats(directory, this.now()) ? "duplicate" : undefined;
     const kind = eventKind(payload.type);
     if (!kind || (envelope.origin ?? "stream") !== "stream") return undefined;
-    if (kind.rebuilt && this.standing.feeder === "reconciler") return "held";
     if (kind.status && this.standing.behindOn(sessionOf(payload) ?? "")) return "stale";
-    return this.saidByCorrection(kind, envelope) ? "stale" : undefined;
+    if (kind.rebuilt && this.standing.feeder === "reconciler") return this.merged(kind, envelope);
+    return this.saidByCorrection(kind, envelope, STALE_AFTER_CORRECTION_MS) ? "stale" : undefined;
+  }
+
+  /**
+   * While the reconciler feeds clients, what the stream still carries goes out as it comes
+   * — text deltas word by word — and the reconciler fills in only what it did not carry:
+   * merged, not switched off. Dropped: what only says again, or says older, what a
+   * correction told, however long ago (a lying stream may be late); a delta of a part
+   * clients were never told of (the stream lost the part): held, and a read is asked for,
+   * which tells the part whole.
+   */
+  private merged(kind: EventKind, envelope: Envelope): "stale" | "held" | undefined {
+    if (this.saidByCorrection(kind, envelope, Number.POSITIVE_INFINITY)) return "stale";
+    if (
+      kind.perToken &&
+      kind.subject?.(this.mirror.instance(envelope.directory), propertiesOf(envelope.payload)) === undefined
+    ) {
+      this.standing.unknownTold?.(envelope.directory);
+      return "held";
+    }
+    return undefined;
   }
 
   /**
@@ -109,12 +132,12 @@ export class OpencodeSink implements Sink {
    * says further on is news; what the reconciler did not set passes, so an honest stream's
    * own repeats go out untouched.
    */
-  private saidByCorrection(kind: EventKind, envelope: Envelope): boolean {
+  private saidByCorrection(kind: EventKind, envelope: Envelope, withinMs: number): boolean {
     if (!kind.subject) return false;
     const view = this.mirror.instance(envelope.directory);
     const p = propertiesOf(envelope.payload);
     const told = kind.subject(view, p);
-    if (told?.corrected !== true || this.now() - (told.at ?? 0) >= STALE_AFTER_CORRECTION_MS) return false;
+    if (told?.corrected !== true || this.now() - (told.at ?? 0) >= withinMs) return false;
     return !kind.furtherThan?.(told.value, p, view);
   }
 

@@ -54,8 +54,8 @@ export interface SourceHealth {
  * checking behind it, or the reconciler alone, reading fast. The stream is the fast path
  * and REST the truth: the stream's judge weighs each of the reconciler's corrections
  * against what the stream carried, and the stream feeds clients only while it is live and
- * trusted. While the reconciler feeds them, the sink holds back the stream's copies of
- * what the reconciler rebuilds. In `auto` the reconciler also feeds clients while the
+ * trusted. While the reconciler feeds them, what the stream still carries goes out too, as
+ * far as it tells more than the reconciler did (the sink merges the two). In `auto` the reconciler also feeds clients while the
  * stream is down. Every change is logged once, counted, and told by `health`.
  */
 export class EventSources {
@@ -89,6 +89,10 @@ export class EventSources {
         for (const listener of this.releaseListeners) listener(directory);
       },
       onCorrections: (_directory, events, kind) => this.corrected(events, kind),
+      // Merged while the reconciler feeds clients, what the stream carries leaves it nothing to correct: REST confirming it is the evidence.
+      onCarried: (_directory, count) => {
+        if (this.streamLive && this.reconciler.feedsClients) this.judge.carried(count);
+      },
     });
     this.global =
       this.mode === "poll"
@@ -124,6 +128,7 @@ export class EventSources {
         return reconciler.feedsClients ? "reconciler" : "stream";
       },
       behindOn: (sessionID) => judge.behindOn(sessionID),
+      unknownTold: (directory) => reconciler.nudgeInstance(directory),
     });
   }
 

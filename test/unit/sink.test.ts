@@ -67,6 +67,60 @@ describe("the sink", () => {
     expect(metrics.from("reconciler")).toEqual({ "session.created": 1 });
   });
 
+  it("while the reconciler feeds clients, merges the stream: its deltas go out word by word, what a correction told is stale however long ago, a delta of an unknown part is held and asks for a read (issue 22)", () => {
+    const { sink, client, said, metrics, clock } = setUp();
+    const asked: string[] = [];
+    sink.judgedBy({
+      feeder: "reconciler",
+      behindOn: () => false,
+      unknownTold: (directory) => asked.push(directory),
+    });
+    const stream = client();
+    const part = (text: string, end?: number) => ({
+      id: "prt_1",
+      messageID: "msg_1",
+      sessionID: "ses_1",
+      type: "text",
+      text,
+      time: end === undefined ? { start: 1 } : { start: 1, end },
+    });
+    const delta = (text: string, partID = "prt_1") =>
+      envelope("message.part.delta", {
+        sessionID: "ses_1",
+        messageID: "msg_1",
+        partID,
+        field: "text",
+        delta: text,
+      });
+    // The reconciler told the part as REST had it, under way; the stream's deltas go on from there.
+    expect(
+      sink.publish(envelope("message.part.updated", { sessionID: "ses_1", part: part("") }, "reconciler")),
+    ).toBe("new");
+    expect(sink.publish(delta("Hello"))).toBe("new");
+    expect(sink.publish(delta(" there"))).toBe("new");
+    // A delta of a part nobody was told of: held, and a read asked for.
+    expect(sink.publish(delta("lost", "prt_2"))).toBe("held");
+    expect(asked).toEqual([DIR]);
+    // The part as it ended, told by the reconciler; the stream's copy a minute later is stale still.
+    expect(
+      sink.publish(
+        envelope("message.part.updated", { sessionID: "ses_1", part: part("Hello there", 2) }, "reconciler"),
+      ),
+    ).toBe("new");
+    clock.now += 60_000;
+    expect(
+      sink.publish(envelope("message.part.updated", { sessionID: "ses_1", part: part("Hello there", 2) })),
+    ).toBe("stale");
+    expect(sink.publish(delta("!"))).toBe("stale");
+    expect(said(stream)).toEqual([
+      "message.part.updated ses_1",
+      "message.part.delta ses_1",
+      "message.part.delta ses_1",
+      "message.part.updated ses_1",
+    ]);
+    expect(metrics.dropped).toMatchObject({ held: 1, stale: 2 });
+  });
+
   it("drops a late stream event about what a correction told — the same state, or an older one — and nothing else", () => {
     const { sink, client, said, metrics, clock } = setUp();
     const stream = client();

@@ -6,6 +6,7 @@ import type { History, MirrorView } from "../../opencode/mirror.js";
 import type { Sink } from "../../opencode/sink.js";
 import { type MessageWithParts, toolInFlight } from "../../opencode/state.js";
 import type { Upstream } from "../../upstream/upstream.js";
+import { carriedByStream } from "./carried.js";
 import { correctionsFor, type Snapshot } from "./corrections.js";
 import { type Audience, lastFollowed } from "./following.js";
 import { RestReader } from "./rest-reader.js";
@@ -38,6 +39,8 @@ export interface ReconcilerContext {
   requested(): void;
   /** What a read published. */
   corrected(directory: string, events: EventPayload[], kind: ReadKind): void;
+  /** How many changes a read showed that upstream's stream had told clients already (see `carriedByStream`). */
+  carried(directory: string, count: number): void;
 }
 
 /** How many of a session's newest messages a wide read covers. */
@@ -87,6 +90,8 @@ export class InstanceReconciler {
   private readonly baselineSessions = new Set<string>();
   /** When the shim began to follow the instance (upstream's clock is this machine's). */
   private readonly followedSince = Date.now();
+  /** What the stream told up to here (a hub sequence number) has been counted as carried. */
+  private carriedCountedUntil = 0;
 
   constructor(
     private readonly ctx: ReconcilerContext,
@@ -456,6 +461,10 @@ export class InstanceReconciler {
       corrections = correctionsFor(this.state, snapshot);
     }
     this.ctx.sink.takeInHistory(this.directory, corrections.history);
+    const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil);
+    for (const read of snapshot.messages)
+      this.carriedCountedUntil = Math.max(this.carriedCountedUntil, read.since);
+    if (carried > 0) this.ctx.carried(this.directory, carried);
     const project = this.state.project;
     const published = corrections.events.filter(
       (payload) =>

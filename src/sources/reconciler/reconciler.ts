@@ -42,6 +42,8 @@ export interface ReconcilerOptions {
   onRelease?: (directory: string) => void;
   /** Told what each read published. */
   onCorrections?: (directory: string, events: EventPayload[], kind: ReadKind) => void;
+  /** Told how many changes a read showed that upstream's stream had told clients already. */
+  onCarried?: (directory: string, count: number) => void;
 }
 
 /**
@@ -92,6 +94,7 @@ export class Reconciler {
       },
       requested: () => metrics.upstreamRead(),
       corrected: (directory, events, kind) => options.onCorrections?.(directory, events, kind),
+      carried: (directory, count) => options.onCarried?.(directory, count),
     };
   }
 
@@ -146,6 +149,11 @@ export class Reconciler {
       if (!known || this.context.mirror.instance(instance.directory).sessions.has(sessionID ?? ""))
         instance.nudge();
     }
+  }
+
+  /** A read of the instance soon, if it is followed. */
+  nudgeInstance(directory: string): void {
+    this.instances.get(directory)?.nudge();
   }
 
   /**
