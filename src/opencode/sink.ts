@@ -148,7 +148,7 @@ export class OpencodeSink implements Sink {
       this.mirror.instance(directory),
       propertiesOf(payload),
     );
-    if (owed && this.deliver({ ...envelope, origin: "reconciler", payload: owed }))
+    if (owed && this.deliver({ ...envelope, origin: "reconciler", payload: owed, asOf: undefined }))
       this.metrics.eventAdmitted("reconciler", owed.type, "new");
     return this.deliver(envelope) ? "new" : "duplicate";
   }

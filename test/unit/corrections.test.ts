@@ -428,6 +428,55 @@ describe("correctionsFor", () => {
         ]);
       });
 
+      it("counts every end once when a correction begins a turn clients never heard of after the stream lost two ends (issue 21, seed 7 at 188f837)", () => {
+        const message = (
+          id: string,
+          role: string,
+          created: number,
+          completed?: number,
+        ): MessageWithParts => ({
+          info: {
+            id,
+            sessionID: SID,
+            role,
+            time: { created, completed },
+            ...(completed ? { finish: "stop" } : {}),
+          },
+          parts: [],
+        });
+        const corrected = (type: string, properties: Record<string, unknown>, at: number) =>
+          mirror.apply(
+            { directory: DIR, payload: { id: `evt_${++seq}`, type, properties }, seq, origin: "reconciler" },
+            at,
+          );
+        const [qA, aA, qB, aB, qC, aC] = [
+          message("qA", "user", 1_000),
+          message("aA", "assistant", 1_001, 1_600),
+          message("qB", "user", 1_700),
+          message("aB", "assistant", 1_710, 1_900),
+          message("qC", "user", 2_200),
+          message("aC", "assistant", 2_210, 3_500),
+        ] as MessageWithParts[];
+        corrected("session.status", { sessionID: SID, status: { type: "busy" } }, 1_100);
+        corrected("message.updated", { sessionID: SID, info: qA?.info }, 1_100);
+        // The stream, lossy: A's idle status (its session.idle lost), B's answer and idle status
+        // (its question, busy and session.idle lost), then C's answer and question.
+        told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_610);
+        told("message.updated", { sessionID: SID, info: aB?.info }, 1_910);
+        told("session.status", { sessionID: SID, status: { type: "idle" } }, 1_920);
+        told("message.updated", { sessionID: SID, info: { ...aC?.info, time: { created: 2_210 } } }, 2_220);
+        told("message.updated", { sessionID: SID, info: qC?.info }, 2_300);
+        const underway = { ...aC, info: { ...aC?.info, time: { created: 2_210 } } } as MessageWithParts;
+        const first = read([qA, aA, qB, aB, qC, underway] as MessageWithParts[]);
+        first.statuses = { value: { [SID]: { type: "busy" } }, since: seq };
+        const whileC = correctionsFor(state(), first);
+        toldCorrections(whileC, 3_000);
+        const afterC = correctionsFor(state(), read([qA, aA, qB, aB, qC, aC] as MessageWithParts[]));
+        expect(idles(said(whileC.events))).toHaveLength(2);
+        expect(said(afterC.events).slice(-2)).toEqual(["session.status idle", "session.idle"]);
+        expect(idles(said(afterC.events))).toHaveLength(1);
+      });
+
       it("a stream's end that came after the next turn's first step completed is its own turn's, not the step's", () => {
         const [user1, answer1] = turn(1_000);
         const [user2, answer2] = turn(2_000);

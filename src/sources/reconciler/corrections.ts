@@ -20,11 +20,12 @@ import {
 import { permissionReplied, questionSettled, type Settle } from "./settle.js";
 import {
   answeredBefore,
-  endsUntold,
   lastAnswer,
   oldestFirst,
   TurnEnds,
+  type TurnLedger,
   turnFinished,
+  turnLedger,
   turnsBegun,
   withTurnEnds,
 } from "./turns.js";
@@ -90,6 +91,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   }
 
   const turnsSeenWhole: string[] = [];
+  const ledgers = new Map<string, TurnLedger>();
   /** Sessions whose turn these corrections begin: its end is theirs to tell whole. */
   const opened = new Set<string>();
   for (const read of snapshot.messages) {
@@ -97,54 +99,42 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     const diff = diffMessages(state, read, read.since, read.historyUntil);
     if (diff.history.length > 0) historyMessages.push({ sessionID, messages: diff.history });
     const begun = turnsBegun(state, read);
-    let boundaries: string[] = [];
+    // Turn ends clients were never told of, though REST shows them (the ledger: `endsUntold`):
+    // turns that came and went between two reads, two short turns back to back (upstream's
+    // status read busy both times), a lossy stream that lost a turn's end (and maybe the next
+    // question) while it carried the next busy, or a later turn's end.
+    const ledger = turnLedger(state, read);
+    ledgers.set(sessionID, ledger);
+    const { untold } = ledger;
     /** The first end's idle status was told, its session.idle lost. */
     let idleStatusTold = false;
     /** Each end its `session.idle` alone: the statuses clients were told are right already. */
     let endsAlone = false;
+    let boundaries = untold;
     // Busy as clients were told, though its turn's session.idle was told since (a stream that lost the idle status).
     const busyOfEndedTurn = state.activeSessions().includes(sessionID) && !state.turnOpen(sessionID);
     if ((!state.activeSessions().includes(sessionID) || busyOfEndedTurn) && begun.length > 0) {
-      // Turns that began (and maybe ended) between two reads: busy before their messages, the
-      // end of each but the last between it and the next.
+      // Turns clients never heard began: busy before their messages, each one's end before the next.
       if (!busy.has(sessionID) || busyOfEndedTurn)
         events.push(event("session.status", { sessionID, status: { type: "busy" } }));
       busy.add(sessionID);
       turnsSeenWhole.push(sessionID);
       opened.add(sessionID);
-      boundaries = begun.slice(1);
     } else {
-      // Turn ends clients were never told of, though REST shows them: the turn clients were
-      // told busy for ended and others began between two reads (two short turns back to back:
-      // upstream's status read busy both times), or a lossy stream lost a turn's end (and
-      // maybe the next question) while it carried the next busy, or a later turn's end. While
-      // the stream is still telling the session's messages it may carry those ends itself —
-      // but not one before a question it has gone past.
+      // While the stream is still telling the session's messages it may carry those ends
+      // itself — but not one before a question it has gone past.
       const moving = stillMoving(state, snapshot, sessionID);
-      const untold = endsUntold(state, read).filter((id) => !moving || streamWentPast(state, read, id));
+      boundaries = untold.filter((id) => !moving || streamWentPast(state, read, id));
       if (state.turnOpen(sessionID)) {
-        boundaries = oldestFirst(read, moving ? untold : [...begun, ...untold]);
         idleStatusTold = state.idleStatusUnpaired(sessionID);
         if (boundaries.length > 0) {
           opened.add(sessionID);
           // Statuses read idle between two turns told an earlier end: the last is over only if its answer is.
           if (!turnFinished(read.messages)) wentIdle = wentIdle.filter((id) => id !== sessionID);
         }
-      } else {
-        // The last turn's end was told (a later turn's, by a stream that lost the ones before): the lost ends alone.
-        boundaries = untold;
-        endsAlone = true;
-      }
+      } else endsAlone = true; // the last turn's end was told (a later turn's, by a stream that lost the ones before)
     }
-    events.push(
-      ...withTurnEnds(
-        read,
-        diff.events,
-        boundaries.filter((id) => answeredBefore(read, id)),
-        turnEnds,
-        { idleStatusTold, endsAlone },
-      ),
-    );
+    events.push(...withTurnEnds(read, diff.events, boundaries, turnEnds, { idleStatusTold, endsAlone }));
   }
   for (const sessionID of turnsSeenWhole) {
     const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
@@ -179,7 +169,8 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   for (const sessionID of wentIdle) {
     if (stillMoving(state, snapshot, sessionID)) continue;
     // Its session.idle told already (a stream that lost the idle status before it): the status alone.
-    const ended = !state.turnOpen(sessionID) && !opened.has(sessionID);
+    const ended =
+      ledgers.get(sessionID)?.lastEndTold ?? (!state.turnOpen(sessionID) && !opened.has(sessionID));
     events.push(
       ...(ended
         ? idleEvents(sessionID).slice(0, 1)
@@ -188,7 +179,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   }
   if (snapshot.statuses) {
     // Told idle, but never its session.idle (a stream that carried the one and lost the other).
-    for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since))
+    for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since, ledgers))
       if (!wentIdle.includes(sessionID) && !stillMoving(state, snapshot, sessionID))
         events.push(turnEnds.told(sessionID, lastEnd(snapshot, sessionID)));
   }
@@ -196,11 +187,17 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
 }
 
 /** Sessions idle upstream and for clients, whose turn's `session.idle` clients were never told. */
-function owedIdle(state: InstanceView, statuses: Record<string, SessionStatus>, since: number): string[] {
+function owedIdle(
+  state: InstanceView,
+  statuses: Record<string, SessionStatus>,
+  since: number,
+  ledgers: ReadonlyMap<string, TurnLedger>,
+): string[] {
   const owed: string[] = [];
   for (const [sessionID, status] of state.statuses) {
     if (sessionID in statuses || status.value?.type !== "idle" || status.seq > since) continue;
-    if (state.turnOpen(sessionID)) owed.push(sessionID);
+    const lastEndTold = ledgers.get(sessionID)?.lastEndTold;
+    if (lastEndTold === undefined ? state.turnOpen(sessionID) : !lastEndTold) owed.push(sessionID);
   }
   return owed;
 }

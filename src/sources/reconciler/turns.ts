@@ -1,5 +1,5 @@
 import type { EventPayload } from "../../hub/update.js";
-import type { InstanceView } from "../../opencode/instance-state.js";
+import type { IdleTold, InstanceView } from "../../opencode/instance-state.js";
 import type { MessageWithParts } from "../../opencode/state.js";
 import { event } from "./diff.js";
 
@@ -46,15 +46,24 @@ export function questionsSeenUntil(read: SessionRead): number | undefined {
   return newest ?? read.askedAt;
 }
 
+/** What the ledger of turn ends says of a read session (see `turnLedger`). */
+export interface TurnLedger {
+  /** The questions before which a turn ended that clients were never told of, oldest first. */
+  untold: string[];
+  /** Whether clients were told the end of the read's last turn; undefined while its answer is not a final one, or was there before the shim looked. */
+  lastEndTold: boolean | undefined;
+}
+
 /**
- * The questions before which a turn ended that clients were never told of, oldest first:
- * each turn's end in the read (the answer before a question, or the newest answer when it
- * is a final one) is matched with a `session.idle` clients were told after it completed,
- * the newest end first, so that what is left over is what was lost — by a lossy stream
- * that carried a later turn's end and lost earlier ones, say. Not those from before the
- * shim looked (they may still take up an idle told for them).
+ * The read's turn ends against the ledger of those clients were told: each end in the read
+ * (the answer before a question, or the newest answer when it is a final one) is matched
+ * with a `session.idle` clients were told — the one a correction told for it, else one told
+ * after it completed, the newest end first — so that what is left over is what was lost:
+ * by a lossy stream that carried a later turn's end and lost earlier ones, say. Ends before
+ * questions from before the shim looked are never owed (they may still take up an idle
+ * told for them).
  */
-export function endsUntold(state: InstanceView, read: SessionRead): string[] {
+export function turnLedger(state: InstanceView, read: SessionRead): TurnLedger {
   const ends: Array<{ completed: number; question?: MessageWithParts["info"] }> = [];
   for (const { info } of read.messages) {
     if (info.role !== "user") continue;
@@ -62,24 +71,29 @@ export function endsUntold(state: InstanceView, read: SessionRead): string[] {
     if (completed !== undefined) ends.push({ completed, question: info });
   }
   const last = lastAnswer(read.messages);
-  if (last?.time.completed !== undefined && !continues(last)) ends.push({ completed: last.time.completed });
+  const lastEnd =
+    last?.time.completed !== undefined && !continues(last) && !fromHistory(state, read, last)
+      ? { completed: last.time.completed }
+      : undefined;
+  if (lastEnd) ends.push(lastEnd);
   ends.sort((a, b) => b.completed - a.completed);
   const told = new Set<number>();
-  const ledger = state.idlesTold(read.sessionID);
-  for (const idle of ledger) {
+  const byTime: IdleTold[] = [];
+  for (const idle of state.idlesTold(read.sessionID)) {
     const index = ends.findIndex((end, i) => end.completed === idle.ends && !told.has(i));
     if (index !== -1) told.add(index);
+    else byTime.push(idle);
   }
-  for (const idle of ledger) {
-    if (idle.ends !== undefined) continue;
+  for (const idle of byTime) {
     const index = ends.findIndex((end, i) => end.completed <= idle.at && !told.has(i));
     if (index !== -1) told.add(index);
   }
-  return ends
+  const untold = ends
     .filter((end, i) => !told.has(i) && end.question && !fromHistory(state, read, end.question))
     .map((end) => end.question as MessageWithParts["info"])
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
+  return { untold, lastEndTold: lastEnd ? told.has(ends.indexOf(lastEnd)) : undefined };
 }
 
 /** An answer after which opencode's loop goes on (it called tools): a step of its turn, not the turn's end. */
