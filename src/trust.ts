@@ -25,8 +25,11 @@ export const CARRIED_KEPT_MS = 10_000;
 export const HOLD_MS = 10_000;
 /** …a while that doubles each time it lies again soon after it was trusted, up to this… */
 export const MAX_HOLD_MS = 60_000;
-/** …and carry this many of the changes REST showed meanwhile: a lossy stream's lucky streak is no proof. */
-export const CARRIED_TO_TRUST = 20;
+/**
+ * …and carry this many of the changes REST showed meanwhile — about a plain turn's messages
+ * and parts: a lossy stream's lucky streak is no proof for long, as the hold doubles.
+ */
+export const CARRIED_TO_TRUST = 6;
 /** How many misses within `MISS_WINDOW_MS` make the stream a liar (one: a miss is a state not carried for seconds). */
 export const MISSES_TO_DISTRUST = 1;
 export const MISS_WINDOW_MS = 30_000;
