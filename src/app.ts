@@ -140,6 +140,7 @@ export function buildApp(config: RunConfig, overrides: ShimOverrides = {}) {
     log,
     metrics,
     pollIntervalMs: config.pollIntervalMs,
+    readBudget: config.readBudget,
     stream: { stallTimeoutMs: overrides.stallTimeoutMs, maxFrameBytes: overrides.maxFrameBytes },
     judge: overrides.judge,
     followsLog: config.logDir !== undefined,

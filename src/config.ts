@@ -16,6 +16,8 @@ export interface Config {
   logFormat: "json" | "pretty";
   source: SourceMode;
   pollIntervalMs: number;
+  /** Requests a second the reconciler may make to upstream, all instances together (0: no budget). */
+  readBudget: number;
   logDir: string | undefined;
   host: string;
   port: number;
@@ -69,6 +71,13 @@ export const OPTIONS = {
     value: "MS",
     fallback: "250",
     help: "how often the reconciler reads a busy session while it feeds clients (polling, or around a lying stream); quiet ones 4x less often",
+  },
+  readBudget: {
+    flag: "read-budget",
+    env: "OPENCODE_SHIM_READ_BUDGET",
+    value: "N",
+    fallback: "40",
+    help: "REST requests a second the shim may make to opencode to check or rebuild /event, all instances together (fewer while opencode answers slowly); 0 for no limit",
   },
   logDir: {
     flag: "log-dir",
@@ -259,6 +268,7 @@ function checkedConfig(
     logFormat: parseLogFormat(setting("logFormat")),
     source: parseSource(setting("source")),
     pollIntervalMs: positive(duration("pollInterval", "ms", "a duration in ms"), setting("pollInterval")),
+    readBudget: parseInteger(setting("readBudget"), 0, 100_000),
     logDir: setting("logDir").text,
     host: parseHost(setting("host")),
     port: parseInteger(setting("port"), 0, 65535),

@@ -43,6 +43,8 @@ export interface Metrics {
   feederChanged(feeder: Feeder, reason: SwitchReason): void;
   /** One REST request of the reconciler to upstream. */
   upstreamRead(): void;
+  /** One REST request of the reconciler that had to wait for the read budget (`--read-budget`). */
+  upstreamReadDeferred(): void;
   /** The reconciler reads `count` instances now (one more followed, or one let go). */
   instancesRead(count: number): void;
   /** Seconds from an event's bytes arriving from upstream to its frames written to every client. */
@@ -59,6 +61,7 @@ export const noMetrics: Metrics = {
   streamReconnected: nothing,
   feederChanged: nothing,
   upstreamRead: nothing,
+  upstreamReadDeferred: nothing,
   instancesRead: nothing,
   addedLatency: nothing,
 };

@@ -12,6 +12,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly reconnects: Counter;
   private readonly corrections: Counter<"type">;
   private readonly requests: Counter;
+  private readonly deferredRequests: Counter;
   private readonly instances: Gauge;
   private readonly sourceInfo: Gauge<"mode" | "feeder">;
   private readonly switches: Counter<"to" | "reason">;
@@ -66,6 +67,10 @@ export class PrometheusMetrics implements Metrics {
     this.requests = counter(
       "opencode_shim_reconciler_requests_total",
       "Requests the reconciler made to upstream's REST API",
+    );
+    this.deferredRequests = counter(
+      "opencode_shim_reconciler_requests_deferred_total",
+      "Requests of the reconciler that waited for the read budget (--read-budget) before going to upstream",
     );
     this.instances = gauge(
       "opencode_shim_reconciler_instances",
@@ -149,6 +154,10 @@ export class PrometheusMetrics implements Metrics {
 
   upstreamRead(): void {
     this.requests.inc();
+  }
+
+  upstreamReadDeferred(): void {
+    this.deferredRequests.inc();
   }
 
   instancesRead(count: number): void {

@@ -35,6 +35,8 @@ export interface EventSourcesOptions {
   metrics: Metrics;
   /** `--poll-interval`: between the reconciler's reads of a busy instance while it feeds clients. */
   pollIntervalMs: number;
+  /** `--read-budget`: the reconciler's requests a second to upstream at most (0: no budget). */
+  readBudget?: number;
   /** Whether opencode's log is followed (`fromLog` will be told its lines): then it is a witness too. */
   followsLog?: boolean;
   /** Tuning of upstream's stream, for tests of its failures. */
@@ -42,6 +44,9 @@ export interface EventSourcesOptions {
   /** Tuning of the stream's judge, for tests that cannot wait for the defaults. */
   judge?: StreamJudgeOptions;
 }
+
+/** A read deferred by the budget this recently is named in the health. */
+const BUDGET_NOTICE_MS = 10_000;
 
 /** How the shim serves clients now, and why. */
 export interface SourceHealth {
@@ -85,6 +90,7 @@ export class EventSources {
       log,
       metrics,
       pollIntervalMs: options.pollIntervalMs,
+      readBudget: options.readBudget,
       onRelease: (directory) => {
         for (const listener of this.releaseListeners) listener(directory);
       },
@@ -142,8 +148,18 @@ export class EventSources {
     return this.reconciler.feedsClients;
   }
 
-  /** Whether the shim is working around upstream's stream, and why. */
+  /** Whether the shim is working around upstream's stream, or holding its reads back, and why. */
   get health(): SourceHealth {
+    const stream = this.streamHealth;
+    const budget = this.reconciler.budget;
+    const { deferredAt } = budget;
+    if (deferredAt === undefined || performance.now() - deferredAt >= BUDGET_NOTICE_MS) return stream;
+    const held = `reads of opencode held to --read-budget (${budget.perSecond} a second${budget.rate < budget.perSecond ? `, ${Math.round(budget.rate)} while it answers slowly` : ""}): ${budget.deferred} deferred so far, changes may reach clients later`;
+    return { status: "degraded", reason: stream.reason ? `${stream.reason}; ${held}` : held };
+  }
+
+  /** Whether the shim is working around upstream's stream, and why. */
+  private get streamHealth(): SourceHealth {
     if (this.mode === "poll") return { status: "ok" };
     if (this.judge.verdict === "lying")
       return { status: "degraded", reason: `${this.judge.reason}; serving /event from REST reads` };

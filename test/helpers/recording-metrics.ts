@@ -9,6 +9,7 @@ export class RecordingMetrics implements Metrics {
   frames = 0;
   reconnects = 0;
   requests = 0;
+  deferredRequests = 0;
   /** Instances the reconciler read, as last told. */
   instances = 0;
   readonly switches: Array<{ feeder: Feeder; reason: SwitchReason }> = [];
@@ -50,6 +51,10 @@ export class RecordingMetrics implements Metrics {
 
   upstreamRead(): void {
     this.requests++;
+  }
+
+  upstreamReadDeferred(): void {
+    this.deferredRequests++;
   }
 
   instancesRead(count: number): void {

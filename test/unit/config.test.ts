@@ -122,12 +122,25 @@ describe("parseCommandLine", () => {
     expect(error(["--upstream", "http://h:1"], { OPENCODE_SHIM_PORT: "x" })).toMatch(/^OPENCODE_SHIM_PORT:/);
   });
 
+  it("reads --read-budget as requests a second, 0 for none, and refuses anything else", () => {
+    const run = (args: string[], env: Record<string, string> = {}) => {
+      const parsed = parseCommandLine(["--upstream", "http://h:1", ...args], env);
+      return parsed.kind === "run" ? parsed.config.readBudget : parsed.kind;
+    };
+    expect(run([])).toBe(40);
+    expect(run(["--read-budget", "5"])).toBe(5);
+    expect(run(["--read-budget", "0"])).toBe(0);
+    expect(run([], { OPENCODE_SHIM_READ_BUDGET: "12" })).toBe(12);
+    expect(error(["--upstream", "http://h:1", "--read-budget", "lots"])).toMatch(/read-budget/);
+    expect(error(["--upstream", "http://h:1", "--read-budget", "-1"])).toMatch(/read-budget/);
+  });
+
   it("documents every flag with its environment variable and default in --help, and in the README", () => {
     expect(parseCommandLine(["--help"], {}).kind).toBe("help");
     const text = helpText();
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     const options: Option[] = Object.values(OPTIONS);
-    expect(options.length).toBe(15);
+    expect(options.length).toBe(16);
     for (const option of options) {
       const line = text
         .split("\n")

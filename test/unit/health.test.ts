@@ -70,4 +70,17 @@ describe("GET /shim/health", () => {
     await sourceState(global, "live", 10_000);
     expect((await health()).body).toMatchObject({ status: "ok", source: { feeder: "stream" } });
   });
+
+  it("says 200 degraded, naming the read budget, while reads of opencode wait for it", async () => {
+    await harness.start({ flags: ["--source", "poll", "--read-budget", "1"] });
+    const stream = await fetch(`${harness.shim.url}/event`); // an instance followed: the reconciler reads it
+    try {
+      await eventually(async () => (await health()).body.status === "degraded", 10_000, "degraded");
+      expect(String((await health()).body.reason)).toMatch(
+        /held to --read-budget \(1 a second\): \d+ deferred/,
+      );
+    } finally {
+      await stream.body?.cancel();
+    }
+  });
 });

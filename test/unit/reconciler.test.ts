@@ -162,6 +162,19 @@ describe("the reconciler's cost follows the work", () => {
     expect(messageReads(next).some((request) => request.limit === 10)).toBe(true);
   });
 
+  it("holds its requests to the read budget, deferring (and counting) the rest", async () => {
+    const { rest, metrics, received } = await setUp({ readBudget: 5 });
+    rest.statuses[SESSION] = { type: "busy" };
+    rest.sessions[0] = session(2);
+    await eventually(() => received("session.status").length === 1, 5000, "session.status busy");
+    const from = performance.now();
+    await sleep(2_000); // a measurement window
+    const requests = rest.requests.filter((request) => request.at >= from).length;
+    expect(requests).toBeGreaterThanOrEqual(6); // the reads go on…
+    expect(requests).toBeLessThanOrEqual(12); // …at 5 a second, not every 50 ms (about 60 requests)
+    expect(metrics.deferredRequests).toBeGreaterThan(0);
+  });
+
   it("behind a trusted stream, reads a quiet instance once a second with one request", async () => {
     const { rest, reconciler } = await setUp({});
     reconciler.feedClients(false);

@@ -9,6 +9,7 @@ import type { Upstream } from "../../upstream/upstream.js";
 import { carriedByStream } from "./carried.js";
 import { correctionsFor, type Snapshot } from "./corrections.js";
 import { type Audience, lastFollowed } from "./following.js";
+import type { ReadBudget } from "./read-budget.js";
 import { RestReader } from "./rest-reader.js";
 import { questionsSeenUntil, turnFinished } from "./turns.js";
 
@@ -22,6 +23,8 @@ export type ReadKind = "feed" | "check" | "catch-up";
 /** What an instance's reconciler needs of the reconciler that owns it. */
 export interface ReconcilerContext {
   upstream: Upstream;
+  /** The budget of requests a second all the instances' reads share. */
+  budget?: ReadBudget;
   sink: Sink;
   mirror: MirrorView;
   audience: Audience;
@@ -97,7 +100,7 @@ export class InstanceReconciler {
     private readonly ctx: ReconcilerContext,
     readonly directory: string,
   ) {
-    this.reader = new RestReader(ctx.upstream, directory, ctx.requested);
+    this.reader = new RestReader(ctx.upstream, directory, ctx.requested, undefined, ctx.budget);
   }
 
   private get state() {

@@ -7,6 +7,7 @@ import { GRACE_MS } from "../../trust.js";
 import type { Upstream } from "../../upstream/upstream.js";
 import type { Audience } from "./following.js";
 import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
+import { ReadBudget } from "./read-budget.js";
 
 /** Checking behind a trusted stream: between reads of an instance with a busy session, at least. */
 const CHECK_BUSY_INTERVAL_MS = 1250;
@@ -25,6 +26,8 @@ export interface ReconcilerOptions {
   metrics?: Metrics;
   /** Feeding clients: between reads of an instance with a busy session. */
   pollIntervalMs: number;
+  /** `--read-budget`: requests a second to upstream at most, all instances together (0: no budget). */
+  readBudget?: number;
   /** Feeding clients: between reads of an instance with nothing busy. */
   idleIntervalMs?: number;
   /** Checking behind a trusted stream: between reads of an instance with nothing busy. */
@@ -62,6 +65,8 @@ export class Reconciler {
   private readonly context: ReconcilerContext;
   private readonly maxInstances: number;
   private readonly metrics: Metrics;
+  /** The requests a second its reads may make, all instances together. */
+  readonly budget: ReadBudget;
 
   constructor(options: ReconcilerOptions) {
     const metrics = options.metrics ?? noMetrics;
@@ -71,8 +76,10 @@ export class Reconciler {
     // Behind a trusted stream, about one request a second for a quiet instance, two per busy session.
     const checkIntervalMs = options.checkIntervalMs ?? 1000;
     const checkBusyIntervalMs = Math.max(checkIntervalMs, CHECK_BUSY_INTERVAL_MS);
+    this.budget = new ReadBudget(options.readBudget ?? 0, () => metrics.upstreamReadDeferred());
     this.context = {
       upstream: options.upstream,
+      budget: this.budget,
       sink: options.sink,
       mirror: options.mirror,
       audience: options.audience,
@@ -167,6 +174,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     const instances = [...this.instances.values()];
     this.instances.clear();
+    this.budget.stop();
     await Promise.all(instances.map((instance) => instance.stop()));
   }
 

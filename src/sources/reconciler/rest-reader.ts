@@ -3,6 +3,7 @@ import { pathOf } from "../../helpers.js";
 import type { MessageWithParts, PendingRequest, SessionInfo, SessionStatus } from "../../opencode/state.js";
 import { askUpstream, type UpstreamAnswer } from "../../upstream/ask.js";
 import type { Upstream } from "../../upstream/upstream.js";
+import type { ReadBudget } from "./read-budget.js";
 
 /**
  * How long one read may wait for its answer. A read takes milliseconds; one opencode never
@@ -31,6 +32,7 @@ export class RestReader {
     readonly directory: string,
     private readonly onRequest: () => void = () => {},
     private readonly timeoutMs = READ_TIMEOUT_MS,
+    private readonly budget?: ReadBudget,
   ) {
     this.query = `directory=${encodeURIComponent(directory)}`;
   }
@@ -88,8 +90,19 @@ export class RestReader {
     return answer.json<T>();
   }
 
-  /** One request; while upstream is being regained, a short wait, and once more if that went unanswered. */
+  /** One request, within the read budget, its answer's time told to it. */
   private async ask(path: string): Promise<UpstreamAnswer> {
+    await this.budget?.take();
+    const started = performance.now();
+    try {
+      return await this.askNow(path);
+    } finally {
+      this.budget?.answered(performance.now() - started);
+    }
+  }
+
+  /** One request; while upstream is being regained, a short wait, and once more if that went unanswered. */
+  private async askNow(path: string): Promise<UpstreamAnswer> {
     this.onRequest();
     if (!this.upstream.regaining) return askUpstream(this.upstream, path, { timeoutMs: this.timeoutMs });
     try {
