@@ -19,9 +19,7 @@ import {
 } from "./diff.js";
 import { permissionReplied, questionSettled, type Settle } from "./settle.js";
 import {
-  answeredBefore,
   lastAnswer,
-  oldestFirst,
   TurnEnds,
   type TurnLedger,
   turnFinished,

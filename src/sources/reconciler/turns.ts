@@ -119,21 +119,6 @@ function fromHistory(state: InstanceView, read: SessionRead, info: MessageWithPa
   return told ? told.at === undefined : info.time.created <= read.historyUntil;
 }
 
-/** Messages of a read by id, each once, oldest first. */
-export function oldestFirst(read: SessionRead, messageIDs: string[]): string[] {
-  const wanted = new Set(messageIDs);
-  return read.messages
-    .map(({ info }) => info)
-    .filter((info) => wanted.has(info.id))
-    .sort((a, b) => a.time.created - b.time.created)
-    .map((info) => info.id);
-}
-
-/** Whether the message before the question `messageID` is a completed answer: the turn before it ended. */
-export function answeredBefore(read: SessionRead, messageID: string): boolean {
-  return answerBefore(read, messageID)?.time.completed !== undefined;
-}
-
 /** The answer right before the question `messageID`, if the message before it is one. */
 function answerBefore(read: SessionRead, messageID: string): MessageWithParts["info"] | undefined {
   const question = read.messages.find(({ info }) => info.id === messageID)?.info;
