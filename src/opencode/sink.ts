@@ -141,13 +141,17 @@ export class OpencodeSink implements Sink {
     return !kind.furtherThan?.(told.value, p, view);
   }
 
-  /** Announces what clients are owed before the event, then hands the event to the hub: new, unless its id was seen. */
+  /**
+   * Announces what clients are owed before an event of the stream, then hands the event to
+   * the hub: new, unless its id was seen. (The reconciler's corrections carry what is owed
+   * before them already: it decides turn ends from its ledger.)
+   */
   private admit(envelope: Envelope): Admission {
     const { directory, payload } = envelope;
-    const owed = eventKind(payload.type)?.owedBefore?.(
-      this.mirror.instance(directory),
-      propertiesOf(payload),
-    );
+    const fromStream = (envelope.origin ?? "stream") === "stream";
+    const owed = fromStream
+      ? eventKind(payload.type)?.owedBefore?.(this.mirror.instance(directory), propertiesOf(payload))
+      : undefined;
     if (owed && this.deliver({ ...envelope, origin: "reconciler", payload: owed, asOf: undefined }))
       this.metrics.eventAdmitted("reconciler", owed.type, "new");
     return this.deliver(envelope) ? "new" : "duplicate";
