@@ -53,6 +53,8 @@ export class StreamJudge {
   private misses: Array<{ at: number; type: string }> = [];
   private lastMissAt = 0;
   private carriedSinceMiss = 0;
+  /** What the stream carried since the last miss, and when: a miss known late does not undo what came after it. */
+  private carriedLog: Array<{ at: number; count: number }> = [];
   private trustedAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -67,9 +69,9 @@ export class StreamJudge {
     this.record = new StreamRecord({
       lateMs: options.lateMs,
       now: this.now,
-      onEvidence: (carried, missed) => {
+      onEvidence: (carried, missed, missedAt) => {
         this.carried(carried);
-        this.missed(missed);
+        this.missed(missed, missedAt);
       },
     });
   }
@@ -108,12 +110,17 @@ export class StreamJudge {
     this.record.clear();
   }
 
-  /** Evidence: REST showed these changes (event types, one per event) that the stream did not carry. */
-  missed(types: string[]): void {
+  /**
+   * Evidence: REST showed these changes (event types, one per event) that the stream did not
+   * carry; the newest of them was made `at` (a miss is known only a while after). What the
+   * stream carried since then still counts for it.
+   */
+  missed(types: string[], at = this.now()): void {
     if (types.length === 0) return;
     const now = this.now();
-    this.lastMissAt = now;
-    this.carriedSinceMiss = 0;
+    this.lastMissAt = Math.max(this.lastMissAt, at);
+    this.carriedLog = this.carriedLog.filter((entry) => entry.at > this.lastMissAt);
+    this.carriedSinceMiss = this.carriedLog.reduce((sum, entry) => sum + entry.count, 0);
     for (const type of types) this.misses.push({ at: now, type });
     this.misses = this.misses.filter((miss) => now - miss.at <= this.missWindowMs);
     if (this.verdictNow === "lying") {
@@ -138,6 +145,8 @@ export class StreamJudge {
   carried(count: number): void {
     if (count <= 0 || this.verdictNow !== "lying") return;
     this.carriedSinceMiss += count;
+    this.carriedLog.push({ at: this.now(), count });
+    if (this.carriedLog.length > 1_000) this.carriedLog.shift();
     this.considerReturn();
   }
 
@@ -148,7 +157,10 @@ export class StreamJudge {
 
   private armReturn(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.considerReturn(), this.hold);
+    this.timer = setTimeout(
+      () => this.considerReturn(),
+      Math.max(1, this.lastMissAt + this.hold - this.now()),
+    );
     this.timer.unref();
   }
 
@@ -157,6 +169,7 @@ export class StreamJudge {
     if (this.now() - this.lastMissAt < this.hold || this.carriedSinceMiss < this.carriedToTrust) return;
     clearTimeout(this.timer);
     this.misses = [];
+    this.carriedLog = [];
     this.trustedAt = this.now();
     this.change("honest", undefined);
   }

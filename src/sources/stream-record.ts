@@ -7,8 +7,11 @@ export interface StreamRecordOptions {
   lateMs?: number;
   /** How long what the stream carried is remembered. */
   keepMs?: number;
-  /** Told, for the corrections checked, how many the stream carried and the types of those it did not. */
-  onEvidence: (carried: number, missedTypes: string[]) => void;
+  /**
+   * Told, for the corrections checked, how many the stream carried and the types of those it
+   * did not, with when the newest of those was made (a miss is known only `lateMs` after).
+   */
+  onEvidence: (carried: number, missedTypes: string[], missedAt: number) => void;
   now?: () => number;
 }
 
@@ -33,7 +36,14 @@ export class StreamRecord {
    */
   private unkeyed: Array<{ payload: EventPayload; at: number }> = [];
   /** Corrections waiting to be carried, each with its session; a status's key is the same turn after turn, so it tells nothing of how far behind the stream is. */
-  private pending: Array<{ key: string; type: string; due: number; sessionID: string; status: boolean }> = [];
+  private pending: Array<{
+    key: string;
+    type: string;
+    at: number;
+    due: number;
+    sessionID: string;
+    status: boolean;
+  }> = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly keepMs: number;
   private readonly now: () => number;
@@ -55,12 +65,13 @@ export class StreamRecord {
 
   /** Corrections the reconciler published: did the stream carry them? */
   check(events: EventPayload[]): void {
-    const due = this.now() + (this.options.lateMs ?? LATE_MS);
+    const at = this.now();
+    const due = at + (this.options.lateMs ?? LATE_MS);
     for (const payload of events) {
       const key = stateKey(payload);
       if (key === undefined) continue;
       const status = eventKind(payload.type)?.status === true;
-      this.pending.push({ key, type: payload.type, due, sessionID: sessionOf(payload) ?? "", status });
+      this.pending.push({ key, type: payload.type, at, due, sessionID: sessionOf(payload) ?? "", status });
     }
     this.settle();
   }
@@ -92,11 +103,14 @@ export class StreamRecord {
     this.forgetBefore(now - this.keepMs, false);
     let carried = 0;
     const missed: string[] = [];
+    let missedAt = 0;
     const waiting: typeof this.pending = [];
     for (const entry of this.pending) {
       if (this.keys.has(entry.key)) carried++;
-      else if (entry.due <= now) missed.push(entry.type);
-      else waiting.push(entry);
+      else if (entry.due <= now) {
+        missed.push(entry.type);
+        missedAt = Math.max(missedAt, entry.at);
+      } else waiting.push(entry);
     }
     this.pending = waiting;
     if (waiting.length > 0 && !this.timer) {
@@ -107,7 +121,7 @@ export class StreamRecord {
       }, next);
       this.timer.unref();
     }
-    if (carried > 0 || missed.length > 0) this.options.onEvidence(carried, missed);
+    if (carried > 0 || missed.length > 0) this.options.onEvidence(carried, missed, missedAt);
   }
 
   /** Keys what the stream carried since the last look-up. */

@@ -68,6 +68,19 @@ describe("StreamJudge", () => {
     expect(verdicts).toEqual(["lying", "honest"]);
   });
 
+  it("a miss known late (a correction the stream had 3 s to carry) does not undo what the stream carried after that correction", () => {
+    const { judge: j } = judge();
+    j.missed(["a"]);
+    const corrected = Date.now();
+    vi.advanceTimersByTime(1_000);
+    j.carried(5); // an honest turn, after the correction…
+    vi.advanceTimersByTime(2_000);
+    j.missed(["b"], corrected); // …whose miss is known only now
+    expect(j.verdict).toBe("lying");
+    vi.advanceTimersByTime(7_000); // the hold counts from the correction
+    expect(j.verdict).toBe("honest");
+  });
+
   it("returns by itself once the hold is over, when enough was carried early", () => {
     const { judge: j } = judge();
     j.missed(["a", "b"]);
