@@ -30,6 +30,8 @@ export const MAX_HOLD_MS = 60_000;
  * and parts: a lossy stream's lucky streak is no proof for long, as the hold doubles.
  */
 export const CARRIED_TO_TRUST = 6;
+/** …among them a whole turn: every message and part of it, and its end, as REST shows them. */
+export const TURNS_CARRIED_TO_TRUST = 1;
 /** How many misses within `MISS_WINDOW_MS` make the stream a liar (one: a miss is a state not carried for seconds). */
 export const MISSES_TO_DISTRUST = 1;
 export const MISS_WINDOW_MS = 30_000;

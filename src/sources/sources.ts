@@ -96,8 +96,8 @@ export class EventSources {
       },
       onCorrections: (_directory, events, kind) => this.corrected(events, kind),
       // Merged while the reconciler feeds clients, what the stream carries leaves it nothing to correct: REST confirming it is the evidence.
-      onCarried: (_directory, count) => {
-        if (this.streamLive && this.reconciler.feedsClients) this.judge.carried(count);
+      onCarried: (_directory, { changes, turns }) => {
+        if (this.streamLive && this.reconciler.feedsClients) this.judge.carried(changes, turns);
       },
     });
     this.global =

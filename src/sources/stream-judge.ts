@@ -7,6 +7,7 @@ import {
   MAX_HOLD_MS,
   MISS_WINDOW_MS,
   MISSES_TO_DISTRUST,
+  TURNS_CARRIED_TO_TRUST,
 } from "../trust.js";
 import { StreamRecord } from "./stream-record.js";
 
@@ -19,8 +20,10 @@ export interface StreamJudgeOptions {
   holdMs?: number;
   /** The hold doubles each time the stream lies again soon after it was trusted, up to this. */
   maxHoldMs?: number;
-  /** How many changes REST showed the stream must have carried in that time. */
+  /** How many changes REST showed the stream must have carried in that time… */
   carriedToTrust?: number;
+  /** …and how many whole turns (every message, part and the turn's end). */
+  turnsToTrust?: number;
   /** How many missed events within `missWindowMs` make the stream a liar. */
   missesToDistrust?: number;
   missWindowMs?: number;
@@ -45,6 +48,7 @@ export class StreamJudge {
   private readonly holdMs: number;
   private readonly maxHoldMs: number;
   private readonly carriedToTrust: number;
+  private readonly turnsToTrust: number;
   private readonly missesToDistrust: number;
   private readonly missWindowMs: number;
   private readonly now: () => number;
@@ -53,8 +57,9 @@ export class StreamJudge {
   private misses: Array<{ at: number; type: string }> = [];
   private lastMissAt = 0;
   private carriedSinceMiss = 0;
+  private turnsSinceMiss = 0;
   /** What the stream carried since the last miss, and when: a miss known late does not undo what came after it. */
-  private carriedLog: Array<{ at: number; count: number }> = [];
+  private carriedLog: Array<{ at: number; count: number; turns: number }> = [];
   private trustedAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -62,6 +67,7 @@ export class StreamJudge {
     this.holdMs = options.holdMs ?? HOLD_MS;
     this.maxHoldMs = options.maxHoldMs ?? MAX_HOLD_MS;
     this.carriedToTrust = options.carriedToTrust ?? CARRIED_TO_TRUST;
+    this.turnsToTrust = options.turnsToTrust ?? TURNS_CARRIED_TO_TRUST;
     this.missesToDistrust = options.missesToDistrust ?? MISSES_TO_DISTRUST;
     this.missWindowMs = options.missWindowMs ?? MISS_WINDOW_MS;
     this.now = options.now ?? (() => performance.now());
@@ -121,6 +127,7 @@ export class StreamJudge {
     this.lastMissAt = Math.max(this.lastMissAt, at);
     this.carriedLog = this.carriedLog.filter((entry) => entry.at > this.lastMissAt);
     this.carriedSinceMiss = this.carriedLog.reduce((sum, entry) => sum + entry.count, 0);
+    this.turnsSinceMiss = this.carriedLog.reduce((sum, entry) => sum + entry.turns, 0);
     for (const type of types) this.misses.push({ at: now, type });
     this.misses = this.misses.filter((miss) => now - miss.at <= this.missWindowMs);
     if (this.verdictNow === "lying") {
@@ -141,11 +148,12 @@ export class StreamJudge {
     this.armReturn();
   }
 
-  /** Evidence: the stream carried `count` changes that REST showed. */
-  carried(count: number): void {
+  /** Evidence: the stream carried `count` changes that REST showed, `turns` whole turns among them. */
+  carried(count: number, turns = 0): void {
     if (count <= 0 || this.verdictNow !== "lying") return;
     this.carriedSinceMiss += count;
-    this.carriedLog.push({ at: this.now(), count });
+    this.turnsSinceMiss += turns;
+    this.carriedLog.push({ at: this.now(), count, turns });
     if (this.carriedLog.length > 1_000) this.carriedLog.shift();
     this.considerReturn();
   }
@@ -167,6 +175,7 @@ export class StreamJudge {
   private considerReturn(): void {
     if (this.verdictNow !== "lying") return;
     if (this.now() - this.lastMissAt < this.hold || this.carriedSinceMiss < this.carriedToTrust) return;
+    if (this.turnsSinceMiss < this.turnsToTrust) return;
     clearTimeout(this.timer);
     this.misses = [];
     this.carriedLog = [];

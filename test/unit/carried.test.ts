@@ -31,11 +31,36 @@ describe("carriedByStream", () => {
     tell("message.updated", { sessionID: SID, info: answer.info });
     tell("message.part.updated", { sessionID: SID, part: { ...answer.parts[0], text: "h" } }); // not as REST has it yet
     const state = () => mirror.instance(DIR);
-    expect(carriedByStream(state(), readOf([answer], seq), 0)).toBe(1);
+    expect(carriedByStream(state(), readOf([answer], seq), 0).changes).toBe(1);
     tell("message.part.updated", { sessionID: SID, part: answer.parts[0] });
-    expect(carriedByStream(state(), readOf([answer], seq), 2)).toBe(1); // the part; the message was counted
+    expect(carriedByStream(state(), readOf([answer], seq), 2).changes).toBe(1); // the part; the message was counted
     tell("message.part.updated", { sessionID: SID, part: answer.parts[0] }, "reconciler");
-    expect(carriedByStream(state(), readOf([answer], seq), 3)).toBe(0); // a correction's is no evidence
-    expect(carriedByStream(state(), readOf([answer], 1), 0)).toBe(1); // told after the read: not yet
+    expect(carriedByStream(state(), readOf([answer], seq), 3).changes).toBe(0); // a correction's is no evidence
+    expect(carriedByStream(state(), readOf([answer], 1), 0).changes).toBe(1); // told after the read: not yet
+  });
+
+  it("counts a turn carried in full: its question, its answer with every part, and its session.idle, all as the stream told them", () => {
+    const mirror = new Mirror();
+    let seq = 0;
+    const tell = (type: string, properties: Record<string, unknown>, origin?: "reconciler") =>
+      mirror.apply({ directory: DIR, payload: { type, properties }, seq: ++seq, origin });
+    const question: MessageWithParts = {
+      info: { id: "msg_0", sessionID: SID, role: "user", time: { created: 0 } },
+      parts: [],
+    };
+    const finalAnswer: MessageWithParts = { ...answer, info: { ...answer.info, finish: "stop" } };
+    tell("message.updated", { sessionID: SID, info: question.info });
+    tell("message.updated", { sessionID: SID, info: finalAnswer.info });
+    tell("message.part.updated", { sessionID: SID, part: finalAnswer.parts[0] });
+    const state = () => mirror.instance(DIR);
+    expect(carriedByStream(state(), readOf([question, finalAnswer], seq), 0).turns).toBe(0); // its end not yet told
+    tell("session.idle", { sessionID: SID });
+    expect(carriedByStream(state(), readOf([question, finalAnswer], seq), 0)).toEqual({
+      changes: 3,
+      turns: 1,
+    });
+    tell("message.part.updated", { sessionID: SID, part: finalAnswer.parts[0] }, "reconciler");
+    tell("session.idle", { sessionID: SID });
+    expect(carriedByStream(state(), readOf([question, finalAnswer], seq), 0).turns).toBe(0); // a correction helped
   });
 });

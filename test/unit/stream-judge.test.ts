@@ -13,6 +13,7 @@ function judge(options = {}) {
   const made = new StreamJudge({
     holdMs: 10_000,
     carriedToTrust: 5,
+    turnsToTrust: 0,
     now: () => Date.now(),
     onVerdict: (verdict) => verdicts.push(verdict),
     ...options,
@@ -78,6 +79,16 @@ describe("StreamJudge", () => {
     j.missed(["b"], corrected); // …whose miss is known only now
     expect(j.verdict).toBe("lying");
     vi.advanceTimersByTime(7_000); // the hold counts from the correction
+    expect(j.verdict).toBe("honest");
+  });
+
+  it("trusts it again only once a whole turn was carried, however many changes were", () => {
+    const { judge: j } = judge({ turnsToTrust: 1 });
+    j.missed(["a"]);
+    j.carried(50);
+    vi.advanceTimersByTime(20_000);
+    expect(j.verdict).toBe("lying");
+    j.carried(6, 1);
     expect(j.verdict).toBe("honest");
   });
 

@@ -1,31 +1,66 @@
 import { sameJson } from "../../json.js";
 import type { InstanceView, Tracked } from "../../opencode/instance-state.js";
-import { storedPart } from "../../opencode/state.js";
+import { type MessageWithParts, storedPart } from "../../opencode/state.js";
 import type { Snapshot } from "./corrections.js";
+import { lastAnswer } from "./turns.js";
+
+/** What a read shows that upstream's stream told clients already. */
+export interface Carried {
+  /** Messages and parts as REST has them. */
+  changes: number;
+  /** Turns carried in full: every message and part of the last turn, and its `session.idle`. */
+  turns: number;
+}
 
 /**
  * How many of the changes a read shows upstream's stream had told clients already, since
  * `after` (a hub sequence number): messages and parts as REST has them, last told by the
- * stream, not by a correction. While the reconciler feeds clients the stream's events are
+ * stream, not by a correction; and turns it carried in full (their `session.idle` too). While the reconciler feeds clients the stream's events are
  * merged, so what it carries leaves the reconciler nothing to correct: this is the evidence
  * that the stream tells the truth again.
  */
-export function carriedByStream(state: InstanceView, snapshot: Snapshot, after: number): number {
-  let carried = 0;
+export function carriedByStream(state: InstanceView, snapshot: Snapshot, after: number): Carried {
+  let changes = 0;
+  let turns = 0;
   const byStream = (tracked: Tracked<unknown> | undefined, since: number) =>
     tracked !== undefined && tracked.corrected !== true && tracked.seq > after && tracked.seq <= since;
   for (const read of snapshot.messages) {
     for (const { info, parts } of read.messages) {
       const told = state.message(read.sessionID, info.id);
       if (!told) continue;
-      if (byStream(told.info, read.since) && sameJson(told.info?.value, info)) carried++;
+      if (byStream(told.info, read.since) && sameJson(told.info?.value, info)) changes++;
       for (const part of parts) {
         const toldPart = told.parts.get(part.id);
         const value = toldPart?.value;
         if (value && byStream(toldPart, read.since) && sameJson(storedPart(value), storedPart(part)))
-          carried++;
+          changes++;
       }
     }
+    if (byStream(state.idles.get(read.sessionID), read.since) && lastTurnAsTold(state, read)) turns++;
   }
-  return carried;
+  return { changes, turns };
+}
+
+/** Whether every message and part of the read's last (ended) turn is as the stream told it, none by a correction. */
+function lastTurnAsTold(state: InstanceView, read: Snapshot["messages"][number]): boolean {
+  if (!lastAnswer(read.messages)) return false;
+  let question: MessageWithParts["info"] | undefined;
+  for (const { info } of read.messages)
+    if (info.role === "user" && (!question || info.time.created >= question.time.created)) question = info;
+  if (!question) return false;
+  const asked = question.time.created;
+  return read.messages
+    .filter(({ info }) => info.time.created >= asked)
+    .every(({ info, parts }) => {
+      const told = state.message(read.sessionID, info.id);
+      if (!told?.info || told.info.corrected === true || !sameJson(told.info.value, info)) return false;
+      return parts.every((part) => {
+        const toldPart = told.parts.get(part.id);
+        return (
+          toldPart?.value !== undefined &&
+          toldPart.corrected !== true &&
+          sameJson(storedPart(toldPart.value), storedPart(part))
+        );
+      });
+    });
 }

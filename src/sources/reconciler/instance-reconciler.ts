@@ -6,7 +6,7 @@ import type { History, MirrorView } from "../../opencode/mirror.js";
 import type { Sink } from "../../opencode/sink.js";
 import { type MessageWithParts, toolInFlight } from "../../opencode/state.js";
 import type { Upstream } from "../../upstream/upstream.js";
-import { carriedByStream } from "./carried.js";
+import { type Carried, carriedByStream } from "./carried.js";
 import { correctionsFor, type Snapshot } from "./corrections.js";
 import { type Audience, lastFollowed } from "./following.js";
 import type { ReadBudget } from "./read-budget.js";
@@ -42,8 +42,8 @@ export interface ReconcilerContext {
   requested(): void;
   /** What a read published. */
   corrected(directory: string, events: EventPayload[], kind: ReadKind): void;
-  /** How many changes a read showed that upstream's stream had told clients already (see `carriedByStream`). */
-  carried(directory: string, count: number): void;
+  /** What a read showed that upstream's stream had told clients already (see `carriedByStream`). */
+  carried(directory: string, carried: Carried): void;
 }
 
 /** How many of a session's newest messages a wide read covers. */
@@ -467,7 +467,7 @@ export class InstanceReconciler {
     const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil);
     for (const read of snapshot.messages)
       this.carriedCountedUntil = Math.max(this.carriedCountedUntil, read.since);
-    if (carried > 0) this.ctx.carried(this.directory, carried);
+    if (carried.changes > 0) this.ctx.carried(this.directory, carried);
     const project = this.state.project;
     const published = corrections.events.filter(
       (payload) =>

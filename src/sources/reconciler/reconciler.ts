@@ -5,6 +5,7 @@ import type { MirrorView } from "../../opencode/mirror.js";
 import type { Sink } from "../../opencode/sink.js";
 import { GRACE_MS } from "../../trust.js";
 import type { Upstream } from "../../upstream/upstream.js";
+import type { Carried } from "./carried.js";
 import type { Audience } from "./following.js";
 import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
 import { ReadBudget } from "./read-budget.js";
@@ -45,8 +46,8 @@ export interface ReconcilerOptions {
   onRelease?: (directory: string) => void;
   /** Told what each read published. */
   onCorrections?: (directory: string, events: EventPayload[], kind: ReadKind) => void;
-  /** Told how many changes a read showed that upstream's stream had told clients already. */
-  onCarried?: (directory: string, count: number) => void;
+  /** Told what a read showed that upstream's stream had told clients already. */
+  onCarried?: (directory: string, carried: Carried) => void;
 }
 
 /**
@@ -101,7 +102,7 @@ export class Reconciler {
       },
       requested: () => metrics.upstreamRead(),
       corrected: (directory, events, kind) => options.onCorrections?.(directory, events, kind),
-      carried: (directory, count) => options.onCarried?.(directory, count),
+      carried: (directory, carried) => options.onCarried?.(directory, carried),
     };
   }
 
