@@ -150,7 +150,7 @@ export class StreamJudge {
 
   /** Evidence: the stream carried `count` changes that REST showed, `turns` whole turns among them. */
   carried(count: number, turns = 0): void {
-    if (count <= 0 || this.verdictNow !== "lying") return;
+    if ((count <= 0 && turns <= 0) || this.verdictNow !== "lying") return;
     this.carriedSinceMiss += count;
     this.turnsSinceMiss += turns;
     this.carriedLog.push({ at: this.now(), count, turns });

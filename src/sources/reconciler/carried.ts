@@ -15,11 +15,17 @@ export interface Carried {
 /**
  * How many of the changes a read shows upstream's stream had told clients already, since
  * `after` (a hub sequence number): messages and parts as REST has them, last told by the
- * stream, not by a correction; and turns it carried in full (their `session.idle` too). While the reconciler feeds clients the stream's events are
+ * stream, not by a correction; and turns it carried in full (their `session.idle` too),
+ * each counted once (`turnsCounted`: each session's last `session.idle` counted). While the reconciler feeds clients the stream's events are
  * merged, so what it carries leaves the reconciler nothing to correct: this is the evidence
  * that the stream tells the truth again.
  */
-export function carriedByStream(state: InstanceView, snapshot: Snapshot, after: number): Carried {
+export function carriedByStream(
+  state: InstanceView,
+  snapshot: Snapshot,
+  after: number,
+  turnsCounted: Map<string, number> = new Map(),
+): Carried {
   let changes = 0;
   let turns = 0;
   const byStream = (tracked: Tracked<unknown> | undefined, since: number) =>
@@ -36,7 +42,12 @@ export function carriedByStream(state: InstanceView, snapshot: Snapshot, after: 
           changes++;
       }
     }
-    if (byStream(state.idles.get(read.sessionID), read.since) && lastTurnAsTold(state, read)) turns++;
+    // A turn is counted once, when a read first finds it whole (its question may be updated after its end).
+    const idle = state.idles.get(read.sessionID);
+    if (!idle || idle.corrected === true || idle.seq > read.since) continue;
+    if (turnsCounted.get(read.sessionID) === idle.seq || !lastTurnAsTold(state, read)) continue;
+    turnsCounted.set(read.sessionID, idle.seq);
+    turns++;
   }
   return { changes, turns };
 }

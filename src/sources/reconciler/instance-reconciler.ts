@@ -95,6 +95,8 @@ export class InstanceReconciler {
   private readonly followedSince = Date.now();
   /** What the stream told up to here (a hub sequence number) has been counted as carried. */
   private carriedCountedUntil = 0;
+  /** Each session's `session.idle` (its sequence number) whose turn was counted as carried whole. */
+  private readonly turnsCounted = new Map<string, number>();
 
   constructor(
     private readonly ctx: ReconcilerContext,
@@ -464,10 +466,10 @@ export class InstanceReconciler {
       corrections = correctionsFor(this.state, snapshot);
     }
     this.ctx.sink.takeInHistory(this.directory, corrections.history);
-    const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil);
+    const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil, this.turnsCounted);
     for (const read of snapshot.messages)
       this.carriedCountedUntil = Math.max(this.carriedCountedUntil, read.since);
-    if (carried.changes > 0) this.ctx.carried(this.directory, carried);
+    if (carried.changes > 0 || carried.turns > 0) this.ctx.carried(this.directory, carried);
     const project = this.state.project;
     const published = corrections.events.filter(
       (payload) =>
