@@ -123,6 +123,8 @@ export class StreamJudge {
    */
   missed(types: string[], at = this.now()): void {
     if (types.length === 0) return;
+    // A correction made before the stream was trusted again: that lie was judged already.
+    if (this.verdictNow === "honest" && this.trustedAt !== undefined && at < this.trustedAt) return;
     const now = this.now();
     this.lastMissAt = Math.max(this.lastMissAt, at);
     this.carriedLog = this.carriedLog.filter((entry) => entry.at > this.lastMissAt);

@@ -92,6 +92,19 @@ describe("StreamJudge", () => {
     expect(j.verdict).toBe("honest");
   });
 
+  it("does not count against a stream trusted again the miss of a correction made while it lied", () => {
+    const { judge: j, verdicts } = judge();
+    j.missed(["a"]);
+    const corrected = Date.now();
+    j.carried(5);
+    vi.advanceTimersByTime(10_000);
+    expect(j.verdict).toBe("honest");
+    j.missed(["b"], corrected);
+    expect(j.verdict).toBe("honest");
+    j.missed(["c"]);
+    expect(verdicts).toEqual(["lying", "honest", "lying"]);
+  });
+
   it("returns by itself once the hold is over, when enough was carried early", () => {
     const { judge: j } = judge();
     j.missed(["a", "b"]);
