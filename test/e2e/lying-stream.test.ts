@@ -250,6 +250,8 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
 
       // Honest again: one turn carried in full, and the shim is back on it once the hold is over…
       e2e.relay.setStreamFault({ kind: "honest" });
+      // A late stream is honest once what it held back is out.
+      await eventually(() => e2e.relay.framesWaiting === 0, 15_000, "the late frames out");
       const honest = await createSession(shim.url);
       await post(`${shim.url}/session/${honest.id}/message`, {
         parts: [{ type: "text", text: "[chunks:6] honest" }],
