@@ -76,7 +76,7 @@ export const OPTIONS = {
     flag: "read-budget",
     env: "OPENCODE_SHIM_READ_BUDGET",
     value: "N",
-    fallback: "40",
+    fallback: "100",
     help: "REST requests a second the shim may make to opencode to check or rebuild /event, all instances together (fewer while opencode answers slowly); 0 for no limit",
   },
   logDir: {

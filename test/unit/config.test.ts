@@ -127,7 +127,7 @@ describe("parseCommandLine", () => {
       const parsed = parseCommandLine(["--upstream", "http://h:1", ...args], env);
       return parsed.kind === "run" ? parsed.config.readBudget : parsed.kind;
     };
-    expect(run([])).toBe(40);
+    expect(run([])).toBe(100);
     expect(run(["--read-budget", "5"])).toBe(5);
     expect(run(["--read-budget", "0"])).toBe(0);
     expect(run([], { OPENCODE_SHIM_READ_BUDGET: "12" })).toBe(12);
