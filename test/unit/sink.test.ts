@@ -43,6 +43,16 @@ function setUp() {
   return { metrics, hub, sink, client, said, clock };
 }
 
+/** A text part of msg_1 in ses_1, under way or (with `end`) done. */
+const part = (text: string, end?: number) => ({
+  id: "prt_1",
+  messageID: "msg_1",
+  sessionID: "ses_1",
+  type: "text",
+  text,
+  time: end === undefined ? { start: 1 } : { start: 1, end },
+});
+
 const info = (id: string, updated = 2) => ({ id, directory: DIR, title: id, time: { created: 1, updated } });
 
 describe("the sink", () => {
@@ -76,14 +86,6 @@ describe("the sink", () => {
       unknownTold: (directory) => asked.push(directory),
     });
     const stream = client();
-    const part = (text: string, end?: number) => ({
-      id: "prt_1",
-      messageID: "msg_1",
-      sessionID: "ses_1",
-      type: "text",
-      text,
-      time: end === undefined ? { start: 1 } : { start: 1, end },
-    });
     const delta = (text: string, partID = "prt_1") =>
       envelope("message.part.delta", {
         sessionID: "ses_1",
@@ -124,14 +126,6 @@ describe("the sink", () => {
   it("drops a late stream event about what a correction told — the same state, or an older one — and nothing else", () => {
     const { sink, client, said, metrics, clock } = setUp();
     const stream = client();
-    const part = (text: string, end?: number) => ({
-      id: "prt_1",
-      messageID: "msg_1",
-      sessionID: "ses_1",
-      type: "text",
-      text,
-      time: end === undefined ? { start: 1 } : { start: 1, end },
-    });
     const message = {
       id: "msg_1",
       sessionID: "ses_1",
