@@ -97,7 +97,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     const diff = diffMessages(state, read, read.since, read.historyUntil);
     if (diff.history.length > 0) historyMessages.push({ sessionID, messages: diff.history });
     const begun = turnsBegun(state, read);
-    // Turn ends clients were never told of, though REST shows them (the ledger: `endsUntold`):
+    // Turn ends clients were never told of, though REST shows them (the ledger: `turnLedger`):
     // turns that came and went between two reads, two short turns back to back (upstream's
     // status read busy both times), a lossy stream that lost a turn's end (and maybe the next
     // question) while it carried the next busy, or a later turn's end.

@@ -167,7 +167,7 @@ export function withTurnEnds(
 /**
  * The `session.idle`s a set of corrections tells, each with the end of the turn it tells
  * (when that turn's answer completed, upstream's clock): the ledger's record of which turn
- * ended (see `endsUntold`).
+ * ended (see `turnLedger`).
  */
 export class TurnEnds {
   readonly completedAt = new Map<EventPayload, number>();
