@@ -15,7 +15,7 @@ export const READ_TIMEOUT_MS = 5_000;
  * How long a read may wait while upstream is being regained (`Upstream.regaining`): opencode
  * never answers a request that reaches it in its first moments, and answers the next at once.
  */
-export const REGAIN_READ_TIMEOUT_MS = 1_000;
+export const REGAIN_READ_TIMEOUT_MS = 500;
 
 /** Sessions beyond upstream's default page of 100 must be listed too, or they would look deleted. */
 const ALL_SESSIONS = 1_000_000;
