@@ -180,6 +180,18 @@ describe("correctionsFor", () => {
     expect(said(events)).not.toContain("session.status idle");
   });
 
+  it("tells no turn of a fork's copied history: its turns ended before the session was created (opencode's fork keeps their times)", () => {
+    told(
+      "session.updated",
+      { sessionID: SID, info: { id: SID, directory: DIR, time: { created: 10_000, updated: 10_000 } } },
+      10_000,
+    );
+    const events = said(correctionsFor(state(), read([...turn(1_000), ...turn(2_000)])).events);
+    expect(events).not.toContain("session.idle");
+    expect(events).not.toContain("session.status busy");
+    expect(events).toContain("message.updated user");
+  });
+
   describe("two short turns back to back between two reads, the first told busy (issue 21)", () => {
     /** Clients were told the first turn's question and its busy; a read then finds it over and the next one begun. */
     function firstTurnTold(): void {

@@ -24,9 +24,17 @@ export interface SessionRead {
 export function turnsBegun(state: InstanceView, read: SessionRead): string[] {
   const told = state.statuses.get(read.sessionID);
   const toldAt = told?.asOf ?? told?.at ?? 0;
+  // Not before the session was created: a fork's copied questions are no turns of its own.
+  const born = state.session(read.sessionID)?.time?.created ?? 0;
   return read.messages
     .map(({ info }) => info)
-    .filter((info) => info.role === "user" && info.time.created > toldAt && !fromHistory(state, read, info))
+    .filter(
+      (info) =>
+        info.role === "user" &&
+        info.time.created > toldAt &&
+        info.time.created >= born &&
+        !fromHistory(state, read, info),
+    )
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
 }
@@ -60,8 +68,8 @@ export interface TurnLedger {
  * with a `session.idle` clients were told — the one a correction told for it, else one told
  * after it completed, the newest end first — so that what is left over is what was lost:
  * by a lossy stream that carried a later turn's end and lost earlier ones, say. Ends before
- * questions from before the shim looked are never owed (they may still take up an idle
- * told for them).
+ * questions from before the shim looked, and ends copied from another session (a fork), are
+ * never owed (they may still take up an idle told for them).
  */
 export function turnLedger(state: InstanceView, read: SessionRead): TurnLedger {
   const ends: Array<{ completed: number; question?: MessageWithParts["info"] }> = [];
@@ -70,9 +78,15 @@ export function turnLedger(state: InstanceView, read: SessionRead): TurnLedger {
     const completed = answerBefore(read, info.id)?.time.completed;
     if (completed !== undefined) ends.push({ completed, question: info });
   }
+  // A turn that ended before its session was created is a copy (opencode's fork keeps the
+  // times): opencode never says it ended.
+  const born = state.session(read.sessionID)?.time?.created ?? 0;
   const last = lastAnswer(read.messages);
   const lastEnd =
-    last?.time.completed !== undefined && !continues(last) && !fromHistory(state, read, last)
+    last?.time.completed !== undefined &&
+    !continues(last) &&
+    !fromHistory(state, read, last) &&
+    last.time.completed >= born
       ? { completed: last.time.completed }
       : undefined;
   if (lastEnd) ends.push(lastEnd);
@@ -89,7 +103,10 @@ export function turnLedger(state: InstanceView, read: SessionRead): TurnLedger {
     if (index !== -1) told.add(index);
   }
   const untold = ends
-    .filter((end, i) => !told.has(i) && end.question && !fromHistory(state, read, end.question))
+    .filter(
+      (end, i) =>
+        !told.has(i) && end.question && end.completed >= born && !fromHistory(state, read, end.question),
+    )
     .map((end) => end.question as MessageWithParts["info"])
     .sort((a, b) => a.time.created - b.time.created)
     .map((info) => info.id);
