@@ -1,6 +1,6 @@
 import { sameJson } from "../../json.js";
-import type { InstanceView, Tracked } from "../../opencode/instance-state.js";
-import { type MessageWithParts, storedPart } from "../../opencode/state.js";
+import type { InstanceView, MessageEntry, Tracked } from "../../opencode/instance-state.js";
+import { type MessageWithParts, type Part, storedPart } from "../../opencode/state.js";
 import type { Snapshot } from "./corrections.js";
 import { lastAnswer } from "./turns.js";
 
@@ -28,19 +28,14 @@ export function carriedByStream(
 ): Carried {
   let changes = 0;
   let turns = 0;
-  const byStream = (tracked: Tracked<unknown> | undefined, since: number) =>
-    tracked !== undefined && tracked.corrected !== true && tracked.seq > after && tracked.seq <= since;
+  const since = (tracked: Tracked<unknown> | undefined, read: SessionRead) =>
+    tracked !== undefined && tracked.seq > after && tracked.seq <= read.since;
   for (const read of snapshot.messages) {
     for (const { info, parts } of read.messages) {
       const told = state.message(read.sessionID, info.id);
       if (!told) continue;
-      if (byStream(told.info, read.since) && sameJson(told.info?.value, info)) changes++;
-      for (const part of parts) {
-        const toldPart = told.parts.get(part.id);
-        const value = toldPart?.value;
-        if (value && byStream(toldPart, read.since) && sameJson(storedPart(value), storedPart(part)))
-          changes++;
-      }
+      if (since(told.info, read) && infoAsRest(told, info)) changes++;
+      for (const part of parts) if (since(told.parts.get(part.id), read) && partAsRest(told, part)) changes++;
     }
     // A turn is counted once, when a read first finds it whole (its question may be updated after its end).
     const idle = state.idles.get(read.sessionID);
@@ -53,7 +48,7 @@ export function carriedByStream(
 }
 
 /** Whether every message and part of the read's last (ended) turn is as the stream told it, none by a correction. */
-function lastTurnAsTold(state: InstanceView, read: Snapshot["messages"][number]): boolean {
+function lastTurnAsTold(state: InstanceView, read: SessionRead): boolean {
   if (!lastAnswer(read.messages)) return false;
   let question: MessageWithParts["info"] | undefined;
   for (const { info } of read.messages)
@@ -64,14 +59,23 @@ function lastTurnAsTold(state: InstanceView, read: Snapshot["messages"][number])
     .filter(({ info }) => info.time.created >= asked)
     .every(({ info, parts }) => {
       const told = state.message(read.sessionID, info.id);
-      if (!told?.info || told.info.corrected === true || !sameJson(told.info.value, info)) return false;
-      return parts.every((part) => {
-        const toldPart = told.parts.get(part.id);
-        return (
-          toldPart?.value !== undefined &&
-          toldPart.corrected !== true &&
-          sameJson(storedPart(toldPart.value), storedPart(part))
-        );
-      });
+      return told !== undefined && infoAsRest(told, info) && parts.every((part) => partAsRest(told, part));
     });
+}
+
+type SessionRead = Snapshot["messages"][number];
+
+/** Whether clients were told the message as REST has it, last by the stream (not by a correction). */
+function infoAsRest(told: MessageEntry, info: MessageWithParts["info"]): boolean {
+  return told.info !== undefined && told.info.corrected !== true && sameJson(told.info.value, info);
+}
+
+/** Whether clients were told the part as REST has it, last by the stream (not by a correction). */
+function partAsRest(told: MessageEntry, part: Part): boolean {
+  const tracked = told.parts.get(part.id);
+  return (
+    tracked?.value !== undefined &&
+    tracked.corrected !== true &&
+    sameJson(storedPart(tracked.value), storedPart(part))
+  );
 }
