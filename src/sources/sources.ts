@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { describeError } from "../errors.js";
 import type { Envelope, EventPayload } from "../hub/update.js";
 import type { Feeder, Metrics, SwitchReason } from "../metrics.js";
-import { eventKind, REBUILT_TYPES } from "../opencode/events.js";
+import { REBUILT_TYPES } from "../opencode/events.js";
 import type { MirrorView } from "../opencode/mirror.js";
 import type { OpencodeSink } from "../opencode/sink.js";
 import { GRACE_MS, LATE_MS } from "../trust.js";
@@ -12,6 +12,7 @@ import type { LogHint } from "./log/log-line.js";
 import { LogWitness } from "./log/log-witness.js";
 import type { Audience } from "./reconciler/following.js";
 import type { ReadKind } from "./reconciler/instance-reconciler.js";
+import { signalsOf } from "./reconciler/log-signals.js";
 import { Reconciler } from "./reconciler/reconciler.js";
 import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
 
@@ -180,9 +181,12 @@ export class EventSources {
 
   /** A line of opencode's log: a publish the stream owes, and a reason to read REST now when the reconciler feeds clients. */
   fromLog(hint: LogHint): void {
-    if (hint.busType && this.streamLive) this.logWitness?.published(hint.busType);
-    if (this.reconciler.feedsClients && !(hint.busType && eventKind(hint.busType)?.perToken))
-      this.reconciler.nudge(hint.sessionID);
+    if (hint.busType) {
+      this.reconciler.logPulse.published();
+      if (this.streamLive) this.logWitness?.published(hint.busType);
+    }
+    const signals = signalsOf(hint);
+    if (this.reconciler.feedsClients && signals) this.reconciler.nudge(hint.sessionID, signals);
   }
 
   /**

@@ -98,18 +98,41 @@ function turn(created: number, answer: string): MessageWithParts[] {
 }
 
 describe("the reconciler's cost follows the work", () => {
-  it("reads a quiet instance slowly, a busy one fast, and an unfollowed one not at all", async () => {
+  it("reads a quiet instance with one request a tick, a busy session while it changes fast and ever less often while it does not, and an unfollowed one not at all", async () => {
     const { rest, reconciler, stream, received, metrics } = await setUp({});
-    const quiet = await readsOver(rest, 1000);
-    expect(quiet).toBeGreaterThanOrEqual(2); // every 200 ms: about 5
-    expect(quiet).toBeLessThanOrEqual(7);
+    const requestsOver = async (ms: number, path?: RegExp) => {
+      const from = performance.now();
+      await sleep(ms); // a measurement window, not a wait for something
+      return rest.requests.filter((request) => request.at >= from && (!path || path.test(request.path)))
+        .length;
+    };
+    const quiet = await requestsOver(1000);
+    expect(quiet).toBeGreaterThanOrEqual(2); // one every 200 ms: about 5, and every 10 s statuses and requests (3)
+    expect(quiet).toBeLessThanOrEqual(10);
 
+    const created = Date.now();
+    const [user, answer] = turn(created, "w");
+    if (!user || !answer) throw new Error("no turn");
+    rest.messages.set(SESSION, [user, answer]);
     rest.statuses[SESSION] = { type: "busy" };
     rest.sessions[0] = session(2);
     await eventually(() => received("session.status").length === 1, 5000, "session.status busy");
-    const busy = await readsOver(rest, 1000);
-    expect(busy).toBeGreaterThanOrEqual(8); // every 50 ms: about 20
-    expect(busy).toBeGreaterThan(quiet * 2);
+    // The answer grows: every read of it shows a change.
+    const growing = setInterval(() => {
+      const part = answer.parts[0] as Part & { text: string };
+      answer.parts[0] = { ...part, text: `${part.text} w` };
+    }, 20);
+    let changing: number;
+    try {
+      changing = await requestsOver(1000, /\/message$/);
+    } finally {
+      clearInterval(growing);
+    }
+    expect(changing).toBeGreaterThanOrEqual(8); // every 50 ms: about 20
+    await sleep(1000); // the reads back off: 50, 100, 200, 400, 800 ms, then every 1.5 s
+    const unchanged = await requestsOver(2000, /\/message$/);
+    expect(unchanged).toBeGreaterThanOrEqual(1);
+    expect(unchanged).toBeLessThanOrEqual(3);
 
     // The client leaves: the instance is let go after `releaseAfterMs`, and reads stop.
     stream.destroy();

@@ -9,7 +9,9 @@ import type { Upstream } from "../../upstream/upstream.js";
 import { type Carried, carriedByStream } from "./carried.js";
 import { correctionsFor, type Snapshot } from "./corrections.js";
 import { type Audience, lastFollowed } from "./following.js";
+import type { LogPulse } from "./log-pulse.js";
 import type { ReadBudget } from "./read-budget.js";
+import { type Pace, ReadPace, type Signal } from "./read-pace.js";
 import { RestReader } from "./rest-reader.js";
 import { questionsSeenUntil, turnFinished } from "./turns.js";
 
@@ -31,8 +33,10 @@ export interface ReconcilerContext {
   log: FastifyBaseLogger;
   /** Whether the reconciler feeds clients (`feed`) or checks behind a trusted stream (`check`). */
   kind(): Exclude<ReadKind, "catch-up">;
-  /** Between reads, now: it depends on the kind and on whether something is busy. */
-  intervalFor(busy: boolean): number;
+  /** The pace of reads now: it depends on who feeds clients and on opencode's log. */
+  pace(): Pace;
+  /** opencode's log, as far as it tells when something changed. */
+  logPulse: LogPulse;
   /** Behind a trusted stream, how long a difference is given for the stream to say it. */
   graceMs: number;
   /** An instance not followed (see `lastFollowed`) for this long is let go. */
@@ -54,14 +58,12 @@ const MESSAGE_WINDOW = 10;
  * session costs opencode milliseconds of CPU, and a narrow one next to nothing.
  */
 const NARROW_WINDOW = 1;
-/** Every this many reads, every session is listed (deletions show only then). */
-const COMPLETE_LIST_EVERY = 15;
-/** Feeding clients, on every this-many-th read (reads of every kind are counted), statuses, permissions and questions are read too, whatever else says. */
-const FULL_READ_EVERY = 10;
-/** Checking behind a trusted stream, a busy session's status is read at least every this many reads. */
-const CHECK_STATUS_EVERY = 4;
-/** Checking behind a trusted stream, while a tool runs, permissions and questions are read every this many reads. */
-const CHECK_REQUESTS_EVERY = 2;
+/** Every session is listed this often (deletions show only then). */
+const COMPLETE_LIST_MS = 15_000;
+/** Feeding clients, statuses, permissions and questions are read this often, whatever else says. */
+const FULL_READ_MS = 10_000;
+/** Between the end of a read and the next, at least (signals come in bursts). */
+const MIN_GAP_MS = 10;
 /** Log lines come in bursts: one read for a burst. */
 const NUDGE_DEBOUNCE_MS = 20;
 
@@ -77,8 +79,13 @@ export class InstanceReconciler {
   private nudgeTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private queued: ReadKind | undefined;
-  private reads = 0;
-  private toolReads = 0;
+  private readonly pace = new ReadPace();
+  private completeListDueAt = 0;
+  private fullReadDueAt = 0;
+  /** The busy sessions whose newest messages showed a tool running at their last read. */
+  private readonly toolsRunning = new Set<string>();
+  /** The log's mark (see `LogPulse`) at each busy session's last read of its messages. */
+  private readonly logMarks = new Map<string, number>();
   /** The last moment (ms) the instance was followed, as far as the last look showed. */
   private followedAt = Date.now();
   private stopped = false;
@@ -121,8 +128,9 @@ export class InstanceReconciler {
     return this.baseline;
   }
 
-  /** A read soon (log lines come in bursts: one read for a burst). */
-  nudge(): void {
+  /** Something changed, as `signals` say (of `sessionID`, if named): a read of it soon (signals come in bursts: one read for a burst). */
+  nudge(signals: readonly Signal[] = EVERYTHING, sessionID?: string): void {
+    for (const signal of signals) this.pace.signal(signal, sessionID);
     if (this.nudgeTimer || this.stopped) return;
     this.nudgeTimer = setTimeout(() => {
       this.nudgeTimer = undefined;
@@ -158,7 +166,9 @@ export class InstanceReconciler {
     this.ctx.release(this);
   }
 
+  /** The pace changed: what was due later than the new pace allows is due sooner. */
   reschedule(): void {
+    this.pace.repace(performance.now(), this.ctx.pace());
     if (!this.running && this.baseline) this.schedule();
   }
 
@@ -195,8 +205,9 @@ export class InstanceReconciler {
   private schedule(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    const busy = this.state.activeSessions().length > 0;
-    this.timer = setTimeout(() => void this.run(this.ctx.kind()), this.ctx.intervalFor(busy));
+    const next = this.pace.nextAt(this.state.activeSessions(), this.requestsMayWait());
+    const delay = Math.max(MIN_GAP_MS, next - performance.now());
+    this.timer = setTimeout(() => void this.run(this.ctx.kind()), delay);
     this.timer.unref();
   }
 
@@ -282,54 +293,102 @@ export class InstanceReconciler {
   }
 
   /**
-   * One read, phase by phase: which sessions moved; their statuses; the messages of those
-   * that moved or are busy; pending permissions and questions; todos and diffs. Each phase
-   * reads only what the ones before say may have changed.
+   * One read, phase by phase, of what is due (see `ReadPace`): which sessions moved, or
+   * their statuses; the messages of those that moved, whose status changed, or that are
+   * busy and due; pending permissions and questions; todos and diffs. Each phase reads only
+   * what the ones before say may have changed.
    */
   private async read(kind: ReadKind): Promise<{ snapshot: Snapshot; listed: Map<string, number> }> {
-    const read = this.reads++;
+    const now = performance.now();
+    const pace = this.ctx.pace();
     const publishesAtOnce = kind !== "check";
-    const snapshot: Snapshot = { messages: [], todos: [], diffs: [] };
-    const complete = kind === "catch-up" || read % COMPLETE_LIST_EVERY === 0;
-    const listed = await this.readSessions(snapshot, complete);
-    const moved = new Set(
-      [...listed]
-        .filter(([sessionID, updated]) => (this.lastRead.get(sessionID) ?? -1) < updated)
-        .map(([id]) => id),
-    );
     const busyKnown = this.state.activeSessions();
-    const fullRead = publishesAtOnce && read % FULL_READ_EVERY === 0;
+    if (kind === "catch-up") for (const signal of EVERYTHING) this.pace.signal(signal);
+    const plan = this.pace.plan(now, pace, busyKnown);
+    for (const sessionID of this.logMarks.keys()) if (!busyKnown.includes(sessionID)) this.forget(sessionID);
+    const snapshot: Snapshot = { messages: [], todos: [], diffs: [] };
+    const complete = kind === "catch-up" || now >= this.completeListDueAt;
+    if (complete) this.completeListDueAt = now + COMPLETE_LIST_MS;
+    let listed = plan.list || complete ? await this.readSessions(snapshot, complete) : undefined;
+    let moved = this.movedIn(listed);
+    const fullRead = publishesAtOnce && now >= this.fullReadDueAt;
+    if (fullRead) this.fullReadDueAt = now + FULL_READ_MS;
     // Statuses before messages: when upstream says a turn is over, its messages read after show its end.
-    if (kind === "catch-up" || fullRead || this.statusesTell(moved, busyKnown, publishesAtOnce, read)) {
-      await this.readStatuses(snapshot);
-    }
-    const sessions = new Set([...moved, ...busyKnown, ...Object.keys(snapshot.statuses?.value ?? {})]);
+    // A session that moved may have begun or ended a turn.
+    if (kind === "catch-up" || fullRead || plan.statuses || moved.size > 0) await this.readStatuses(snapshot);
     const statuses = snapshot.statuses?.value;
+    const statusChanged = (sessionID: string) =>
+      statuses !== undefined && sessionID in statuses !== busyKnown.includes(sessionID);
+    // A turn that began or ended moved its session.
+    if (!listed && [...busyKnown, ...Object.keys(statuses ?? {})].some(statusChanged)) {
+      listed = await this.readSessions(snapshot, false);
+      moved = this.movedIn(listed);
+    }
+    const sessions = new Set([...moved, ...plan.sessions]);
+    for (const sessionID of [...busyKnown, ...Object.keys(statuses ?? {})])
+      if (kind === "catch-up" || statusChanged(sessionID)) sessions.add(sessionID);
     // Wide where something says more than the newest message may have changed: the session
     // moved, its turn began or ended, or the stream was away.
     const wide = (sessionID: string) =>
-      kind === "catch-up" ||
-      moved.has(sessionID) ||
-      (statuses !== undefined && sessionID in statuses !== busyKnown.includes(sessionID));
+      kind === "catch-up" || moved.has(sessionID) || statusChanged(sessionID);
     await this.readMessages(snapshot, sessions, wide);
+    this.paceMessages(snapshot, busyKnown, now, pace);
     if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
-    const inFlight = snapshot.messages.some(({ messages }) => hasToolInFlight(messages));
-    const pending = [...this.state.permissions.values(), ...this.state.questions.values()].some(
-      (tracked) => tracked.value !== undefined,
-    );
-    // A request asked is read every time until it is answered (a person waits on it); one that
-    // a running tool may ask, every read when feeding clients and now and then when checking.
-    this.toolReads = inFlight ? this.toolReads + 1 : 0;
+    // A request asked is read until it is answered (a person waits on it), and one a running
+    // tool may ask while the tool runs: at the pace of a busy session's messages.
     if (
       kind === "catch-up" ||
       fullRead ||
-      pending ||
-      (inFlight && (publishesAtOnce || this.toolReads % CHECK_REQUESTS_EVERY === 1))
+      plan.requests === "signalled" ||
+      (plan.requests === "due" && this.requestsMayWait())
     ) {
       await this.readRequests(snapshot);
+      const { permissions = [], questions = [] } = snapshot.requests ?? {};
+      const shape = [...permissions, ...questions].map((request) => (request as { id?: string }).id).join();
+      this.pace.requestsRead(shape, now, pace);
     }
     await this.readLists(snapshot, this.turnsEnded(snapshot, moved, busyKnown));
-    return { snapshot, listed };
+    return { snapshot, listed: listed ?? new Map() };
+  }
+
+  /** The sessions of a list read that moved since the reconciler last read them. */
+  private movedIn(listed: Map<string, number> | undefined): Set<string> {
+    const moved = new Set<string>();
+    for (const [sessionID, updated] of listed ?? [])
+      if ((this.lastRead.get(sessionID) ?? -1) < updated) moved.add(sessionID);
+    return moved;
+  }
+
+  /**
+   * After a read: each busy session's messages are next read at the pace of its changes;
+   * a change the log did not announce puts the reads back on their own pace.
+   */
+  private paceMessages(snapshot: Snapshot, busyKnown: string[], now: number, pace: Pace): void {
+    const pulse = this.ctx.logPulse;
+    for (const { sessionID, messages } of snapshot.messages) {
+      if (!busyKnown.includes(sessionID)) continue;
+      if (this.pace.messagesRead(sessionID, messages, now, pace)) {
+        const mark = this.logMarks.get(sessionID);
+        if (mark !== undefined) pulse.changedSince(mark);
+      }
+      this.logMarks.set(sessionID, pulse.mark);
+      if (hasToolInFlight(messages)) this.toolsRunning.add(sessionID);
+      else this.toolsRunning.delete(sessionID);
+    }
+  }
+
+  private forget(sessionID: string): void {
+    this.pace.settled(sessionID);
+    this.logMarks.delete(sessionID);
+    this.toolsRunning.delete(sessionID);
+  }
+
+  /** Whether a permission or a question may be waiting: one is pending, as clients were told, or a tool runs. */
+  private requestsMayWait(): boolean {
+    if (this.toolsRunning.size > 0) return true;
+    return [...this.state.permissions.values(), ...this.state.questions.values()].some(
+      (tracked) => tracked.value !== undefined,
+    );
   }
 
   /** Phase 1: the sessions, all of them now and then, otherwise only those updated since the newest read. */
@@ -391,18 +450,6 @@ export class InstanceReconciler {
     const oldest = messages[0]?.info;
     if (!oldest || oldest.time.created <= historyUntil) return false;
     return oldest.role === "user" || this.state.message(sessionID, oldest.id)?.info === undefined;
-  }
-
-  /**
-   * Whether statuses are worth a request: feeding clients, whenever anything moves or is
-   * busy; checking behind a trusted stream, when a session not known busy moved (a turn may
-   * have begun), and now and then while one is busy (see `turnLooksOver` for a turn's end).
-   */
-  private statusesTell(moved: Set<string>, busyKnown: string[], feeding: boolean, read: number): boolean {
-    if (feeding) return moved.size > 0 || busyKnown.length > 0;
-    const busy = new Set(busyKnown);
-    if ([...moved].some((sessionID) => !busy.has(sessionID))) return true;
-    return busyKnown.length > 0 && read % CHECK_STATUS_EVERY === 0;
   }
 
   /** Whether a session clients were told is busy shows a finished answer: its turn may have ended. */
@@ -492,6 +539,9 @@ function statusAsOf(snapshot: Snapshot, payload: EventPayload): number | undefin
   const read = snapshot.messages.find((candidate) => candidate.sessionID === sessionID);
   return read ? questionsSeenUntil(read) : undefined;
 }
+
+/** Every signal: everything may have changed. */
+const EVERYTHING: readonly Signal[] = ["list", "statuses", "messages", "requests"];
 
 /** The todo tool calls among `messages` that are done: each changed the todo list, which REST keeps apart. */
 function todoCallsDone(messages: MessageWithParts[]): string[] {

@@ -8,10 +8,21 @@ import type { Upstream } from "../../upstream/upstream.js";
 import type { Carried } from "./carried.js";
 import type { Audience } from "./following.js";
 import { InstanceReconciler, type ReadKind, type ReconcilerContext } from "./instance-reconciler.js";
+import { LogPulse } from "./log-pulse.js";
 import { ReadBudget } from "./read-budget.js";
+import type { Pace, Signal } from "./read-pace.js";
 
-/** Checking behind a trusted stream: between reads of an instance with a busy session, at least. */
+/** Checking behind a trusted stream: between reads of a busy session's messages, at least. */
 const CHECK_BUSY_INTERVAL_MS = 1250;
+/**
+ * Feeding clients, a busy session whose reads show no change is read this often at least,
+ * so that a change reaches clients within 2 s; checking behind a trusted stream, a little
+ * less often (the stream tells changes; reads look for what it failed to tell).
+ */
+const FEED_CAP_MS = 1_500;
+const CHECK_CAP_MS = 2_000;
+/** While opencode's log tells when something changes (see `LogPulse`), a busy session nothing is said of is read this often. */
+const LOG_LED_CAP_MS = 10_000;
 /** Instances read at once, unless more have clients of their own (`maxInstances`). */
 const MAX_INSTANCES = 64;
 
@@ -25,13 +36,13 @@ export interface ReconcilerOptions {
   audience: Audience;
   log: FastifyBaseLogger;
   metrics?: Metrics;
-  /** Feeding clients: between reads of an instance with a busy session. */
+  /** Feeding clients: between reads of a busy session's messages while they change. */
   pollIntervalMs: number;
   /** `--read-budget`: requests a second to upstream at most, all instances together (0: no budget). */
   readBudget?: number;
-  /** Feeding clients: between reads of an instance with nothing busy. */
+  /** Feeding clients: between two cheap reads of an instance (the sessions that moved, or the statuses). */
   idleIntervalMs?: number;
-  /** Checking behind a trusted stream: between reads of an instance with nothing busy. */
+  /** Checking behind a trusted stream: the same. */
   checkIntervalMs?: number;
   /** Checking behind a trusted stream: how long a difference waits for the stream to say it. */
   graceMs?: number;
@@ -68,6 +79,8 @@ export class Reconciler {
   private readonly metrics: Metrics;
   /** The requests a second its reads may make, all instances together. */
   readonly budget: ReadBudget;
+  /** opencode's log, as far as it tells when something changed (told by `logLine`). */
+  readonly logPulse: LogPulse;
 
   constructor(options: ReconcilerOptions) {
     const metrics = options.metrics ?? noMetrics;
@@ -78,6 +91,12 @@ export class Reconciler {
     const checkIntervalMs = options.checkIntervalMs ?? 1000;
     const checkBusyIntervalMs = Math.max(checkIntervalMs, CHECK_BUSY_INTERVAL_MS);
     this.budget = new ReadBudget(options.readBudget ?? 0, () => metrics.upstreamReadDeferred());
+    this.logPulse = new LogPulse(() => {
+      options.log.warn(
+        "opencode's log did not announce a change REST shows: reads keep their own pace for a while",
+      );
+      for (const instance of this.instances.values()) instance.reschedule();
+    });
     this.context = {
       upstream: options.upstream,
       budget: this.budget,
@@ -86,11 +105,13 @@ export class Reconciler {
       audience: options.audience,
       log: options.log,
       kind: () => (this.feeding ? "feed" : "check"),
-      intervalFor: (busy) => {
-        if (this.feeding || performance.now() < this.hurriedUntil)
-          return busy ? options.pollIntervalMs : idleIntervalMs;
-        return busy ? checkBusyIntervalMs : checkIntervalMs;
+      pace: (): Pace => {
+        const fast = this.feeding || performance.now() < this.hurriedUntil;
+        const firstMs = fast ? options.pollIntervalMs : checkBusyIntervalMs;
+        const capMs = this.logPulse.leads ? LOG_LED_CAP_MS : fast ? FEED_CAP_MS : CHECK_CAP_MS;
+        return { cheapMs: fast ? idleIntervalMs : checkIntervalMs, firstMs, capMs: Math.max(firstMs, capMs) };
       },
+      logPulse: this.logPulse,
       graceMs: options.graceMs ?? GRACE_MS,
       releaseAfterMs: options.releaseAfterMs ?? 30_000,
       release: (instance) => {
@@ -148,18 +169,19 @@ export class Reconciler {
   }
 
   /**
-   * Something changed upstream (a log line said so): read the instances concerned soon —
-   * those that know the session, or all when no instance knows it (or none was named).
+   * Something changed upstream, as `signals` say (all of it when none are named): read the
+   * instances concerned soon — those that know the session, or all when no instance knows
+   * it (or none was named).
    */
-  nudge(sessionID?: string): void {
+  nudge(sessionID?: string, signals?: readonly Signal[]): void {
     const known = sessionID !== undefined && this.knowsSession(sessionID);
     for (const instance of this.instances.values()) {
       if (!known || this.context.mirror.instance(instance.directory).sessions.has(sessionID ?? ""))
-        instance.nudge();
+        instance.nudge(signals, known ? sessionID : undefined);
     }
   }
 
-  /** A read of the instance soon, if it is followed. */
+  /** A read of everything of the instance soon, if it is followed. */
   nudgeInstance(directory: string): void {
     this.instances.get(directory)?.nudge();
   }
@@ -176,6 +198,7 @@ export class Reconciler {
     const instances = [...this.instances.values()];
     this.instances.clear();
     this.budget.stop();
+    this.logPulse.stop();
     await Promise.all(instances.map((instance) => instance.stop()));
   }
 

@@ -1,0 +1,153 @@
+import type { MessageWithParts } from "../../opencode/state.js";
+
+/** The pace an instance's reads keep now (it depends on who feeds clients, and on opencode's log). */
+export interface Pace {
+  /** Between two cheap reads — the sessions that moved, or the statuses: one request each time. */
+  cheapMs: number;
+  /** A busy session's messages, after a read that showed a change. */
+  firstMs: number;
+  /** ...after reads that showed none, backed off (doubling) up to this. */
+  capMs: number;
+}
+
+/** What a signal of change (a log line, a stream event about something unknown) asks to read. */
+export type Signal = "list" | "statuses" | "messages" | "requests";
+
+/** What one read covers. */
+export interface ReadPlan {
+  list: boolean;
+  statuses: boolean;
+  /** Busy sessions whose messages are due (moved ones, and those whose status changed, are added by the read). */
+  sessions: Set<string>;
+  /** Pending permissions and questions: signalled (read them), due by their pace (read them if any may be waiting), or not. */
+  requests: "signalled" | "due" | false;
+}
+
+interface Backoff {
+  dueAt: number;
+  intervalMs: number;
+  /** What the last read showed, to tell a change from none. */
+  shape?: string;
+}
+
+/**
+ * When each part of an instance's REST state is read: reads follow change, not time.
+ * What is cheap is read at a steady pace, one request a `cheapMs` whatever the number of
+ * sessions — the sessions that moved, and while one is busy, in turn, the statuses. A busy
+ * session's messages (big: tool outputs) are read when something says they changed — a
+ * signal, the session moved, its status changed — and otherwise at a pace that backs off,
+ * doubling while reads show nothing new, from `firstMs` up to `capMs`. Pending permissions
+ * and questions back off the same way.
+ */
+export class ReadPace {
+  private cheapDueAt = 0;
+  private cheapTurn = 0;
+  private readonly signalled = new Set<Signal>();
+  private readonly sessionsSignalled = new Set<string>();
+  private readonly sessions = new Map<string, Backoff>();
+  private readonly requests: Backoff = { dueAt: 0, intervalMs: 0 };
+
+  /** Something says this changed: it is read next time, whatever its pace. */
+  signal(what: Signal, sessionID?: string): void {
+    if (what === "messages" && sessionID !== undefined) this.sessionsSignalled.add(sessionID);
+    else this.signalled.add(what);
+  }
+
+  /** What is due now, of an instance whose `busy` sessions are those clients were told are busy. */
+  plan(now: number, pace: Pace, busy: readonly string[]): ReadPlan {
+    const plan: ReadPlan = {
+      list: this.signalled.has("list"),
+      statuses: this.signalled.has("statuses"),
+      sessions: new Set(),
+      requests: this.signalled.has("requests") ? "signalled" : now >= this.requests.dueAt ? "due" : false,
+    };
+    if (now >= this.cheapDueAt) {
+      this.cheapDueAt = now + pace.cheapMs;
+      if (busy.length > 0 && this.cheapTurn++ % 2 === 1) plan.statuses = true;
+      else plan.list = true;
+    }
+    const allMessages = this.signalled.has("messages");
+    for (const sessionID of this.sessions.keys())
+      if (!busy.includes(sessionID)) this.sessions.delete(sessionID);
+    for (const sessionID of busy) {
+      const backoff = this.backoffOf(sessionID);
+      if (!allMessages && !this.sessionsSignalled.has(sessionID) && now < backoff.dueAt) continue;
+      plan.sessions.add(sessionID);
+      // Until the read says how it went (`messagesRead`): a session that cannot be read is not due at once again.
+      backoff.dueAt = now + Math.max(pace.firstMs, backoff.intervalMs);
+    }
+    for (const sessionID of this.sessionsSignalled) plan.sessions.add(sessionID);
+    this.signalled.clear();
+    this.sessionsSignalled.clear();
+    return plan;
+  }
+
+  /** Whether anything is signalled and waits for a read. */
+  get signalledAny(): boolean {
+    return this.signalled.size > 0 || this.sessionsSignalled.size > 0;
+  }
+
+  /** The session's messages were read: the next read follows its pace. Returns whether they changed since the last read. */
+  messagesRead(sessionID: string, messages: MessageWithParts[], now: number, pace: Pace): boolean {
+    return this.backOff(this.backoffOf(sessionID), shapeOf(messages), now, pace);
+  }
+
+  /** Pending permissions and questions were read (`shape`: what they were). */
+  requestsRead(shape: string, now: number, pace: Pace): void {
+    this.backOff(this.requests, shape, now, pace);
+  }
+
+  /** The session is not busy any more: its pace starts afresh next time. */
+  settled(sessionID: string): void {
+    this.sessions.delete(sessionID);
+  }
+
+  /** The pace changed (`pace`): nothing waits longer than it allows. */
+  repace(now: number, pace: Pace): void {
+    this.cheapDueAt = Math.min(this.cheapDueAt, now + pace.cheapMs);
+    for (const backoff of [...this.sessions.values(), this.requests]) {
+      backoff.intervalMs = Math.min(backoff.intervalMs, pace.capMs);
+      backoff.dueAt = Math.min(backoff.dueAt, now + Math.max(pace.firstMs, backoff.intervalMs));
+    }
+  }
+
+  /** When the next read is due (ms), `requests` telling whether pending requests are worth one. */
+  nextAt(busy: readonly string[], requests: boolean): number {
+    if (this.signalledAny) return 0;
+    let next = this.cheapDueAt;
+    for (const sessionID of busy) next = Math.min(next, this.sessions.get(sessionID)?.dueAt ?? 0);
+    return requests ? Math.min(next, this.requests.dueAt) : next;
+  }
+
+  private backoffOf(sessionID: string): Backoff {
+    let backoff = this.sessions.get(sessionID);
+    if (!backoff) {
+      backoff = { dueAt: 0, intervalMs: 0 };
+      this.sessions.set(sessionID, backoff);
+    }
+    return backoff;
+  }
+
+  private backOff(backoff: Backoff, shape: string, now: number, pace: Pace): boolean {
+    const changed = backoff.shape !== undefined && backoff.shape !== shape;
+    backoff.intervalMs =
+      changed || backoff.shape === undefined
+        ? pace.firstMs
+        : Math.min(pace.capMs, Math.max(pace.firstMs, backoff.intervalMs * 2));
+    backoff.shape = shape;
+    backoff.dueAt = now + backoff.intervalMs;
+    return changed;
+  }
+}
+
+/** What tells one read of a busy session's newest messages from the next: ids, parts, their states and lengths. */
+export function shapeOf(messages: MessageWithParts[]): string {
+  const newest = messages.at(-1);
+  if (!newest) return "";
+  const parts = newest.parts.map((part) => {
+    const state = (part as { state?: { status?: string } }).state?.status ?? "";
+    const text = (part as { text?: string }).text?.length ?? "";
+    return `${part.id}:${state}:${text}`;
+  });
+  return `${newest.info.id}:${(newest.info.time as { completed?: number }).completed ?? ""}:${parts.join(",")}`;
+}
