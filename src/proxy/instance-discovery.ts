@@ -7,7 +7,7 @@ import { resolveInstance } from "../upstream/instance.js";
 import { instanceNameProblem } from "../upstream/instance-name.js";
 import type { Upstream } from "../upstream/upstream.js";
 
-/** Different directory names remembered at most, while the shim serves `/global/event`. */
+/** Different directory names remembered at most, while the shim has `/global/event` clients. */
 const MAX_NAMED = 1000;
 
 /** A directory name seen: the following of its instance (settled once it is followed), and the instance once known. */
@@ -17,8 +17,8 @@ interface Following {
 }
 
 /**
- * While the shim serves `/global/event` itself (the reconciler feeds clients), it can
- * only carry the events of instances it follows. A client of the global stream — opencode's web app, its TUI —
+ * The shim's `/global/event` carries, once upstream's stream stops telling the truth, only
+ * the events of instances the reconciler follows. A client of the global stream — opencode's web app, its TUI —
  * names the instances it works in on its REST calls (`?directory=`, `x-opencode-directory`;
  * no name: opencode's own directory):
  * each one named while such a client is connected is resolved through upstream, as the
@@ -46,7 +46,7 @@ export class InstanceDiscovery {
    * what the request changes upstream (a session it creates) is news to the reconciler.
    */
   notice(request: FastifyRequest): Promise<void> | undefined {
-    if (!this.sources.servesGlobalEvent || this.hub.globalSubscriberCount === 0) {
+    if (this.hub.globalSubscriberCount === 0) {
       if (this.followings.size > 0) this.followings.clear();
       return undefined;
     }

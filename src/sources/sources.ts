@@ -46,6 +46,9 @@ export interface EventSourcesOptions {
   judge?: StreamJudgeOptions;
 }
 
+/** The `directory` of upstream's events about the process as a whole (`project.updated`). */
+const GLOBAL_DIRECTORY = "global";
+
 /** A read deferred by the budget this recently is named in the health. */
 const BUDGET_NOTICE_MS = 10_000;
 
@@ -73,6 +76,7 @@ export class EventSources {
   private readonly metrics: Metrics;
   private readonly judge: StreamJudge;
   private readonly logWitness: LogWitness | undefined;
+  private readonly audience: Audience;
   private streamLive = false;
   private downReason: string | undefined;
   private readonly releaseListeners: Array<(directory: string) => void> = [];
@@ -82,6 +86,7 @@ export class EventSources {
     this.sink = options.sink;
     this.log = options.log;
     this.metrics = options.metrics;
+    this.audience = options.audience;
     const { upstream, sink, log, metrics } = options;
     this.reconciler = new Reconciler({
       upstream,
@@ -144,11 +149,6 @@ export class EventSources {
     return this.reconciler.feedsClients ? "reconciler" : "stream";
   }
 
-  /** Whether the hub must serve `/global/event` itself (the shim is not on upstream's stream). */
-  get servesGlobalEvent(): boolean {
-    return this.reconciler.feedsClients;
-  }
-
   /** Whether the shim is working around upstream's stream, or holding its reads back, and why. */
   get health(): SourceHealth {
     const stream = this.streamHealth;
@@ -175,6 +175,9 @@ export class EventSources {
   /** An event of upstream's stream: evidence for the judge, and news for clients if the sink admits it. */
   fromStream(envelope: Envelope): boolean {
     this.logWitness?.streamed(envelope.payload.type);
+    // A client of the shim's /global/event sees every instance the stream tells of: should the stream stop telling the truth, the reconciler already follows them.
+    if (this.audience.globalSubscriberCount > 0 && envelope.directory !== GLOBAL_DIRECTORY)
+      this.reconciler.track(envelope.directory).catch(() => {}); // it retries on its own
     this.judge.noted(envelope.payload);
     return this.sink.publish(envelope) === "new";
   }

@@ -82,9 +82,11 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
     await shellAnswers(wsUrl, GOOD);
   });
 
-  it("guards the shim's own /global/event (poll mode) exactly as upstream guards its own", async () => {
-    const polling = await e2e.startShim({ flags: ["--source", "poll"] });
-    expect(polling.sources?.servesGlobalEvent).toBe(true);
+  it.each([
+    ["behind upstream's stream", []],
+    ["poll mode", ["--source", "poll"]],
+  ])("guards the shim's own /global/event (%s) exactly as upstream guards its own", async (_mode, flags) => {
+    const polling = await e2e.startShim({ flags });
     const cases: Array<[string, Record<string, string>]> = [
       ["/global/event", {}],
       ["/global/event", basic("opencode", "wrong")],

@@ -158,10 +158,25 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
       expect((await post(`${shim.url}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
       // The tool runs for 6 s, and the stream says nothing meanwhile.
       await client.waitFor(
+        (event) =>
+          event.json.type === "message.part.updated" &&
+          props(event).sessionID === session.id &&
+          (props(event).part as { state?: { status?: string } }).state?.status === "running",
+        30_000,
+        "the tool running",
+      );
+      const spellBegan = e2e.relay.requests.length;
+      await client.waitFor(
         (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
         30_000,
         "session.idle",
       );
+      // Reads follow change: nothing changed while the tool ran, so its messages were read
+      // next to never (a busy session is read at least every 10 s while the log tells every
+      // change), and its end was seen at once.
+      const spell = e2e.relay.requests.slice(spellBegan);
+      const messageReads = spell.filter((line) => line.startsWith(`GET /session/${session.id}/message`));
+      expect(messageReads.length, spell.join("\n")).toBeLessThanOrEqual(4);
       const events = sessionEvents(client.events, session.id);
       expect(assistantText(events).deltas).toBe(assistantText(events).final);
       expect(events.filter((event) => event.json.type === "message.part.delta").length).toBeGreaterThan(1);
@@ -173,6 +188,69 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
     const metrics = await scrape(shim.url);
     expect(metrics).not.toMatch(/^opencode_shim_feeder_switches_total\{/m);
     expect(metrics).not.toMatch(/^opencode_shim_reconciler_corrections_total\{/m);
+  });
+
+  it("a /global/event client connected while the stream told the truth is not left on it once it lies", async () => {
+    const { shim, client } = await shimBehindRelay();
+    const global = await e2e.open(`${shim.url}/global/event`);
+    await global.waitFor(
+      (event) => (event.json.payload as { type?: string } | undefined)?.type === "server.connected",
+    );
+    const payloads = () =>
+      global.events
+        .filter((event) => event.json.directory === e2e.opencode.projectDir)
+        .map((event) => ({ ...event, json: event.json.payload as ReceivedEvent["json"] }));
+    // Honest first: the global client is on the shim's hub, fed by upstream's stream.
+    const first = await createSession(shim.url);
+    await post(`${shim.url}/session/${first.id}/message`, {
+      parts: [{ type: "text", text: "[chunks:6] before" }],
+    });
+    await eventually(
+      () =>
+        payloads().some((event) => event.json.type === "session.idle" && props(event).sessionID === first.id),
+      30_000,
+      "session.idle on the global client, honest",
+    );
+    e2e.relay.setStreamFault({ kind: "mute" });
+    const sessions: string[] = [];
+    for (const text of ["[chunks:20] [delay:25] after", "[bash:echo from-the-tool]"]) {
+      const session = await createSession(shim.url);
+      sessions.push(session.id);
+      const prompted = post(`${shim.url}/session/${session.id}/prompt_async`, {
+        parts: [{ type: "text", text }],
+      });
+      expect((await prompted).status).toBe(204);
+      if (text.startsWith("[bash:")) {
+        const asked = await client.waitFor(
+          (event) => event.json.type === "permission.asked" && props(event).sessionID === session.id,
+          30_000,
+          "permission.asked",
+        );
+        const { id } = asked.json.properties as { id: string };
+        expect((await post(`${shim.url}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
+      }
+      await eventually(
+        () =>
+          payloads().some(
+            (event) => event.json.type === "session.idle" && props(event).sessionID === session.id,
+          ),
+        30_000,
+        "session.idle on the global client, mute",
+      );
+    }
+    expect(e2e.relay.frames.dropped, "the relay really lied").toBeGreaterThan(0);
+    // The global client ends up where opencode is, as the /event client does.
+    for (const sessionID of sessions) {
+      const events = sessionEvents(payloads(), sessionID);
+      const told = stateOf(events);
+      const truthNow = await restStateOf(e2e.opencode.url, sessionID);
+      expect(told.messages).toEqual(truthNow.messages);
+      expect(told.parts).toEqual(truthNow.parts);
+      expect(events.filter((event) => event.json.type === "session.idle")).toHaveLength(1);
+      expect(toldTwice(events, upstreamSaid(e2e.relay))).toEqual([]);
+    }
+    expect(assistantText(sessionEvents(payloads(), sessions[0] ?? "")).final).toBe(replyText("[chunks:20]"));
+    await eventually(async () => (await health(shim)).status === "degraded", 15_000, "health degraded", 500);
   });
 
   /** Half the modes with opencode's log followed (as `npm start` does), half with REST alone. */

@@ -63,7 +63,6 @@ describe("the global source", () => {
       flags: ["--upstream-wait", "1"],
     });
     expect(shim.sources?.feeder).toBe("reconciler");
-    expect(shim.sources?.servesGlobalEvent).toBe(true);
   });
 });
 

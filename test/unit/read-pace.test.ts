@@ -26,7 +26,7 @@ function answer(text: string, status = "running"): MessageWithParts[] {
 }
 
 describe("the read pace", () => {
-  it("reads one cheap thing a tick: the sessions that moved, and while one is busy the statuses in turn", () => {
+  it("reads the sessions that moved every tick, and the statuses with them while one is busy", () => {
     const pace = new ReadPace();
     const idle = [0, 1000, 2000].map((now) => pace.plan(now, PACE, []));
     expect(idle.map((plan) => [plan.list, plan.statuses])).toEqual([
@@ -35,13 +35,24 @@ describe("the read pace", () => {
       [true, false],
     ]);
     expect(pace.plan(2500, PACE, []).list).toBe(false); // not due yet
-    const busy = [3000, 4000, 5000, 6000].map((now) => pace.plan(now, PACE, ["ses_a"]));
+    const busy = [3000, 4000].map((now) => pace.plan(now, PACE, ["ses_a"]));
     expect(busy.map((plan) => [plan.list, plan.statuses])).toEqual([
-      [true, false],
-      [false, true],
-      [true, false],
-      [false, true],
+      [true, true],
+      [true, true],
     ]);
+  });
+
+  it("sends what is nearly due along with what is due (opencode's cost is mostly waking up for a request)", () => {
+    const pace = new ReadPace();
+    pace.plan(0, PACE, ["ses_a"]);
+    pace.messagesRead("ses_a", answer("same"), 0, PACE); // due at 250
+    // The cheap read is due at 1000; a signal at 800 reads the statuses, and the list goes along (a quarter early).
+    pace.signal("statuses");
+    const along = pace.plan(800, PACE, ["ses_a"]);
+    expect([along.list, along.statuses, along.sessions.has("ses_a")]).toEqual([true, true, true]);
+    // Without a burst to join, nothing goes out early: the list is next due at 1800.
+    const alone = pace.plan(1700, PACE, []);
+    expect([alone.list, alone.statuses]).toEqual([false, false]);
   });
 
   it("reads a busy session's messages at its first pace while they change, and backs off (doubling, to the cap) while they do not", () => {

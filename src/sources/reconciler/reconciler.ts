@@ -21,7 +21,11 @@ const CHECK_BUSY_INTERVAL_MS = 1250;
  */
 const FEED_CAP_MS = 1_500;
 const CHECK_CAP_MS = 2_000;
-/** While opencode's log tells when something changes (see `LogPulse`), a busy session nothing is said of is read this often. */
+/**
+ * While opencode's log tells when something changes (see `LogPulse`), reads are its safety
+ * net: the cheap reads come this often, and a busy session nothing is said of is read this often.
+ */
+const LOG_LED_CHEAP_MS = 3_000;
 const LOG_LED_CAP_MS = 10_000;
 /** Instances read at once, unless more have clients of their own (`maxInstances`). */
 const MAX_INSTANCES = 64;
@@ -106,10 +110,13 @@ export class Reconciler {
       log: options.log,
       kind: () => (this.feeding ? "feed" : "check"),
       pace: (): Pace => {
-        const fast = this.feeding || performance.now() < this.hurriedUntil;
+        const hurried = !this.feeding && performance.now() < this.hurriedUntil;
+        const fast = this.feeding || hurried;
         const firstMs = fast ? options.pollIntervalMs : checkBusyIntervalMs;
-        const capMs = this.logPulse.leads ? LOG_LED_CAP_MS : fast ? FEED_CAP_MS : CHECK_CAP_MS;
-        return { cheapMs: fast ? idleIntervalMs : checkIntervalMs, firstMs, capMs: Math.max(firstMs, capMs) };
+        const leads = this.logPulse.leads && !hurried;
+        const capMs = leads ? LOG_LED_CAP_MS : fast ? FEED_CAP_MS : CHECK_CAP_MS;
+        const cheapMs = leads ? LOG_LED_CHEAP_MS : fast ? idleIntervalMs : checkIntervalMs;
+        return { cheapMs, firstMs, capMs: Math.max(firstMs, capMs) };
       },
       logPulse: this.logPulse,
       graceMs: options.graceMs ?? GRACE_MS,
