@@ -70,7 +70,7 @@ export const OPTIONS = {
     env: "OPENCODE_SHIM_POLL_INTERVAL",
     value: "MS",
     fallback: "250",
-    help: "how often the reconciler reads a busy session while it feeds clients (polling, or around a lying stream); quiet ones 4x less often",
+    help: "while the reconciler feeds clients (polling, or around a lying stream): how often it reads a busy session's messages while they change (backing off to 1.5 s while they do not); the sessions and statuses every 4x that (at least 1 s)",
   },
   readBudget: {
     flag: "read-budget",

@@ -146,6 +146,7 @@ describe("what a log line says to read", () => {
   it("maps each bus publish to what its event changed, and a line naming a session to its messages", () => {
     expect(signalsOf({ busType: "session.status" })).toEqual(["statuses"]);
     expect(signalsOf({ busType: "session.updated" })).toEqual(["list"]);
+    expect(signalsOf({ busType: "session.deleted" })).toEqual(["all-sessions"]); // only a whole listing shows a deletion
     expect(signalsOf({ busType: "message.part.updated" })).toEqual(["messages"]);
     expect(signalsOf({ busType: "permission.asked" })).toEqual(["requests"]);
     expect(signalsOf({ busType: "message.part.delta" })).toBeUndefined(); // REST has a part's text only once it is done

@@ -58,10 +58,10 @@ const MESSAGE_WINDOW = 10;
  * session costs opencode milliseconds of CPU, and a narrow one next to nothing.
  */
 const NARROW_WINDOW = 1;
-/** Every session is listed this often (deletions show only then). */
-const COMPLETE_LIST_MS = 15_000;
-/** Feeding clients, statuses, permissions and questions are read this often, whatever else says. */
-const FULL_READ_MS = 10_000;
+/** Every session is listed every this many cheap reads' intervals (deletions show only then, or when the log says one). */
+const COMPLETE_LIST_EVERY = 15;
+/** Feeding clients, statuses, permissions and questions are read every this many cheap reads' intervals, whatever else says. */
+const FULL_READ_EVERY = 10;
 /** Between the end of a read and the next, at least (signals come in bursts). */
 const MIN_GAP_MS = 10;
 /** Log lines come in bursts: one read for a burst. */
@@ -307,12 +307,12 @@ export class InstanceReconciler {
     const plan = this.pace.plan(now, pace, busyKnown);
     for (const sessionID of this.logMarks.keys()) if (!busyKnown.includes(sessionID)) this.forget(sessionID);
     const snapshot: Snapshot = { messages: [], todos: [], diffs: [] };
-    const complete = kind === "catch-up" || now >= this.completeListDueAt;
-    if (complete) this.completeListDueAt = now + COMPLETE_LIST_MS;
+    const complete = kind === "catch-up" || plan.allSessions || now >= this.completeListDueAt;
+    if (complete) this.completeListDueAt = now + COMPLETE_LIST_EVERY * pace.cheapMs;
     let listed = plan.list || complete ? await this.readSessions(snapshot, complete) : undefined;
     let moved = this.movedIn(listed);
     const fullRead = publishesAtOnce && now >= this.fullReadDueAt;
-    if (fullRead) this.fullReadDueAt = now + FULL_READ_MS;
+    if (fullRead) this.fullReadDueAt = now + FULL_READ_EVERY * pace.cheapMs;
     // Statuses before messages: when upstream says a turn is over, its messages read after show its end.
     // A session that moved may have begun or ended a turn.
     if (kind === "catch-up" || fullRead || plan.statuses || moved.size > 0) await this.readStatuses(snapshot);
@@ -328,9 +328,13 @@ export class InstanceReconciler {
     for (const sessionID of [...busyKnown, ...Object.keys(statuses ?? {})])
       if (kind === "catch-up" || statusChanged(sessionID)) sessions.add(sessionID);
     // Wide where something says more than the newest message may have changed: the session
-    // moved, its turn began or ended, or the stream was away.
+    // moved to a state clients were not told (a move the stream told needs no look further
+    // back), its turn began or ended, or the stream was away.
+    const movedUntold = (sessionID: string) =>
+      moved.has(sessionID) &&
+      (this.state.session(sessionID)?.time.updated ?? -1) < (listed?.get(sessionID) ?? 0);
     const wide = (sessionID: string) =>
-      kind === "catch-up" || moved.has(sessionID) || statusChanged(sessionID);
+      kind === "catch-up" || movedUntold(sessionID) || statusChanged(sessionID);
     await this.readMessages(snapshot, sessions, wide);
     this.paceMessages(snapshot, busyKnown, now, pace);
     if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
@@ -540,7 +544,7 @@ function statusAsOf(snapshot: Snapshot, payload: EventPayload): number | undefin
   return read ? questionsSeenUntil(read) : undefined;
 }
 
-/** Every signal: everything may have changed. */
+/** Every signal but a whole listing: anything may have changed (a catch-up lists every session anyway). */
 const EVERYTHING: readonly Signal[] = ["list", "statuses", "messages", "requests"];
 
 /** The todo tool calls among `messages` that are done: each changed the todo list, which REST keeps apart. */

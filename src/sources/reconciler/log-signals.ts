@@ -8,7 +8,7 @@ const SIGNALS_BY_PREFIX: ReadonlyArray<readonly [string, readonly Signal[]]> = [
   ["session.idle", ["statuses"]],
   ["session.created", ["list"]],
   ["session.updated", ["list"]],
-  ["session.deleted", ["list"]],
+  ["session.deleted", ["all-sessions"]],
   ["session.diff", []],
   ["message.", ["messages"]],
   ["permission.", ["requests"]],

@@ -11,11 +11,13 @@ export interface Pace {
 }
 
 /** What a signal of change (a log line, a stream event about something unknown) asks to read. */
-export type Signal = "list" | "statuses" | "messages" | "requests";
+export type Signal = "list" | "all-sessions" | "statuses" | "messages" | "requests";
 
 /** What one read covers. */
 export interface ReadPlan {
   list: boolean;
+  /** Every session listed, not only those that moved: a deletion shows only so. */
+  allSessions: boolean;
   statuses: boolean;
   /** Busy sessions whose messages are due (moved ones, and those whose status changed, are added by the read). */
   sessions: Set<string>;
@@ -60,6 +62,7 @@ export class ReadPace {
   plan(now: number, pace: Pace, busy: readonly string[]): ReadPlan {
     const plan: ReadPlan = {
       list: this.signalled.has("list"),
+      allSessions: this.signalled.has("all-sessions"),
       statuses: this.signalled.has("statuses"),
       sessions: new Set(),
       requests: this.signalled.has("requests") ? "signalled" : now >= this.requests.dueAt ? "due" : false,
