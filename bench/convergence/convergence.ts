@@ -11,6 +11,7 @@ import type { BenchContext } from "../common/context.js";
 import { type ShimProcess, startShim } from "../common/process.js";
 import { openSseReader, type SseReader } from "../common/sse-reader.js";
 import { summarize } from "../common/stats.js";
+import { busyAlongside } from "./busy-alongside.js";
 import { Tally } from "./changes.js";
 import { measureLoads } from "./load.js";
 import { describeHealth, outcomes } from "./outcome.js";
@@ -28,6 +29,8 @@ const MODES: Array<{ name: string; fault: StreamFault }> = [
   { name: "delay 5000 ms", fault: { kind: "delay", ms: 5000 } },
 ];
 const BACK = "back on an honest stream, until ok";
+/** Then every mode again beside this many busy sessions, each in a silent tool call. */
+const BUSY_ALONGSIDE = 16;
 /** Verdicts from before the stream turned honest may still be due this long after (LATE_MS + a read). */
 const SETTLE_AFTER_HONEST_MS = 4000;
 /** The shim's hold before trusting a stream again doubles when the stream flaps, up to 300 s. */
@@ -148,6 +151,22 @@ export async function runConvergence(context: BenchContext): Promise<void> {
 
     const runs: ModeRow[] = [];
     for (const mode of modes) runs.push(await runMode(scene, relay, health, mode));
+    if (!context.quick) {
+      enterPhase(scene, `${BUSY_ALONGSIDE} busy sessions starting`);
+      const busy = await busyAlongside(opencode.url, directory, BUSY_ALONGSIDE);
+      try {
+        for (const mode of modes)
+          runs.push(
+            await runMode(scene, relay, health, {
+              ...mode,
+              name: `${mode.name}, ${BUSY_ALONGSIDE} busy beside`,
+            }),
+          );
+      } finally {
+        enterPhase(scene, `${BUSY_ALONGSIDE} busy sessions ending`);
+        await busy.end();
+      }
+    }
     enterPhase(scene, "after the modes");
     scene.clientTally.catchUp(client.events);
     const reference = new Tally((event) => event.directory === directory);

@@ -32,7 +32,7 @@ interface Part {
 }
 
 /** Whether the session's newest message is running its bash call. */
-async function toolRunning(base: string, directory: string, id: string): Promise<boolean> {
+export async function toolRunning(base: string, directory: string, id: string): Promise<boolean> {
   const messages = await call<Array<{ parts: Part[] }>>(
     base,
     "GET",
