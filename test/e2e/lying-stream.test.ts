@@ -50,6 +50,25 @@ function owedTypes(events: ReceivedEvent[]): Set<string> {
 const post = (url: string, body: unknown) =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
+/** Asks through `base`, as a client would, answered at once (204). */
+async function promptAsync(base: string, sessionID: string, text: string): Promise<void> {
+  const prompted = await post(`${base}/session/${sessionID}/prompt_async`, {
+    parts: [{ type: "text", text }],
+  });
+  expect(prompted.status).toBe(204);
+}
+
+/** Once `client` is asked permission for the session's tool, allows it once through `base`, as a user would. */
+async function allowOnce(base: string, client: SseClient, sessionID: string): Promise<void> {
+  const asked = await client.waitFor(
+    (event) => event.json.type === "permission.asked" && props(event).sessionID === sessionID,
+    30_000,
+    "permission.asked",
+  );
+  const { id } = asked.json.properties as { id: string };
+  expect((await post(`${base}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
+}
+
 /**
  * Runs the script through `base`, answering the permission and the question there as a
  * user would, once `client` (following the same instance) has been asked. Resolves with
@@ -66,20 +85,15 @@ async function runScript(base: string, client: SseClient, truth?: RestTruth): Pr
       expect(first.status).toBe(200);
       await first.arrayBuffer();
     }
-    const prompted = post(`${base}/session/${session.id}/prompt_async`, { parts: [{ type: "text", text }] });
-    expect((await prompted).status).toBe(204);
-    const asked = (type: string) =>
-      client.waitFor(
-        (event) => event.json.type === type && props(event).sessionID === session.id,
-        30_000,
-        `${type} (${kind})`,
-      );
-    if (kind === "tool call asking permission") {
-      const { id } = (await asked("permission.asked")).json.properties as { id: string };
-      expect((await post(`${base}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
-    }
+    await promptAsync(base, session.id, text);
+    if (kind === "tool call asking permission") await allowOnce(base, client, session.id);
     if (kind === "question") {
-      const { id } = (await asked("question.asked")).json.properties as { id: string };
+      const asked = await client.waitFor(
+        (event) => event.json.type === "question.asked" && props(event).sessionID === session.id,
+        30_000,
+        `question.asked (${kind})`,
+      );
+      const { id } = asked.json.properties as { id: string };
       expect((await post(`${base}/question/${id}/reply`, { answers: [["Blue"]] })).status).toBe(200);
     }
     await eventually(
@@ -145,17 +159,8 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
       // A quiet spell: the time passing is the scenario, not a wait for something.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const session = await createSession(shim.url);
-      const prompted = post(`${shim.url}/session/${session.id}/prompt_async`, {
-        parts: [{ type: "text", text: "[bash:sleep 6; echo slept]" }],
-      });
-      expect((await prompted).status).toBe(204);
-      const asked = await client.waitFor(
-        (event) => event.json.type === "permission.asked" && props(event).sessionID === session.id,
-        30_000,
-        "permission.asked",
-      );
-      const { id } = asked.json.properties as { id: string };
-      expect((await post(`${shim.url}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
+      await promptAsync(shim.url, session.id, "[bash:sleep 6; echo slept]");
+      await allowOnce(shim.url, client, session.id);
       // The tool runs for 6 s, and the stream says nothing meanwhile.
       await client.waitFor(
         (event) =>
@@ -216,19 +221,8 @@ describe("a lying stream between the shim and opencode 1.14.48", () => {
     for (const text of ["[chunks:20] [delay:25] after", "[bash:echo from-the-tool]"]) {
       const session = await createSession(shim.url);
       sessions.push(session.id);
-      const prompted = post(`${shim.url}/session/${session.id}/prompt_async`, {
-        parts: [{ type: "text", text }],
-      });
-      expect((await prompted).status).toBe(204);
-      if (text.startsWith("[bash:")) {
-        const asked = await client.waitFor(
-          (event) => event.json.type === "permission.asked" && props(event).sessionID === session.id,
-          30_000,
-          "permission.asked",
-        );
-        const { id } = asked.json.properties as { id: string };
-        expect((await post(`${shim.url}/permission/${id}/reply`, { reply: "once" })).status).toBe(200);
-      }
+      await promptAsync(shim.url, session.id, text);
+      if (text.startsWith("[bash:")) await allowOnce(shim.url, client, session.id);
       await eventually(
         () =>
           payloads().some(

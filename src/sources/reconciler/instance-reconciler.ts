@@ -381,8 +381,8 @@ export class InstanceReconciler {
     }
   }
 
+  /** What was kept of a session's reads while it was busy. */
   private forget(sessionID: string): void {
-    this.pace.settled(sessionID);
     this.logMarks.delete(sessionID);
     this.toolsRunning.delete(sessionID);
   }

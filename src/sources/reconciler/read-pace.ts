@@ -68,6 +68,7 @@ export class ReadPace {
       requests: this.signalled.has("requests") ? "signalled" : now >= this.requests.dueAt ? "due" : false,
     };
     const allMessages = this.signalled.has("messages");
+    // A session no longer busy starts afresh when its next turn begins.
     for (const sessionID of this.sessions.keys())
       if (!busy.includes(sessionID)) this.sessions.delete(sessionID);
     const due = busy.filter(
@@ -115,11 +116,6 @@ export class ReadPace {
   /** Pending permissions and questions were read (`shape`: what they were). */
   requestsRead(shape: string, now: number, pace: Pace): void {
     this.backOff(this.requests, shape, now, pace);
-  }
-
-  /** The session is not busy any more: its pace starts afresh next time. */
-  settled(sessionID: string): void {
-    this.sessions.delete(sessionID);
   }
 
   /** The pace changed (`pace`): nothing waits longer than it allows. */
