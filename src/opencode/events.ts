@@ -251,9 +251,12 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     },
     furtherThan: (corrected, p) => {
       const part = partOf(p);
-      return (
-        part !== undefined && corrected !== undefined && partStanding(corrected as Part, part) === "ahead"
-      );
+      if (part === undefined || corrected === undefined) return false;
+      const standing = partStanding(corrected as Part, part);
+      // A part finished is further than one under way, whatever text the deltas since put
+      // together (a stream that came back mid-reply lost some).
+      const finished = (corrected as Part).time?.end === undefined && part.time?.end !== undefined;
+      return standing === "ahead" || (standing === "replaced" && finished);
     },
     apply: (state, p, stamp) => {
       const part = partOf(p);

@@ -186,6 +186,35 @@ describe("the sink", () => {
     expect(metrics.dropped.stale).toBe(7);
   });
 
+  it("tells the stream's finished part after a correction told it under way, though the deltas it carried since have a gap (a stall lost some)", () => {
+    const { sink, client, said } = setUp();
+    const stream = client();
+    const delta = (text: string) =>
+      envelope("message.part.delta", {
+        sessionID: "ses_1",
+        messageID: "msg_1",
+        partID: "prt_1",
+        field: "text",
+        delta: text,
+      });
+    const message = { id: "msg_1", sessionID: "ses_1", role: "assistant", time: { created: 1 } };
+    expect(sink.publish(envelope("message.updated", { sessionID: "ses_1", info: message }))).toBe("new");
+    // While the stream was away, a read told the part as REST had it: no text yet.
+    expect(
+      sink.publish(envelope("message.part.updated", { sessionID: "ses_1", part: part("") }, "reconciler")),
+    ).toBe("new");
+    // The stream is back mid-reply: its deltas go on from where it is, the ones in between lost.
+    expect(sink.publish(delta("w5"))).toBe("new");
+    expect(sink.publish(delta(" w6"))).toBe("new");
+    // The finished part, whole: news, not a text that contradicts what clients pieced together.
+    expect(
+      sink.publish(
+        envelope("message.part.updated", { sessionID: "ses_1", part: part("w1 w2 w3 w4 w5 w6", 9) }),
+      ),
+    ).toBe("new");
+    expect(said(stream).at(-1)).toBe("message.part.updated ses_1");
+  });
+
   it("drops a late stream's busy, idle and session.idle of a turn whose end a correction told; a new turn's busy is news (issue 21, seed 42)", () => {
     const { sink, client, said, clock } = setUp();
     const stream = client();

@@ -328,13 +328,19 @@ export class InstanceReconciler {
     for (const sessionID of [...busyKnown, ...Object.keys(statuses ?? {})])
       if (kind === "catch-up" || statusChanged(sessionID)) sessions.add(sessionID);
     // Wide where something says more than the newest message may have changed: the session
-    // moved to a state clients were not told (a move the stream told needs no look further
-    // back), its turn began or ended, or the stream was away.
-    const movedUntold = (sessionID: string) =>
-      moved.has(sessionID) &&
-      (this.state.session(sessionID)?.time.updated ?? -1) < (listed?.get(sessionID) ?? 0);
+    // moved, its turn began or ended, or the stream was away. Behind a trusted stream, a
+    // busy session's move that the stream told (clients have the session as listed: a turn
+    // beginning moves it several times) needs no look further back; the whole turn is
+    // looked at once it ends. While the reconciler feeds clients, every move is looked at
+    // wide: that is also what shows a turn the stream carried whole (the evidence for
+    // trusting it again).
+    const busyNow = (sessionID: string) => (statuses ? sessionID in statuses : busyKnown.includes(sessionID));
+    const toldAsListed = (sessionID: string) =>
+      (this.state.session(sessionID)?.time.updated ?? -1) >= (listed?.get(sessionID) ?? 0);
+    const movedWide = (sessionID: string) =>
+      moved.has(sessionID) && (publishesAtOnce || !busyNow(sessionID) || !toldAsListed(sessionID));
     const wide = (sessionID: string) =>
-      kind === "catch-up" || movedUntold(sessionID) || statusChanged(sessionID);
+      kind === "catch-up" || movedWide(sessionID) || statusChanged(sessionID);
     await this.readMessages(snapshot, sessions, wide);
     this.paceMessages(snapshot, busyKnown, now, pace);
     if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
