@@ -177,7 +177,7 @@ export class EventSources {
     this.logWitness?.streamed(envelope.payload.type);
     // A client of the shim's /global/event sees every instance the stream tells of: should the stream stop telling the truth, the reconciler already follows them.
     if (this.audience.globalSubscriberCount > 0 && envelope.directory !== GLOBAL_DIRECTORY)
-      this.reconciler.track(envelope.directory).catch(() => {}); // it retries on its own
+      this.reconciler.follow(envelope.directory);
     this.judge.noted(envelope.payload);
     return this.sink.publish(envelope) === "new";
   }

@@ -139,6 +139,11 @@ export class InstanceReconciler {
     this.nudgeTimer.unref();
   }
 
+  /** Whether its present state has been taken in (the first look worked). */
+  get isKnown(): boolean {
+    return this.known;
+  }
+
   /** Someone names the instance (a client's stream, a request through the shim): it is followed now. */
   touch(): void {
     this.followedAt = Date.now();

@@ -175,6 +175,13 @@ export class Reconciler {
     return instance.ready();
   }
 
+  /** Follows an instance from now on, like `track`, without waiting (it is called for every event of the stream). */
+  follow(directory: string): void {
+    const instance = this.instances.get(directory);
+    if (instance?.isKnown) instance.touch();
+    else this.track(directory).catch(() => {}); // the first look is tried again with the next event
+  }
+
   /**
    * Something changed upstream, as `signals` say (all of it when none are named): read the
    * instances concerned soon — those that know the session, or all when no instance knows
