@@ -69,8 +69,8 @@ const NUDGE_DEBOUNCE_MS = 20;
 
 /**
  * The reconciler's work on one instance: a first look, taken in as history; then reads of
- * its REST state, in named phases, each compared with what clients were told, at the pace
- * the kind of read and the instance's activity ask for.
+ * its REST state, in named phases, each compared with what clients were told, each part
+ * read when it is due (`ReadPace`).
  */
 export class InstanceReconciler {
   private readonly reader: RestReader;

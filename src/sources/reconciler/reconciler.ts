@@ -69,9 +69,10 @@ export interface ReconcilerOptions {
  * The reconciler: reads upstream's REST state of every instance a client follows,
  * compares it with what clients were told, and publishes the events upstream would have
  * sent for any difference. It either feeds clients — read fast — or checks behind a
- * trusted stream, about once a second, saying only what the stream failed to say (and,
- * hurried, fast until the stream is judged). Its cost follows the work: busy instances are
- * read often, quiet ones slowly, instances nobody follows not at all.
+ * trusted stream, saying only what the stream failed to say (and, hurried, fast until the
+ * stream is judged). Its reads follow change (`ReadPace`): a quiet instance costs one
+ * request a tick, a busy session a read when something says it changed, an instance
+ * nobody follows nothing.
  */
 export class Reconciler {
   private feeding = true;
@@ -91,7 +92,7 @@ export class Reconciler {
     this.metrics = metrics;
     this.maxInstances = options.maxInstances ?? MAX_INSTANCES;
     const idleIntervalMs = options.idleIntervalMs ?? Math.max(1000, options.pollIntervalMs * 4);
-    // Behind a trusted stream, about one request a second for a quiet instance, two per busy session.
+    // Behind a trusted stream, one cheap read a second, a busy session's messages from every 1.25 s on.
     const checkIntervalMs = options.checkIntervalMs ?? 1000;
     const checkBusyIntervalMs = Math.max(checkIntervalMs, CHECK_BUSY_INTERVAL_MS);
     this.budget = new ReadBudget(options.readBudget ?? 0, () => metrics.upstreamReadDeferred());
