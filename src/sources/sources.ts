@@ -13,6 +13,7 @@ import { LogWitness } from "./log/log-witness.js";
 import type { Audience } from "./reconciler/following.js";
 import type { ReadKind } from "./reconciler/instance-reconciler.js";
 import { signalsOf } from "./reconciler/log-signals.js";
+import type { Signal } from "./reconciler/read-pace.js";
 import { Reconciler } from "./reconciler/reconciler.js";
 import { StreamJudge, type StreamJudgeOptions } from "./stream-judge.js";
 
@@ -45,6 +46,9 @@ export interface EventSourcesOptions {
   /** Tuning of the stream's judge, for tests that cannot wait for the defaults. */
   judge?: StreamJudgeOptions;
 }
+
+/** What a turn beginning or ending changes, as the reconciler reads it. */
+const TURN_SIGNALS: readonly Signal[] = ["statuses", "list"];
 
 /** The `directory` of upstream's events about the process as a whole (`project.updated`). */
 const GLOBAL_DIRECTORY = "global";
@@ -189,7 +193,12 @@ export class EventSources {
       if (this.streamLive) this.logWitness?.published(hint.busType);
     }
     const signals = signalsOf(hint);
-    if (this.reconciler.feedsClients && signals) this.reconciler.nudge(hint.sessionID, signals);
+    if (!signals) return;
+    if (this.reconciler.feedsClients) this.reconciler.nudge(hint.sessionID, signals);
+    // Behind a trusted stream, a turn beginning or ending is looked at now: the log names no
+    // session, so what it owes cannot be matched one to one (see LogWitness), and a turn's
+    // end is where a lossy stream's loss shows.
+    else if (hint.busType && signals.includes("statuses")) this.reconciler.nudge(undefined, TURN_SIGNALS);
   }
 
   /**
