@@ -21,6 +21,8 @@ export const NotFound = createError(
   "the shim has no %s %s: its own routes are /shim/, /shim/health and /shim/metrics",
   404,
 );
+/** A stream asked to follow a session upstream does not know (asked with the client's own credentials). */
+export const SessionNotFound = createError("NOT_FOUND", "%s", 404);
 /** Upstream could not be reached, or answered in a way the shim cannot use. */
 export const UpstreamUnavailable = createError("UPSTREAM_UNAVAILABLE", "%s", 502);
 /** Upstream took longer than the shim's own short reads may wait. */
@@ -43,6 +45,7 @@ const CLIENT_ERRORS = [
   BadRequest,
   TooManyClients,
   NotFound,
+  SessionNotFound,
   UpstreamUnavailable,
   UpstreamTimeout,
   InternalError,

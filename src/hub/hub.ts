@@ -86,13 +86,17 @@ export class Hub {
     return [...this.subscribers.keys()];
   }
 
-  /** Numbers an event and queues its frame for clients; undefined when an event with its id came before. */
-  dispatch(envelope: Envelope): Update | undefined {
+  /**
+   * Numbers an event about `sessions` (its own, then its ancestors) and queues its frame for
+   * clients; undefined when an event with its id came before.
+   */
+  dispatch(envelope: Envelope, sessions: readonly string[] = []): Update | undefined {
     const id = envelope.payload.id;
     if (typeof id === "string" && !this.recent.add(id)) return undefined;
     const seq = ++this.seq;
     const cursor = formatCursor(this.epoch, seq);
-    const update: Update = { ...envelope, seq, cursor, frame: instanceFrame(envelope.payload, cursor) };
+    const frame = instanceFrame(envelope.payload, cursor);
+    const update: Update = { ...envelope, sessions, seq, cursor, frame };
     this.ringFor(envelope.directory).push(update);
     this.pending.push(update);
     this.scheduledFlush ??= setImmediate(() => this.flush());
@@ -128,7 +132,7 @@ export class Hub {
 
   /**
    * Writes each subscriber its part of `updates`, once. Those that want all of it (no
-   * workspace filter, there from the start) share one buffer.
+   * workspace or session filter, there from the start) share one buffer.
    */
   private deliverAll(subscribers: Set<Subscriber>, updates: Update[]): void {
     const firstSeq = (updates[0] as Update).seq;
@@ -137,7 +141,7 @@ export class Hub {
     // A subscriber cut off or ended here leaves the set as it is iterated, which a Set allows.
     for (const subscriber of subscribers) {
       if (subscriber.isClosed) continue;
-      const wantsAll = subscriber.workspace === undefined && subscriber.since < firstSeq;
+      const wantsAll = subscriber.takesAll && subscriber.since < firstSeq;
       if (wantsAll && !shared) shared = this.framesFor(subscriber, updates);
       const frames = wantsAll && shared ? shared : this.framesFor(subscriber, updates);
       if (frames.count === 0) continue;
@@ -155,8 +159,8 @@ export class Hub {
     for (const update of updates) {
       if (update.seq <= subscriber.since) continue;
       const disposal = update.payload.type === INSTANCE_DISPOSED && !subscriber.global;
-      // The instance is gone for every workspace on it: its disposal reaches all its streams.
-      if (!disposal && !subscriber.accepts(update.workspace)) continue;
+      // The instance is gone for every workspace and session on it: its disposal reaches all its streams.
+      if (!disposal && !subscriber.accepts(update)) continue;
       frames.push(frameFor(subscriber, update));
       if (disposal) {
         disposed = true;
@@ -177,7 +181,7 @@ export class Hub {
     const missed = this.missedSince(subscriber.directory, lastEventId);
     if (missed) {
       for (const update of missed) {
-        if (subscriber.accepts(update.workspace)) subscriber.write(frameFor(subscriber, update));
+        if (subscriber.accepts(update)) subscriber.write(frameFor(subscriber, update));
       }
     }
     if (subscriber.isClosed) return { resumed: missed !== undefined };

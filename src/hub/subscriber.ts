@@ -10,7 +10,9 @@ export interface SubscriberStream {
 
 /**
  * One client's stream: an instance's `/event` (`directory` set), or the whole server's
- * `/global/event` (`directory` undefined). Frames are written as they come; a client
+ * `/global/event` (`directory` undefined) — of one workspace only, when `workspace` is set,
+ * and only of some sessions (and their descendants), when `sessions` is set. Frames are
+ * written as they come; a client
  * that stops reading is cut off once `maxBufferedBytes` are waiting for it, so it can
  * never slow down or bloat the others (it can come back with `Last-Event-ID`).
  */
@@ -28,6 +30,7 @@ export class Subscriber {
     readonly workspace: string | undefined,
     private readonly stream: SubscriberStream,
     private readonly maxBufferedBytes: number,
+    readonly sessions?: ReadonlySet<string>,
   ) {
     this.finished = new Promise((resolve) => {
       stream.once("close", () => {
@@ -46,9 +49,17 @@ export class Subscriber {
     return this.closed;
   }
 
-  /** Whether an event of `workspace` belongs on this stream. */
-  accepts(workspace: string | undefined): boolean {
-    return this.workspace === undefined || this.workspace === workspace;
+  /** Whether every event of its instance (or of every instance) belongs on this stream. */
+  get takesAll(): boolean {
+    return this.workspace === undefined && this.sessions === undefined;
+  }
+
+  /** Whether an event of `workspace`, about `sessions` (its own and its ancestors), belongs on this stream. */
+  accepts(update: { workspace?: string | undefined; sessions: readonly string[] }): boolean {
+    if (this.workspace !== undefined && this.workspace !== update.workspace) return false;
+    if (this.sessions === undefined) return true;
+    for (const session of update.sessions) if (this.sessions.has(session)) return true;
+    return false;
   }
 
   /** Writes frames, unless the client is already more than `maxBufferedBytes` behind: then it is cut off. */

@@ -27,6 +27,11 @@ export interface Envelope {
 /** An envelope the hub has accepted: numbered, and framed once for every subscriber. */
 export interface Update extends Envelope {
   seq: number;
+  /**
+   * The sessions it is about: its own, then its ancestors (a subagent's caller, …); empty
+   * when it is about none. A stream that follows sessions gets it when it names one of them.
+   */
+  sessions: readonly string[];
   /** The SSE `id:` of this update. */
   cursor: string;
   /** The `/event` frame, `id:` line included. */

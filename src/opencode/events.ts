@@ -92,6 +92,7 @@ function sessionEntry(created: boolean): EventKind {
       const id = stringOf(info?.id) ?? stringOf(p.sessionID);
       if (!id || !info) return;
       state.sessions.set(id, { value: info, ...stamp });
+      state.noteParent(info);
       if (created) state.announcedSessions.add(id);
     },
     owedBefore: created
@@ -157,6 +158,8 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     apply: (state, p, stamp) => {
       const id = stringOf(infoOf(p).id) ?? stringOf(p.sessionID);
       if (!id) return;
+      const info = sessionInfoOf(p);
+      if (info?.id === id) state.noteParent(info);
       state.sessions.set(id, { value: undefined, ...stamp });
       state.forgetSession(id);
     },
@@ -336,6 +339,36 @@ export function propertiesOf(payload: EventPayload): Properties {
 /** The state an event gives, as its entry keys it; undefined when it gives none REST could show. */
 export function stateKey(payload: EventPayload): string | undefined {
   return eventKind(payload.type)?.stateKey?.(propertiesOf(payload));
+}
+
+/** Events that carry a session's own info, its `parentID` among it. */
+const SESSION_INFO_TYPES: ReadonlySet<string> = new Set([
+  "session.created",
+  "session.updated",
+  "session.deleted",
+]);
+/** Deeper than any chain of subagents: a cycle in bad data ends here. */
+const MAX_LINEAGE = 32;
+const NO_SESSION: readonly string[] = Object.freeze([]);
+
+/**
+ * Whom an event is about: its session, then that session's parent, and so on up — the
+ * sessions whose followers get it (a subagent's events reach its caller's followers).
+ * Empty for an event about no session. The parent comes from the event itself when it
+ * carries the session (a session.created of a child is the first word of it), else from
+ * what clients were told.
+ */
+export function lineageOf(view: InstanceView, payload: EventPayload): readonly string[] {
+  const own = sessionOf(payload);
+  if (own === undefined) return NO_SESSION;
+  const info = SESSION_INFO_TYPES.has(payload.type) ? sessionInfoOf(propertiesOf(payload)) : undefined;
+  const lineage = [own];
+  let parent = info?.id === own ? stringOf(info.parentID) : view.parentOf(own);
+  while (parent !== undefined && lineage.length < MAX_LINEAGE && !lineage.includes(parent)) {
+    lineage.push(parent);
+    parent = view.parentOf(parent);
+  }
+  return lineage;
 }
 
 /** The session an event is about: its `sessionID`, or that of the part or message it carries, or the session it carries. */

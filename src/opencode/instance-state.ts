@@ -59,6 +59,8 @@ export interface InstanceView {
   /** Whether clients were told the session exists: its session.created, or it was there before them. */
   announced(sessionID: string): boolean;
   session(sessionID: string): SessionInfo | undefined;
+  /** The session a session was started from (a subagent's caller), as far as clients were told; kept after either is deleted. */
+  parentOf(sessionID: string): string | undefined;
   /** Sessions that are busy or retrying. */
   activeSessions(): string[];
   /**
@@ -112,6 +114,8 @@ export class InstanceState implements InstanceView {
   changedAt = 0;
   /** Sessions whose creation clients were told, or that were there before them. */
   readonly announcedSessions = new Set<string>();
+  /** Each child session's parent (see `parentOf`): never tombstoned, so a deleted session's events still find their followers. */
+  readonly parents = new Map<string, string>();
   /** See `messagesLetGoUntil`. */
   private readonly letGoUntil = new Map<string, number>();
   /** See `idlesTold`. */
@@ -123,6 +127,16 @@ export class InstanceState implements InstanceView {
 
   session(sessionID: string): SessionInfo | undefined {
     return this.sessions.get(sessionID)?.value;
+  }
+
+  parentOf(sessionID: string): string | undefined {
+    return this.parents.get(sessionID);
+  }
+
+  /** Takes in a session's parent, when it has one. */
+  noteParent(info: SessionInfo): void {
+    if (typeof info.parentID === "string" && info.parentID !== info.id)
+      this.parents.set(info.id, info.parentID);
   }
 
   statusOf(sessionID: string): SessionStatus {

@@ -74,6 +74,7 @@ export class Mirror implements MirrorView {
     state.project ??= history.project;
     for (const info of history.sessions ?? []) {
       state.announcedSessions.add(info.id);
+      state.noteParent(info);
       if (!state.sessions.has(info.id)) state.sessions.set(info.id, { value: info, seq });
     }
     for (const [sessionID, status] of Object.entries(history.statuses ?? {}))

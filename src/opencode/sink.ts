@@ -4,7 +4,7 @@ import type { Envelope } from "../hub/update.js";
 import { type Admission, type Feeder, type Metrics, noMetrics } from "../metrics.js";
 import { STALE_AFTER_CORRECTION_MS } from "../trust.js";
 import { Disposals } from "./disposals.js";
-import { type EventKind, eventKind, propertiesOf, sessionOf } from "./events.js";
+import { type EventKind, eventKind, lineageOf, propertiesOf, sessionOf } from "./events.js";
 import type { History, Mirror } from "./mirror.js";
 
 export type { Admission };
@@ -158,7 +158,8 @@ export class OpencodeSink implements Sink {
   }
 
   private deliver(envelope: Envelope): boolean {
-    const update = this.hub.dispatch(envelope);
+    const lineage = lineageOf(this.mirror.instance(envelope.directory), envelope.payload);
+    const update = this.hub.dispatch(envelope, lineage);
     if (update) this.mirror.apply(update, this.now());
     return update !== undefined;
   }

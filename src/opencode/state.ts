@@ -7,6 +7,8 @@
 export interface SessionInfo {
   id: string;
   directory?: string;
+  /** The session it was started from: a subagent's (the `task` tool's) caller. */
+  parentID?: string;
   time: { created: number; updated: number; [key: string]: unknown };
   [key: string]: unknown;
 }

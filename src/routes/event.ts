@@ -1,7 +1,9 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { BadRequest, sendError } from "../errors.js";
 import { firstString } from "../helpers.js";
+import { followedSessions } from "./followed-sessions.js";
 import { answerPreflight } from "./preflight.js";
-import { type StreamRouteOptions, serveStream } from "./stream.js";
+import { type StreamRouteOptions, serveStream, withCors } from "./stream.js";
 
 function workspaceOf(request: FastifyRequest): string | undefined {
   const fromQuery = firstString((request.query as Record<string, unknown> | undefined)?.workspace);
@@ -10,13 +12,19 @@ function workspaceOf(request: FastifyRequest): string | undefined {
 
 /**
  * `GET /event`, rebuilt: the instance is the one upstream says the request names; the
- * stream is served from the hub, framed as opencode frames it, resumable by `Last-Event-ID`.
+ * stream is served from the hub, framed as opencode frames it, resumable by `Last-Event-ID`
+ * (or `?lastEventID=`); with `?session=`, only the events about those sessions and their
+ * descendants.
  */
 export const eventRoute: FastifyPluginAsync<StreamRouteOptions> = async (app, options) => {
   app.get("/event", { exposeHeadRoute: false }, async (request, reply) => {
-    await serveStream(options, (directory) => options.sources.prepare(directory), request, reply, {
+    const sessions = followedSessions((request.query as Record<string, unknown> | undefined)?.session);
+    if (!sessions.ok) return sendError(withCors(options, request, reply), new BadRequest(sessions.problem));
+    const prepare = (directory: string, knowState: boolean) => options.sources.prepare(directory, knowState);
+    await serveStream(options, prepare, request, reply, {
       global: false,
       workspace: workspaceOf(request),
+      sessions: sessions.ids,
     });
     return reply;
   });

@@ -239,11 +239,12 @@ export class EventSources {
   /**
    * Before a client's stream starts: have the reconciler follow its instance. When the
    * reconciler feeds clients, wait until it knows the instance's present state, so that
-   * everything after the client's `server.connected` reaches it as news.
+   * everything after the client's `server.connected` reaches it as news; with `knowState`,
+   * wait for it in any case (a stream that follows sessions needs their subagents known).
    */
-  async prepare(directory: string): Promise<void> {
+  async prepare(directory: string, knowState = false): Promise<void> {
     const tracked = this.reconciler.track(directory);
-    if (this.reconciler.feedsClients) {
+    if (this.reconciler.feedsClients || knowState) {
       await tracked;
       return;
     }

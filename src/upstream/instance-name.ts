@@ -26,6 +26,19 @@ function rawQueryValues(url: string, name: string): string[] {
   return values;
 }
 
+/**
+ * A request's own query, naming `directory` instead of whatever instance it named: its
+ * credentials (`auth_token`) and anything else kept as the client sent them.
+ */
+export function queryNaming(url: string, directory: string): string {
+  const query = queryOf(url);
+  const kept = query === "" ? [] : query.slice(1).split("&");
+  const others = kept.filter(
+    (pair) => pair !== "" && decode(pair.split("=", 1)[0] as string) !== "directory",
+  );
+  return `?${[...others, `directory=${encodeURIComponent(directory)}`].join("&")}`;
+}
+
 /** The values a request gives for one naming parameter: the query's, then the header's. */
 function named(request: NamingRequest, name: string): string[] {
   const values = rawQueryValues(request.url, name);

@@ -36,6 +36,30 @@ describe("a password-protected opencode 1.14.48 through the shim", () => {
     }
   });
 
+  it("answers a session's streams 401 exactly when upstream would, and follows it with the client's credentials", async () => {
+    const session = await createSession(e2e.shim.url, { headers: GOOD });
+    const sse = { accept: "text/event-stream" };
+    const wrong = basic("opencode", "wrong");
+    for (const path of [`/event?session=${session.id}`, `/session/${session.id}/event`]) {
+      for (const headers of [sse, { ...sse, ...wrong }]) {
+        const direct = await open(e2e.opencode.url, path, headers);
+        const viaShim = await open(e2e.shim.url, path, headers);
+        expect(viaShim.status, `${path} ${JSON.stringify(headers)}`).toBe(direct.status);
+        expect(viaShim.status).toBe(401);
+        expect(viaShim.headers["www-authenticate"]).toBe(direct.headers["www-authenticate"]);
+      }
+      const goodToken = `auth_token=${encodeURIComponent(token("opencode", PASSWORD))}`;
+      for (const [url, headers] of [
+        [path, { ...sse, ...GOOD }],
+        [`${path}${path.includes("?") ? "&" : "?"}${goodToken}`, sse],
+      ] as const) {
+        const client = await open(e2e.shim.url, url, headers);
+        expect(client.status, url).toBe(200);
+        await client.waitFor((event) => event.json.type === "server.connected");
+      }
+    }
+  });
+
   it("streams a prompt to an authenticated client", async () => {
     const client = await open(e2e.shim.url, "/event", GOOD);
     expect(client.status).toBe(200);

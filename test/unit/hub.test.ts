@@ -24,10 +24,17 @@ function publish(hub: Hub, envelope: Envelope) {
 function subscribe(
   hub: Hub,
   directory = DIR,
-  options: { workspace?: string; lastEventId?: string; max?: number } = {},
+  options: { workspace?: string; lastEventId?: string; max?: number; sessions?: string[] } = {},
 ) {
   const stream = new FakeStream();
-  const subscriber = new Subscriber(directory, options.workspace, stream.asStream(), options.max ?? 1 << 20);
+  const sessions = options.sessions ? new Set(options.sessions) : undefined;
+  const subscriber = new Subscriber(
+    directory,
+    options.workspace,
+    stream.asStream(),
+    options.max ?? 1 << 20,
+    sessions,
+  );
   const result = hub.subscribe(subscriber, options.lastEventId);
   return { stream, subscriber, result };
 }
@@ -354,5 +361,34 @@ describe("Hub", () => {
     await hub.close();
     expect(a.stream.ended && b.stream.ended).toBe(true);
     expect(hub.subscriberTotal).toBe(0);
+  });
+
+  it("writes a stream that follows sessions only updates about them or their descendants, live and replayed, and the instance's disposal", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const whole = subscribe(hub);
+    const follower = subscribe(hub, DIR, { sessions: ["ses_a"] });
+    const about = (type: string, ...sessions: string[]) => {
+      const envelope = event(type);
+      const update = hub.dispatch(envelope, sessions);
+      hub.flush();
+      return update;
+    };
+    const first = about("message.updated", "ses_a");
+    about("message.updated", "ses_b");
+    about("message.part.delta", "ses_child", "ses_a");
+    about("file.edited");
+    expect(whole.stream.types()).toEqual([
+      "server.connected",
+      "message.updated",
+      "message.updated",
+      "message.part.delta",
+      "file.edited",
+    ]);
+    expect(follower.stream.types()).toEqual(["server.connected", "message.updated", "message.part.delta"]);
+    const resumed = subscribe(hub, DIR, { sessions: ["ses_child"], lastEventId: first?.cursor });
+    expect(resumed.stream.types()).toEqual(["server.connected", "message.part.delta"]);
+    about("server.instance.disposed");
+    expect(follower.stream.types().at(-1)).toBe("server.instance.disposed");
+    expect(follower.subscriber.isClosed).toBe(true);
   });
 });
