@@ -1,3 +1,4 @@
+import { createOpencodeClient } from "@opencode-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_REPLY, toolPrompt } from "../../fixtures/model-server.js";
 import { call, createSession, promptAsync } from "../../fixtures/opencode-rest.js";
@@ -171,6 +172,32 @@ describe("following one session through the shim, in front of opencode 1.14.48",
       expect(client.events[0]?.json.type).toBe("server.connected");
       expect(ids(upTo(client, marker))).toEqual(ids(missed));
     }
+  });
+
+  it("the official SDK follows one session as the README shows it, ?session= in its query", async () => {
+    const a = await createSession(e2e.shim.url);
+    const b = await createSession(e2e.shim.url);
+    const client = createOpencodeClient({ baseUrl: e2e.shim.url });
+    const abort = new AbortController();
+    e2e.afterTest(() => abort.abort());
+    const sessionID = a.id;
+    const events = await client.event.subscribe({
+      query: { session: sessionID } as { directory?: string },
+      signal: abort.signal,
+    });
+    const stream = events.stream as AsyncGenerator<{ type: string; properties: Record<string, unknown> }>;
+    expect((await stream.next()).value?.type).toBe("server.connected");
+    await promptAsync(e2e.shim.url, b.id, "say hello");
+    await promptAsync(e2e.shim.url, a.id, "say hello");
+    const seen: Array<{ type: string; properties: Record<string, unknown> }> = [];
+    for await (const event of stream) {
+      seen.push(event);
+      if (event.type === "session.idle" && event.properties.sessionID === a.id) break;
+    }
+    abort.abort();
+    const sessions = new Set(seen.map((event) => sessionNamed({ json: event } as unknown as ReceivedEvent)));
+    expect([...sessions]).toEqual([a.id]);
+    expect(seen.map((event) => event.type)).toContain("message.part.delta");
   });
 
   it("answers 400 for a malformed session ID and 404 for one opencode does not know", async () => {
