@@ -123,6 +123,43 @@ describe("the poll source in front of opencode 1.14.48", () => {
     expect(sample(metrics, 'opencode_shim_source_info{mode="poll",feeder="reconciler"}')).toBe(1);
   });
 
+  it("rebuilds a subagent's child session for the followers of its caller (?session=), and nothing of other sessions", async () => {
+    const polling = await shim(["--source", "poll"]);
+    const parent = await createSession(polling.url);
+    const bystander = await createSession(polling.url);
+    const follower = await subscribe(`${polling.url}/event?session=${parent.id}`);
+    const task = { description: "greet", prompt: "say hello", subagent_type: "general" };
+    await Promise.all([
+      prompt(polling.url, parent.id, toolPrompt("task", task)),
+      prompt(polling.url, bystander.id, "say hello"),
+    ]);
+    await follower.waitFor(idleOf(parent.id), 30_000, "the parent's session.idle");
+    const created = follower.events.find(
+      (event) =>
+        event.json.type === "session.created" &&
+        (props(event).info as { parentID?: string } | undefined)?.parentID === parent.id,
+    );
+    expect(created, "the child's session.created, from REST").toBeDefined();
+    const child = (props(created as ReceivedEvent).info as { id: string }).id;
+    await follower.waitFor(idleOf(child), 30_000, "the child's session.idle");
+    const childText = sessionEvents(follower.events, child)
+      .map((event) => props(event).part?.text)
+      .filter((text) => text !== undefined);
+    expect(childText).toContain(replyText("say hello"));
+    const about = new Set(
+      follower.events
+        .filter((event) => !event.json.type.startsWith("server."))
+        .map(
+          (event) =>
+            props(event).sessionID ??
+            props(event).part?.sessionID ??
+            props(event).info?.sessionID ??
+            props(event).info?.id,
+        ),
+    );
+    expect([...about].sort()).toEqual([parent.id, child].sort());
+  });
+
   it("rebuilds a tool call that needs permission: asked, then the completed tool with its output, then idle", async () => {
     const polling = await shim(["--source", "poll"]);
     const client = await subscribe(`${polling.url}/event`);

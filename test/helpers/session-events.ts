@@ -3,7 +3,7 @@ import type { ReceivedEvent } from "../../fixtures/sse-client.js";
 type Props = Record<string, unknown> & {
   sessionID?: string;
   info?: { id?: string; role?: string; sessionID?: string };
-  part?: { id?: string; type?: string; text?: string; messageID?: string };
+  part?: { id?: string; type?: string; text?: string; messageID?: string; sessionID?: string };
   status?: { type?: string };
   delta?: string;
   partID?: string;
