@@ -200,6 +200,26 @@ describe("following one session through the shim, in front of opencode 1.14.48",
     expect(seen.map((event) => event.type)).toContain("message.part.delta");
   });
 
+  it("a session deleted while followed: its session.deleted, then heartbeats, the stream still open", async () => {
+    const beating = await e2e.startShim({ flags: ["--heartbeat-interval", "200"] });
+    const session = await createSession(beating.url);
+    const follower = await e2e.follow(`${beating.url}/event?session=${session.id}`);
+    await call(beating.url, "DELETE", `/session/${session.id}`);
+    const deleted = await follower.waitFor(
+      (event) => event.json.type === "session.deleted" && sessionNamed(event) === session.id,
+      WAIT_MS,
+      "session.deleted",
+    );
+    const after = follower.events.indexOf(deleted);
+    await follower.waitUntil(
+      () =>
+        follower.events.slice(after).filter((event) => event.json.type === "server.heartbeat").length >= 2,
+      WAIT_MS,
+      "two heartbeats after it",
+    );
+    expect(follower.isEnded).toBe(false);
+  });
+
   it("answers 400 for a malformed session ID and 404 for one opencode does not know", async () => {
     for (const path of ["/event?session=nope", "/session/nope/event"]) {
       const response = await fetch(`${e2e.shim.url}${path}`, { headers: { accept: "text/event-stream" } });
