@@ -12,6 +12,7 @@ import { runHotpath } from "./hotpath/hotpath.js";
 import { runLatency } from "./latency/latency.js";
 import { runPoll } from "./poll/poll.js";
 import { runRest } from "./rest/rest.js";
+import { runSessions } from "./sessions/sessions.js";
 import { runStartup } from "./startup/startup.js";
 
 const RUNNERS: Record<BenchmarkName, (context: BenchContext) => Promise<void>> = {
@@ -23,6 +24,7 @@ const RUNNERS: Record<BenchmarkName, (context: BenchContext) => Promise<void>> =
   convergence: runConvergence,
   hotpath: runHotpath,
   cost: runCost,
+  sessions: runSessions,
 };
 
 const BENCH_DEPS = fileURLToPath(new URL("../scripts/bench-deps.sh", import.meta.url));

@@ -10,6 +10,7 @@ export const BENCHMARKS = [
   "convergence",
   "hotpath",
   "cost",
+  "sessions",
 ] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 

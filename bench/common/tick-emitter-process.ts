@@ -8,8 +8,11 @@ export interface TickEmitter extends Child {
   url: string;
   /** Ticks emitted so far: the `n` the next one will carry. */
   readonly emitted: number;
-  /** Emits `count` ticks at `perSecond`; resolves when the last is written, with how long it took (ms). */
-  emit(perSecond: number, count: number): Promise<number>;
+  /**
+   * Emits `count` ticks at `perSecond` (about one of `sessions` sessions in turn, if given);
+   * resolves when the last is written, with how long it took (ms).
+   */
+  emit(perSecond: number, count: number, sessions?: number): Promise<number>;
 }
 
 /** Starts tick-emitter.ts in its own Node process. */
@@ -25,8 +28,11 @@ export async function startTickEmitter(): Promise<TickEmitter> {
       get emitted() {
         return emitted;
       },
-      async emit(perSecond, count) {
-        const response = await fetch(`${url}/emit?rate=${perSecond}&count=${count}`, { method: "POST" });
+      async emit(perSecond, count, sessions) {
+        const spread = sessions ? `&sessions=${sessions}` : "";
+        const response = await fetch(`${url}/emit?rate=${perSecond}&count=${count}${spread}`, {
+          method: "POST",
+        });
         emitted += count;
         return ((await response.json()) as { elapsedMs: number }).elapsedMs;
       },

@@ -7,8 +7,9 @@ import { pace } from "./pace.js";
  * A minimal opencode for the fan-out benchmark, run in its own process (see
  * tick-emitter-process.ts) so that the clients' work cannot delay its clock: the three
  * routes the shim needs (`/global/health`, `/path`, `/global/event`), and
- * `POST /emit?rate=R&count=N`, which writes the next N `bench.tick` events at R a second
- * to every `/global/event` stream, each stamped with the shared clock (µs), and answers
+ * `POST /emit?rate=R&count=N[&sessions=K]`, which writes the next N `bench.tick` events at
+ * R a second to every `/global/event` stream, each stamped with the shared clock (µs) — and,
+ * with K, about one of K sessions in turn (`GET /session/{id}` finds them) — and answers
  * when done. Events are numbered (`n`) from 0 across calls, so ids never repeat.
  *
  * Streams opened with `?first` (a benchmark's direct clients, its reference) are written
@@ -46,15 +47,22 @@ function openGlobalEvent(response: ServerResponse, first: boolean): void {
   });
 }
 
+/** The session tick `n` is about, when ticks are spread over `sessions` sessions. */
+function sessionOf(n: number, sessions: number): string {
+  return `ses_bench${n % sessions}`;
+}
+
 async function emit(url: URL, response: ServerResponse): Promise<void> {
   const rate = Number(url.searchParams.get("rate"));
   const count = Number(url.searchParams.get("count"));
+  const sessions = Number(url.searchParams.get("sessions") ?? 0);
   const base = next;
   next += count;
   const elapsedMs = await pace(rate, count, (first, end) => {
     let frames = "";
     for (let n = base + first; n < base + end; n++) {
-      frames += `data: {"directory":"${DIRECTORY}","payload":{"id":"evt_bench${n}","type":"bench.tick","properties":{"n":${n},"t":${nowUs()}}}}\n\n`;
+      const session = sessions > 0 ? `,"sessionID":"${sessionOf(n, sessions)}"` : "";
+      frames += `data: {"directory":"${DIRECTORY}","payload":{"id":"evt_bench${n}","type":"bench.tick","properties":{"n":${n},"t":${nowUs()}${session}}}}\n\n`;
     }
     for (const stream of firstStreams) stream.write(frames);
     const forward = batches++ % 2 === 0;
@@ -66,6 +74,12 @@ async function emit(url: URL, response: ServerResponse): Promise<void> {
 
 function route(request: IncomingMessage, response: ServerResponse): void {
   const url = new URL(request.url ?? "/", "http://emitter");
+  // A session the shim looks up for a client that follows it (`/event?session=`).
+  const session = /^\/session\/(ses_bench\d+)$/.exec(url.pathname)?.[1];
+  if (request.method === "GET" && session) {
+    json(response, 200, { id: session, directory: DIRECTORY, time: { created: 0, updated: 0 } });
+    return;
+  }
   switch (`${request.method} ${url.pathname}`) {
     case "GET /global/health":
       json(response, 200, { healthy: true, version: "bench" });

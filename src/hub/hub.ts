@@ -131,19 +131,25 @@ export class Hub {
   }
 
   /**
-   * Writes each subscriber its part of `updates`, once. Those that want all of it (no
-   * workspace or session filter, there from the start) share one buffer.
+   * Writes each subscriber its part of `updates`, once. Subscribers that were there from
+   * the start of `updates` and filter alike (all of it; one workspace; the same sessions)
+   * share one buffer.
    */
   private deliverAll(subscribers: Set<Subscriber>, updates: Update[]): void {
     const firstSeq = (updates[0] as Update).seq;
-    let shared: Frames | undefined;
+    const shared = new Map<string, Frames>();
     let written = 0;
     // A subscriber cut off or ended here leaves the set as it is iterated, which a Set allows.
     for (const subscriber of subscribers) {
       if (subscriber.isClosed) continue;
-      const wantsAll = subscriber.takesAll && subscriber.since < firstSeq;
-      if (wantsAll && !shared) shared = this.framesFor(subscriber, updates);
-      const frames = wantsAll && shared ? shared : this.framesFor(subscriber, updates);
+      let frames: Frames | undefined;
+      if (subscriber.since < firstSeq) {
+        frames = shared.get(subscriber.filter);
+        if (!frames) {
+          frames = this.framesFor(subscriber, updates);
+          shared.set(subscriber.filter, frames);
+        }
+      } else frames = this.framesFor(subscriber, updates);
       if (frames.count === 0) continue;
       subscriber.write(frames.buffer);
       written += frames.count;

@@ -18,6 +18,7 @@ export interface SubscriberStream {
  */
 export class Subscriber {
   private closed = false;
+  private filterKey: string | undefined;
   private readonly closeListeners: Array<() => void> = [];
   overflowed = false;
   /** The hub's sequence number when this stream started: it is written only what came after. */
@@ -49,9 +50,13 @@ export class Subscriber {
     return this.closed;
   }
 
-  /** Whether every event of its instance (or of every instance) belongs on this stream. */
-  get takesAll(): boolean {
-    return this.workspace === undefined && this.sessions === undefined;
+  /** What it filters by, as a key: streams with the same key are written the same frames ("" for all of them). */
+  get filter(): string {
+    this.filterKey ??=
+      this.workspace === undefined && this.sessions === undefined
+        ? ""
+        : JSON.stringify([this.workspace ?? null, this.sessions ? [...this.sessions].sort() : null]);
+    return this.filterKey;
   }
 
   /** Whether an event of `workspace`, about `sessions` (its own and its ancestors), belongs on this stream. */

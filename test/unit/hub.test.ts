@@ -391,4 +391,19 @@ describe("Hub", () => {
     expect(follower.stream.types().at(-1)).toBe("server.instance.disposed");
     expect(follower.subscriber.isClosed).toBe(true);
   });
+
+  it("writes streams that follow the same sessions one shared buffer, and other filters their own", () => {
+    const hub = new Hub({ replaySize: 10 });
+    const one = subscribe(hub, DIR, { sessions: ["ses_a", "ses_b"] });
+    const same = subscribe(hub, DIR, { sessions: ["ses_b", "ses_a"] });
+    const other = subscribe(hub, DIR, { sessions: ["ses_a"] });
+    hub.dispatch(event("message.updated"), ["ses_a"]);
+    hub.dispatch(event("message.updated"), ["ses_b"]);
+    hub.flush();
+    const last = (stream: FakeStream) => stream.chunks.at(-1);
+    expect(last(one.stream)).toBe(last(same.stream));
+    expect(last(other.stream)).not.toBe(last(one.stream));
+    expect(one.stream.types()).toEqual(["server.connected", "message.updated", "message.updated"]);
+    expect(other.stream.types()).toEqual(["server.connected", "message.updated"]);
+  });
 });
