@@ -44,6 +44,20 @@ export function withCors(options: StreamOptions, request: FastifyRequest, reply:
 /** A resolution that could be had: the instance's directory, and upstream's CORS headers. */
 type Resolved = Extract<InstanceResolution, { ok: true }>;
 
+/** Refuses, before upstream is asked anything, a request that names its instance wrongly, or one stream too many. */
+async function refusedAtOnce(options: StreamOptions, request: FastifyRequest, reply: FastifyReply) {
+  const problem = instanceNameProblem(request);
+  if (problem) {
+    await sendError(withCors(options, request, reply), new BadRequest(problem));
+    return true;
+  }
+  if (options.hub.subscriberTotal >= options.maxClients) {
+    await tooManyClients(options, withCors(options, request, reply));
+    return true;
+  }
+  return false;
+}
+
 /**
  * Asks upstream, as the client, which instance the request names (or, with `instanceUrl`,
  * the instance that URL's query names). Undefined when the reply has been sent already:
@@ -56,15 +70,6 @@ async function resolveForClient(
   instanceUrl = request.url,
   headers = request.headers,
 ): Promise<Resolved | undefined> {
-  const problem = instanceNameProblem(request);
-  if (problem) {
-    await sendError(withCors(options, request, reply), new BadRequest(problem));
-    return undefined;
-  }
-  if (options.hub.subscriberTotal >= options.maxClients) {
-    await tooManyClients(options, withCors(options, request, reply));
-    return undefined;
-  }
   let resolution: InstanceResolution;
   try {
     resolution = await resolveInstance(options.upstream, instanceUrl, headers);
@@ -156,6 +161,7 @@ export async function serveStream(
   reply: FastifyReply,
   scope: StreamScope,
 ): Promise<void> {
+  if (await refusedAtOnce(options, request, reply)) return;
   let resolution: Resolved | undefined;
   let sessions: readonly string[] | undefined;
   if ("session" in scope) {

@@ -234,6 +234,11 @@ describe("GET /session/{id}/event", () => {
     const bad = await fetch(`${shim.url}/session/nope/event`, { headers });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: "bad_request" });
+    const before = harness.upstream.requests.length;
+    const badDirectory = await fetch(`${shim.url}/session/ses_parent/event?directory=%ZZ`, { headers });
+    expect(badDirectory.status).toBe(400);
+    expect(await badDirectory.json()).toMatchObject({ error: "bad_request" });
+    expect(harness.upstream.requests.slice(before), "upstream is not asked").toEqual([]);
     const unknown = await fetch(`${shim.url}/session/ses_nobody/event`, { headers });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({
