@@ -47,13 +47,17 @@ export const ui = {
 };
 
 /**
- * What the filter inputs ask the list to show.
+ * What the filter inputs ask the list to show. The session filter hides nothing while it
+ * names the session the stream follows (`followed`): the shim then sends only that
+ * session's events and its subagents', whose rows must show too.
+ * @param {string} followed "" when the stream follows every session
  * @returns {Filter}
  */
-export function currentFilter() {
+export function currentFilter(followed) {
+  const session = ui.sessionFilter.value;
   return {
     type: ui.typeFilter.value,
-    session: ui.sessionFilter.value,
+    session: followed && session.trim() === followed ? "" : session,
     heartbeats: ui.showHeartbeats.checked,
   };
 }
@@ -141,12 +145,12 @@ export function toggleRow(row) {
  * Puts the rows of the events kept since the last drawing on top (newest first), and takes
  * away those of the events forgotten.
  * @param {EventStore} store
+ * @param {Filter} filter
  */
-function drawNewRows(store) {
+function drawNewRows(store, filter) {
   const { fresh, forgotten } = store.takeChanges();
   const gone = new Set(forgotten);
   for (const record of forgotten) rowOfRecord.get(record)?.remove();
-  const filter = currentFilter();
   const fragment = document.createDocumentFragment();
   for (let i = fresh.length - 1; i >= 0; i--) {
     const record = fresh[i];
@@ -159,10 +163,10 @@ function drawNewRows(store) {
 /**
  * Draws every kept event's row again, after a filter changed.
  * @param {EventStore} store
+ * @param {Filter} filter
  */
-function drawAllRows(store) {
+function drawAllRows(store, filter) {
   store.takeChanges();
-  const filter = currentFilter();
   const fragment = document.createDocumentFragment();
   for (let i = store.records.length - 1; i >= 0; i--) {
     const record = store.records[i];
@@ -285,13 +289,14 @@ function drawSuggestions(store) {
 
 /**
  * Draws what changed since the last drawing — or, after a filter changed (`allRows`),
- * every row again.
+ * every row again — showing the rows `filter` lets through.
  * @param {EventStore} store
+ * @param {Filter} filter
  * @param {{ allRows?: boolean }} [how]
  */
-export function drawEvents(store, { allRows = false } = {}) {
-  if (allRows) drawAllRows(store);
-  else drawNewRows(store);
+export function drawEvents(store, filter, { allRows = false } = {}) {
+  if (allRows) drawAllRows(store, filter);
+  else drawNewRows(store, filter);
   drawCounts(store);
   drawSuggestions(store);
   ui.empty.hidden = ui.events.firstChild !== null;

@@ -31,6 +31,7 @@
  * @property {string} type The event's type; `(not JSON)` or `(no type)` when it has none.
  * @property {string | undefined} session The session it is about, if any.
  * @property {string | undefined} sessionTitle The title it gives its session (session.created/updated).
+ * @property {string | undefined} sessionParent The parent it gives its session (a subagent's caller).
  * @property {string | undefined} directory Its directory (on the whole-server stream).
  * @property {string} summary A short line about it.
  * @property {string} lastEventId The SSE `id:`, else the event's own `id`, else "".
@@ -41,7 +42,8 @@
  * What the list shows: the filter inputs' values.
  * @typedef {object} Filter
  * @property {string} type A part of the event type (empty: any).
- * @property {string} session A part of the session id (empty: any).
+ * @property {string} session A part of the session id (empty: any); "" too while the stream
+ *   follows that session on the shim, which also sends its subagents' events.
  * @property {boolean} heartbeats Whether server.heartbeat events show.
  */
 
@@ -250,6 +252,7 @@ export function toRecord(data, lastEventId, { global, time = new Date() }) {
     type: "(not JSON)",
     session: undefined,
     sessionTitle: undefined,
+    sessionParent: undefined,
     directory: undefined,
     summary: truncate(data, 160),
     lastEventId: lastEventId || "",
@@ -276,6 +279,7 @@ export function toRecord(data, lastEventId, { global, time = new Date() }) {
     isObject(event.properties) && isObject(event.properties.info) ? event.properties.info : undefined;
   if (record.session && info && (record.type === "session.created" || record.type === "session.updated")) {
     record.sessionTitle = String(info.title ?? "");
+    if (typeof info.parentID === "string" && info.parentID !== "") record.sessionParent = info.parentID;
   }
   return record;
 }
@@ -294,7 +298,38 @@ export function matches(record, filter) {
   return true;
 }
 
+// ---------------------------------------------------------------- the session followed
+
+/** What a whole opencode session id looks like (`ses_` and its time and random parts). */
+export const SESSION_ID = /^ses_[0-9A-Za-z]{10,}$/;
+
+/**
+ * The session the stream should follow on the shim (`/event?session=`, which also sends its
+ * subagents' events) for the session filter's `value`: a whole session id on an instance's
+ * stream, one the page has seen (every suggestion is one) or one the user entered (Enter,
+ * pasted, picked, or in the page's URL) — not a prefix still being typed. "" for the whole
+ * stream, the filter then hiding rows in the page only.
+ * @param {Source} source
+ * @param {string} value
+ * @param {{ known: { has(id: string): boolean }, entered: boolean }} how
+ */
+export function sessionToFollow(source, value, { known, entered }) {
+  const id = value.trim();
+  return source === "instance" && SESSION_ID.test(id) && (entered || known.has(id)) ? id : "";
+}
+
 // ---------------------------------------------------------------- URLs
+
+/**
+ * `url` with the query parameter `name=value` added, unless `value` is empty.
+ * @param {string} url
+ * @param {string} name
+ * @param {string | null | undefined} value
+ */
+function withParam(url, name, value) {
+  if (!value) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${name}=${encodeURIComponent(value)}`;
+}
 
 /**
  * `url` with `authToken` as `auth_token` (opencode's way for a browser that cannot send
@@ -303,8 +338,17 @@ export function matches(record, filter) {
  * @param {string | null | undefined} authToken
  */
 export function withAuth(url, authToken) {
-  if (!authToken) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}auth_token=${encodeURIComponent(authToken)}`;
+  return withParam(url, "auth_token", authToken);
+}
+
+/**
+ * `url` resuming after the event `lastEventId` (the shim's `?lastEventID=`, for a stream
+ * EventSource cannot send a `Last-Event-ID` header for: one the page opens itself).
+ * @param {string} url
+ * @param {string} lastEventId "" to start afresh
+ */
+export function withResume(url, lastEventId) {
+  return withParam(url, "lastEventID", lastEventId);
 }
 
 /**
@@ -312,20 +356,24 @@ export function withAuth(url, authToken) {
  * @param {Source} source
  * @param {string} directory "" for opencode's own directory
  * @param {string | null | undefined} authToken
+ * @param {string} [session] the session followed on an instance's stream, "" for all
  */
-export function streamUrl(source, directory, authToken) {
+export function streamUrl(source, directory, authToken, session = "") {
   if (source === "global") return withAuth("../global/event", authToken);
-  return withAuth(directory ? `../event?directory=${encodeURIComponent(directory)}` : "../event", authToken);
+  const url = withParam(withParam("../event", "directory", directory), "session", session);
+  return withAuth(url, authToken);
 }
 
 /**
  * The stream as the status line names it.
  * @param {Source} source
  * @param {string} directory
+ * @param {string} [session]
  */
-export function streamLabel(source, directory) {
+export function streamLabel(source, directory, session = "") {
   if (source === "global") return "/global/event";
-  return directory ? `/event?directory=${directory}` : "/event (opencode's own directory)";
+  const stream = directory ? `/event?directory=${directory}` : "/event (opencode's own directory)";
+  return session ? `${stream}, session ${session} and its subagents` : stream;
 }
 
 /**
@@ -333,12 +381,16 @@ export function streamLabel(source, directory) {
  * @param {Source} source
  * @param {string} directory
  * @param {string | null | undefined} authToken
+ * @param {string} [session] the session followed on an instance's stream
  * @returns {string} "" or `?…`
  */
-export function pageQuery(source, directory, authToken) {
+export function pageQuery(source, directory, authToken, session = "") {
   const params = new URLSearchParams();
   if (source === "global") params.set("source", "global");
-  else if (directory) params.set("directory", directory);
+  else {
+    if (directory) params.set("directory", directory);
+    if (session) params.set("session", session);
+  }
   if (authToken) params.set("auth_token", authToken);
   const query = params.toString();
   return query ? `?${query}` : "";
@@ -422,11 +474,12 @@ export function explainRefusal(status, contentType, body) {
   if (status === 401) {
     return "HTTP 401: not authorized — opencode needs its credentials (open this page with them, or with ?auth_token=)";
   }
-  let text = truncate(body, 300);
+  let text = body;
   try {
-    const parsed = JSON.parse(text);
-    if (isObject(parsed)) text = String(parsed.message ?? parsed.error ?? text);
+    const parsed = JSON.parse(body);
+    if (isObject(parsed)) text = String(parsed.message ?? parsed.error ?? body);
   } catch {}
+  text = truncate(text, 300);
   const ok = status >= 200 && status < 300;
   return `HTTP ${status}${ok ? ` (${contentType || "no content type"}, not an event stream)` : ""}${text ? `: ${text}` : ""}`;
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // The events the live view keeps: the newest MAX_ROWS in order, those held back while
-// paused, a count per type, the sessions seen, and what changed since the page last drew
-// them. Pure: no DOM, so it also runs in Node.
+// paused, a count per type, the sessions seen (and whose subagents they are), and what
+// changed since the page last drew them. Pure: no DOM, so it also runs in Node.
 
 /** @import { EventRecord, PauseMode } from "./format.js" */
 
@@ -11,6 +11,10 @@ export const MAX_ROWS = 2000;
 export const MAX_HELD = 2000;
 /** Sessions remembered for the session filter's suggestions. */
 export const MAX_SESSIONS = 200;
+/** Subagent sessions whose parent is remembered, at most (as many as rows can be about). */
+export const MAX_PARENTS = MAX_ROWS;
+/** Deeper than any chain of subagents: a cycle in bad data ends here. */
+const MAX_LINEAGE = 32;
 
 export class EventStore {
   /**
@@ -48,6 +52,11 @@ export class EventStore {
    * @type {Map<string, string>}
    */
   sessions = new Map();
+  /**
+   * Session id → its parent's, for the subagent sessions seen created or updated.
+   * @type {Map<string, string>}
+   */
+  parents = new Map();
   /** Goes up whenever a type is counted for the first time, or the counts are cleared. */
   typesVersion = 0;
   /** Goes up whenever `sessions` changes. */
@@ -74,6 +83,7 @@ export class EventStore {
     if (record.lastEventId) this.lastEventId = record.lastEventId;
     if (record.type === "server.heartbeat") this.lastHeartbeat = record.time;
     if (record.session) this.#rememberSession(record.session, record.sessionTitle);
+    if (record.session && record.sessionParent) this.#rememberParent(record.session, record.sessionParent);
     if (!this.paused) {
       this.#keep(record);
     } else if (pauseMode === "drop") {
@@ -112,11 +122,48 @@ export class EventStore {
     this.dropped = 0;
     this.counts.clear();
     this.sessions.clear();
+    this.parents.clear();
     this.#typesChanged();
     this.sessionsVersion++;
     this.total = 0;
     this.lastEventId = "";
     this.lastHeartbeat = undefined;
+  }
+
+  /**
+   * Keeps only the events `keep` accepts (those a narrower stream would have carried), held
+   * ones included, and counts them afresh; the sessions seen are still suggested.
+   * @param {(record: EventRecord) => boolean} keep
+   */
+  retain(keep) {
+    this.records = this.records.filter(keep);
+    this.held = this.held.filter(keep);
+    this.fresh = [];
+    this.forgotten = [];
+    this.heldOverflow = 0;
+    this.dropped = 0;
+    this.counts.clear();
+    for (const record of [...this.records, ...this.held]) {
+      this.counts.set(record.type, (this.counts.get(record.type) ?? 0) + 1);
+    }
+    this.#typesChanged();
+    this.total = this.records.length + this.held.length;
+  }
+
+  /**
+   * Whether `session` is `root` or, as far as the events received tell, one of its
+   * subagents (or theirs).
+   * @param {string} session
+   * @param {string} root
+   */
+  isWithin(session, root) {
+    /** @type {string | undefined} */
+    let id = session;
+    for (let depth = 0; id !== undefined && depth < MAX_LINEAGE; depth++) {
+      if (id === root) return true;
+      id = this.parents.get(id);
+    }
+    return false;
   }
 
   /**
@@ -166,5 +213,18 @@ export class EventStore {
       this.sessions.delete(oldest);
     }
     this.sessionsVersion++;
+  }
+
+  /**
+   * @param {string} id
+   * @param {string} parent
+   */
+  #rememberParent(id, parent) {
+    this.parents.delete(id);
+    this.parents.set(id, parent);
+    for (const oldest of this.parents.keys()) {
+      if (this.parents.size <= MAX_PARENTS) break;
+      this.parents.delete(oldest);
+    }
   }
 }

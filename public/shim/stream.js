@@ -3,7 +3,7 @@
 // EventSource (reopened, after a growing pause, when the browser gives up on it, and asked
 // again with fetch to say why), and the shim's health (GET /shim/health).
 
-import { explainRefusal, explainUnreachable, OPENED_THEN_FAILED, readHealth } from "./format.js";
+import { explainRefusal, explainUnreachable, OPENED_THEN_FAILED, readHealth, withResume } from "./format.js";
 
 /** @import { Health, Phase } from "./format.js" */
 
@@ -52,7 +52,8 @@ export async function diagnose(url) {
  * Follows one event stream at a time. While the browser reconnects by itself (sending
  * Last-Event-ID, so nothing is missed) the phase is `reconnecting`; when it gives up (an
  * HTTP error, or not an event stream) the phase is `failed`, `problem` says why and when
- * the stream is opened again.
+ * the stream is opened again. A stream it opens again, or in place of another, resumes
+ * after the last event received (`?lastEventID=`), as the browser would.
  */
 export class StreamFollower {
   /** @type {Phase} */
@@ -61,6 +62,8 @@ export class StreamFollower {
   problem = "";
   /** Streams the browser gave up on in a row (for the retry delay). */
   failures = 0;
+  /** The SSE id of the last event received; "" before any. */
+  lastEventId = "";
   /** @type {EventSource | null} */
   #stream = null;
   #url = "";
@@ -75,11 +78,13 @@ export class StreamFollower {
   }
 
   /**
-   * Follows `url` from now on, afresh.
+   * Follows `url` from now on: afresh, or after the event `resumeFrom`.
    * @param {string} url
+   * @param {string} [resumeFrom] an SSE id the previous stream gave
    */
-  follow(url) {
+  follow(url, resumeFrom = "") {
     this.failures = 0;
+    this.lastEventId = resumeFrom;
     this.#open(url);
   }
 
@@ -94,7 +99,7 @@ export class StreamFollower {
   /** @param {string} url */
   #open(url) {
     this.stop();
-    const stream = new EventSource(url);
+    const stream = new EventSource(withResume(url, this.lastEventId));
     this.#stream = stream;
     this.#url = url;
     this.problem = "";
@@ -106,7 +111,9 @@ export class StreamFollower {
       this.#setPhase("connected");
     };
     stream.onmessage = (message) => {
-      if (this.#stream === stream) this.#hooks.onMessage(message);
+      if (this.#stream !== stream) return;
+      if (message.lastEventId) this.lastEventId = message.lastEventId;
+      this.#hooks.onMessage(message);
     };
     stream.onerror = () => {
       if (this.#stream !== stream) return;
@@ -132,7 +139,7 @@ export class StreamFollower {
     this.problem = retrying;
     this.#setPhase("failed");
     this.#retryTimer = setTimeout(() => this.#open(url), delay);
-    void diagnose(url).then((why) => {
+    void diagnose(stream.url).then((why) => {
       if (this.#stream === null && this.#url === url) {
         this.problem = `${why}; ${retrying}`;
         this.#hooks.onChange(this.phase);

@@ -1,6 +1,7 @@
 // @ts-check
-// The live event view: follows the shim's /event (one directory) or /global/event (the
-// whole server) with the browser's EventSource and lists what arrives, newest first.
+// The live event view: follows the shim's /event (one directory, or one session of it and
+// its subagents) or /global/event (the whole server) with the browser's EventSource and
+// lists what arrives, newest first.
 // Plain browser JavaScript modules, served as they are: no build step, no framework, no
 // outside URLs. This one wires the page's controls to the others:
 //   format.js  reading events, and the words the page says (pure)
@@ -10,6 +11,7 @@
 
 import {
   clearRows,
+  currentFilter,
   currentPauseMode,
   drawEvents,
   drawPause,
@@ -18,7 +20,16 @@ import {
   toggleRow,
   ui,
 } from "./draw.js";
-import { isObject, pageQuery, statusLine, streamLabel, streamUrl, toRecord, withAuth } from "./format.js";
+import {
+  isObject,
+  pageQuery,
+  sessionToFollow,
+  statusLine,
+  streamLabel,
+  streamUrl,
+  toRecord,
+  withAuth,
+} from "./format.js";
 import { EventStore, MAX_ROWS } from "./store.js";
 import { HealthCheck, StreamFollower } from "./stream.js";
 
@@ -28,6 +39,8 @@ import { HealthCheck, StreamFollower } from "./stream.js";
 const HEALTH_EVERY_MS = 5000;
 /** How long after an event the page draws it, with whatever else came meanwhile. */
 const DRAW_AFTER_MS = 40;
+/** How long typing in the session filter pauses before the stream follows what it names. */
+const SETTLE_AFTER_MS = 600;
 
 /**
  * The credentials the page was opened with as `?auth_token=` (opencode's way for a browser
@@ -37,10 +50,11 @@ const DRAW_AFTER_MS = 40;
 const AUTH_TOKEN = new URLSearchParams(location.search).get("auth_token");
 
 /**
- * The stream followed, as connected.
- * @type {{ source: Source, directory: string }}
+ * The stream followed, as connected: `session` is the session (and subagents) the shim
+ * sends only, "" for every session.
+ * @type {{ source: Source, directory: string, session: string }}
  */
-const following = { source: "instance", directory: "" };
+const following = { source: "instance", directory: "", session: "" };
 const store = new EventStore();
 const health = new HealthCheck(withAuth("health", AUTH_TOKEN), showStatus);
 const follower = new StreamFollower({
@@ -51,18 +65,62 @@ const follower = new StreamFollower({
   },
 });
 let drawScheduled = false;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let settleTimer;
 
-/** Opens the stream the form names, starting the list afresh. */
+/** Opens the stream the form and the session filter name, starting the list afresh. */
 function connect() {
+  clearTimeout(settleTimer);
   following.source = ui.source.value === "global" ? "global" : "instance";
   following.directory = ui.directory.value.trim();
+  following.session = sessionToFollow(following.source, ui.sessionFilter.value, {
+    known: store.sessions,
+    entered: true,
+  });
   const global = following.source === "global";
   document.body.classList.toggle("global", global);
   ui.directory.disabled = global;
-  const query = pageQuery(following.source, following.directory, AUTH_TOKEN);
-  history.replaceState(null, "", `${location.pathname}${query}`);
+  showPageUrl();
   clearEvents();
-  follower.follow(streamUrl(following.source, following.directory, AUTH_TOKEN));
+  follower.follow(streamUrl(following.source, following.directory, AUTH_TOKEN, following.session));
+}
+
+/**
+ * Follows the session the session filter names, on the shim, or every session again, when
+ * that changed (`entered`: the user entered the value, rather than typed part of it).
+ * @param {boolean} entered
+ */
+function settleSession(entered) {
+  clearTimeout(settleTimer);
+  const session = sessionToFollow(following.source, ui.sessionFilter.value, {
+    known: store.sessions,
+    entered,
+  });
+  if (session !== following.session) followSession(session);
+}
+
+/**
+ * Opens the instance's stream of `session` and its subagents ("" for every session) in
+ * place of the one followed. The rows of what it carries stay (as far as the page knows a
+ * session's subagents), and it resumes after the last event received: nothing is missed.
+ * @param {string} session
+ */
+function followSession(session) {
+  following.session = session;
+  if (session) {
+    store.retain((record) => record.session !== undefined && store.isWithin(record.session, session));
+  }
+  showPageUrl();
+  drawPause(store);
+  redraw();
+  const url = streamUrl(following.source, following.directory, AUTH_TOKEN, session);
+  follower.follow(url, follower.lastEventId);
+}
+
+/** The page's own URL names what it follows, so that opening it follows that again. */
+function showPageUrl() {
+  const query = pageQuery(following.source, following.directory, AUTH_TOKEN, following.session);
+  history.replaceState(null, "", `${location.pathname}${query}`);
 }
 
 /** @param {MessageEvent<string>} message */
@@ -87,7 +145,7 @@ function scheduleDraw() {
  */
 function draw(how) {
   drawScheduled = false;
-  drawEvents(store, how);
+  drawEvents(store, currentFilter(following.session), how);
   showStatus();
 }
 
@@ -99,7 +157,7 @@ function redraw() {
 function showStatus() {
   const line = statusLine({
     phase: follower.phase,
-    label: streamLabel(following.source, following.directory),
+    label: streamLabel(following.source, following.directory, following.session),
     problem: follower.problem,
     total: store.total,
     lastEventId: store.lastEventId,
@@ -160,7 +218,19 @@ ui.sourceForm.addEventListener("submit", (event) => {
 ui.source.addEventListener("change", () => {
   ui.directory.disabled = ui.source.value === "global";
 });
-for (const input of [ui.typeFilter, ui.sessionFilter]) input.addEventListener("input", redraw);
+ui.typeFilter.addEventListener("input", redraw);
+ui.sessionFilter.addEventListener("input", (event) => {
+  redraw();
+  // Typed (or deleted) a character: the value may be half an id, so wait for a pause. A
+  // paste, a pick from the suggestions or the search field's clear button enters it whole.
+  const typed = event instanceof InputEvent && /^(insertText|delete)/.test(event.inputType);
+  clearTimeout(settleTimer);
+  if (typed) settleTimer = setTimeout(() => settleSession(false), SETTLE_AFTER_MS);
+  else settleSession(true);
+});
+ui.sessionFilter.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") settleSession(true);
+});
 ui.showHeartbeats.addEventListener("change", redraw);
 ui.pause.addEventListener("click", () => setPaused(!store.paused));
 ui.pauseMode.addEventListener("change", () => drawPause(store));
@@ -193,6 +263,7 @@ ui.footer.textContent = `Keeps the newest ${MAX_ROWS.toLocaleString("en")} event
 const params = new URLSearchParams(location.search);
 ui.directory.value = params.get("directory") ?? "";
 ui.source.value = params.get("source") === "global" ? "global" : "instance";
+ui.sessionFilter.value = params.get("session") ?? "";
 connect();
 void health.check();
 void loadDirectories();

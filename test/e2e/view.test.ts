@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replyText } from "../../fixtures/model-server.js";
-import { createSession, prompt } from "../../fixtures/opencode-rest.js";
+import { call, createSession, prompt, type SessionInfo } from "../../fixtures/opencode-rest.js";
 import { launchChromium } from "../helpers/chromium.js";
 import { e2eSetup } from "../helpers/e2e.js";
 
@@ -49,6 +49,18 @@ async function waitForRow(page: Page, type: string, session: string, directory?:
     .locator(`#events .ev[data-type="${type}"][data-session="${session}"]${where}`)
     .first()
     .waitFor(WAIT);
+}
+
+/** Waits until the page shows exactly `count` rows `selector` picks. */
+async function waitForRows(page: Page, selector: string, count: number): Promise<void> {
+  await page.waitForFunction(
+    ({ selector, count }) => {
+      const { document } = globalThis as unknown as PageGlobals;
+      return document.querySelectorAll(`#events .ev${selector}`).length === count;
+    },
+    { selector, count },
+    WAIT,
+  );
 }
 
 /** Waits until the per-type count of `type` reads `count`. */
@@ -119,14 +131,20 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
   const pageErrors: string[] = [];
   const requested: string[] = [];
 
-  beforeAll(async () => {
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  /** A new page whose errors and requests are recorded. */
+  async function newPage(): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", (error) => pageErrors.push(`page error: ${error.message}`));
     page.on("console", (message) => {
       if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
     });
     page.on("request", (request) => requested.push(request.url()));
+    return page;
+  }
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    page = await newPage();
   });
 
   afterAll(async () => {
@@ -236,13 +254,15 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     await page.click('#counts .chip[data-type="message.part.delta"]');
     expect(await page.inputValue("#type-filter")).toBe("");
 
-    await page.fill("#session-filter", second.id);
+    // Part of an id hides the other sessions' rows in the page (a whole one is followed on
+    // the shim: below).
+    await page.fill("#session-filter", second.id.slice(0, -1));
     await waitUntilEveryRow(page, `[data-session="${second.id}"]`);
     const ofSecond = await rows(page);
     expect(ofSecond.map((row) => row.type)).toEqual(
       expect.arrayContaining(["session.created", "session.idle"]),
     );
-    await page.fill("#session-filter", first);
+    await page.fill("#session-filter", first.slice(4));
     await waitUntilEveryRow(page, `[data-session="${first}"]`);
 
     await page.fill("#session-filter", "");
@@ -286,7 +306,12 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
 
     await page.click("#pause");
     expect(await page.textContent("#pause-note")).toMatch(/\d+ event\(s\) were dropped while paused/);
-    expect((await rows(page)).filter((row) => row.session === session.id)).toEqual([]);
+    // What came while paused never shows (the turn's trailing news, its user message's summary
+    // say, may still come after its session.idle, and after the resume).
+    const shown = (await rows(page)).filter((row) => row.session === session.id).map((row) => row.type);
+    for (const type of ["session.created", "message.part.delta", "session.idle"]) {
+      expect(shown).not.toContain(type);
+    }
     await page.selectOption("#pause-mode", "hold");
   });
 
@@ -321,6 +346,81 @@ describe("the live event view at /shim/ (opencode 1.14.48, Chromium)", { timeout
     await page.goto(`${e2e.shim.url}/shim?directory=${encodeURIComponent(e2e.opencode.otherDir)}`);
     expect(await page.inputValue("#directory")).toBe(e2e.opencode.otherDir);
     await waitForStatus(page, "connected", `/event?directory=${e2e.opencode.otherDir}`);
+  });
+
+  it("a whole session id in the session filter follows that session and its subagents on the shim", async () => {
+    const view = await newPage();
+    try {
+      await view.goto(`${e2e.shim.url}/shim/`);
+      await waitForStatus(view, "connected", "connected to /event");
+      const followed = await createSession(e2e.shim.url);
+      const other = await createSession(e2e.shim.url);
+      await Promise.all([
+        prompt(e2e.shim.url, followed.id, "say hello one"),
+        prompt(e2e.shim.url, other.id, "say hello two"),
+      ]);
+      await waitForRow(view, "session.idle", followed.id);
+      await waitForRow(view, "session.idle", other.id);
+
+      // Picked (here: filled in whole): the page follows /event?session=, and its URL says so.
+      await view.fill("#session-filter", followed.id);
+      await waitForStatus(view, "connected", `, session ${followed.id} and its subagents · `);
+      expect(new URL(view.url()).searchParams.get("session")).toBe(followed.id);
+      const streams = requested.map((url) => new URL(url)).filter((url) => url.pathname === "/event");
+      const stream = streams.find((url) => url.searchParams.get("session") === followed.id);
+      // …resuming after the last event the whole stream gave, so that nothing falls between.
+      expect(stream?.searchParams.get("lastEventID")).toMatch(/^[0-9a-z]+-\d+$/);
+      // The rows it had of the followed session stay; the other's went with the whole stream.
+      await waitForRows(view, `[data-session="${other.id}"]`, 0);
+      await waitForRows(view, `[data-type="session.idle"][data-session="${followed.id}"]`, 1);
+
+      // A subagent session (a child made by REST here), created after the page chose to follow.
+      const child = await call<SessionInfo>(e2e.shim.url, "POST", "/session", { parentID: followed.id });
+      await prompt(e2e.shim.url, other.id, "say hello again two");
+      await prompt(e2e.shim.url, child.id, "say hello from below");
+      await prompt(e2e.shim.url, followed.id, "say hello again one");
+      await waitForRows(view, `[data-type="session.idle"][data-session="${followed.id}"]`, 2);
+      await waitForRow(view, "session.created", child.id);
+      await waitForRow(view, "session.created", child.id);
+      await waitForRow(view, "session.idle", child.id);
+      const shown = await rows(view);
+      for (const row of shown) {
+        if (row.session !== undefined) expect([followed.id, child.id], row.type).toContain(row.session);
+      }
+      // The other session's events never reached the page: the shim did not send them.
+      expect(await view.textContent('#counts .chip[data-type="session.idle"] .n')).toBe("3");
+
+      // Cleared: the whole stream again, every session's events.
+      await view.fill("#session-filter", "");
+      await waitForStatus(view, "connected", "connected to /event (opencode's own directory) · ");
+      expect(new URL(view.url()).searchParams.has("session")).toBe(false);
+      await prompt(e2e.shim.url, other.id, "say hello once more");
+      await waitForRows(view, `[data-type="session.idle"][data-session="${other.id}"]`, 1);
+    } finally {
+      await view.close();
+    }
+  });
+
+  it("a page opened to follow a session opencode does not know says why its stream is refused", async () => {
+    const unknown = "ses_0123456789abZZZZZZZZZZZZZZ";
+    const refusal = await fetch(`${e2e.shim.url}/event?session=${unknown}`);
+    expect(refusal.status).toBe(404);
+    const { message } = (await refusal.json()) as { message: string };
+    // Only the page's own errors count here: Chromium logs every 404 it gets as a console error.
+    const view = await browser.newPage();
+    view.on("pageerror", (error) => pageErrors.push(`page error: ${error.message}`));
+    try {
+      await view.goto(`${e2e.shim.url}/shim/?session=${unknown}`);
+      expect(await view.inputValue("#session-filter")).toBe(unknown);
+      await waitForStatus(
+        view,
+        "failed",
+        `cannot open /event (opencode's own directory), session ${unknown}`,
+      );
+      await waitForStatus(view, "failed", `HTTP 404: ${message}; retrying in `);
+    } finally {
+      await view.close();
+    }
   });
 
   it("the whole server: /global/event, with each event's directory", async () => {

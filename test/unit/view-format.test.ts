@@ -9,7 +9,9 @@ import {
   pauseNote,
   quote,
   readHealth,
+  SESSION_ID,
   sessionOf,
+  sessionToFollow,
   statusLine,
   streamLabel,
   streamUrl,
@@ -17,8 +19,9 @@ import {
   toRecord,
   truncate,
   withAuth,
+  withResume,
 } from "../../public/shim/format.js";
-import { EventStore, MAX_HELD, MAX_ROWS, MAX_SESSIONS } from "../../public/shim/store.js";
+import { EventStore, MAX_HELD, MAX_PARENTS, MAX_ROWS, MAX_SESSIONS } from "../../public/shim/store.js";
 
 /** The live view's reading of one `/event` frame carrying `event`. */
 const read = (event: unknown, lastEventId = "") =>
@@ -155,6 +158,7 @@ describe("the live view's reading of a frame", () => {
       type: "session.idle",
       session: "ses_1",
       sessionTitle: undefined,
+      sessionParent: undefined,
       directory: undefined,
       summary: "idle",
       lastEventId: "abc-7",
@@ -171,6 +175,22 @@ describe("the live view's reading of a frame", () => {
     expect(read({ type: "session.updated", properties: { info: { id: "ses_1" } } }).sessionTitle).toBe("");
     expect(read({ type: "session.deleted", properties: { info } }).sessionTitle).toBeUndefined();
     expect(read({ type: "session.idle", properties: { sessionID: "ses_1" } }).sessionTitle).toBeUndefined();
+  });
+
+  it("takes a subagent session's parent from session.created and session.updated", () => {
+    const info = { id: "ses_child", parentID: "ses_parent", title: "Look around" };
+    expect(read({ type: "session.created", properties: { info } }).sessionParent).toBe("ses_parent");
+    expect(read({ type: "session.updated", properties: { info } }).sessionParent).toBe("ses_parent");
+    expect(
+      read({ type: "session.created", properties: { info: { id: "ses_top" } } }).sessionParent,
+    ).toBeUndefined();
+    expect(
+      read({ type: "session.created", properties: { info: { id: "ses_top", parentID: "" } } }).sessionParent,
+    ).toBeUndefined();
+    expect(
+      read({ type: "message.updated", properties: { info: { sessionID: "ses_child", parentID: "msg_1" } } })
+        .sessionParent,
+    ).toBeUndefined();
   });
 
   it("unwraps a /global/event frame, keeping its directory", () => {
@@ -306,6 +326,41 @@ describe("the list's filter", () => {
   });
 });
 
+describe("the session the stream follows on the shim", () => {
+  const id = "ses_1d2c3b4a5f6eAbCdEfGhIjKlMn";
+  const seen = new Set([id]);
+  const none = new Set<string>();
+
+  it("a whole session id looks like one", () => {
+    expect(SESSION_ID.test(id)).toBe(true);
+    for (const value of [
+      "ses_",
+      "ses_1d2c3b4a5",
+      "ses_1d2c 3b4a5f6e",
+      "msg_1d2c3b4a5f6e",
+      ` ${id}`,
+      `${id}-`,
+    ]) {
+      expect(SESSION_ID.test(value), value).toBe(false);
+    }
+  });
+
+  it("follows a whole id on an instance's stream: one seen, or one entered", () => {
+    expect(sessionToFollow("instance", id, { known: seen, entered: false })).toBe(id);
+    expect(sessionToFollow("instance", ` ${id} `, { known: seen, entered: false })).toBe(id);
+    expect(sessionToFollow("instance", id, { known: none, entered: true })).toBe(id);
+  });
+
+  it("does not follow a part of an id still being typed, nor on the whole server's stream", () => {
+    // An id the page has not seen, typed up to a pause, may be a prefix of one.
+    expect(sessionToFollow("instance", id, { known: none, entered: false })).toBe("");
+    expect(sessionToFollow("instance", id.slice(0, 12), { known: seen, entered: true })).toBe("");
+    expect(sessionToFollow("instance", "", { known: seen, entered: true })).toBe("");
+    expect(sessionToFollow("instance", "hello", { known: seen, entered: true })).toBe("");
+    expect(sessionToFollow("global", id, { known: seen, entered: true })).toBe("");
+  });
+});
+
 describe("the URLs the live view asks", () => {
   it("withAuth carries the page's auth_token on, encoded", () => {
     expect(withAuth("health", null)).toBe("health");
@@ -322,10 +377,34 @@ describe("the URLs the live view asks", () => {
     expect(streamUrl("global", "", "tok")).toBe("../global/event?auth_token=tok");
   });
 
+  it("streamUrl names the session followed on an instance's stream, never on the whole server's", () => {
+    expect(streamUrl("instance", "", null, "ses_abc")).toBe("../event?session=ses_abc");
+    expect(streamUrl("instance", "/w", "tok", "ses_abc")).toBe(
+      "../event?directory=%2Fw&session=ses_abc&auth_token=tok",
+    );
+    expect(streamUrl("instance", "/w", null, "")).toBe("../event?directory=%2Fw");
+    expect(streamUrl("global", "", null, "ses_abc")).toBe("../global/event");
+  });
+
+  it("withResume asks the stream to resume after an event, or nothing", () => {
+    expect(withResume("../event", "")).toBe("../event");
+    expect(withResume("../event", "k3j2-57")).toBe("../event?lastEventID=k3j2-57");
+    expect(withResume("../event?session=ses_a&auth_token=t", "k3j2-57")).toBe(
+      "../event?session=ses_a&auth_token=t&lastEventID=k3j2-57",
+    );
+  });
+
   it("streamLabel names it on the status line", () => {
     expect(streamLabel("instance", "")).toBe("/event (opencode's own directory)");
     expect(streamLabel("instance", "/work/app")).toBe("/event?directory=/work/app");
     expect(streamLabel("global", "/work/app")).toBe("/global/event");
+    expect(streamLabel("instance", "", "ses_abc")).toBe(
+      "/event (opencode's own directory), session ses_abc and its subagents",
+    );
+    expect(streamLabel("instance", "/work/app", "ses_abc")).toBe(
+      "/event?directory=/work/app, session ses_abc and its subagents",
+    );
+    expect(streamLabel("global", "", "ses_abc")).toBe("/global/event");
   });
 
   it("pageQuery is the page's own query, so its URL follows the same stream again", () => {
@@ -333,6 +412,9 @@ describe("the URLs the live view asks", () => {
     expect(pageQuery("instance", "/work/app", null)).toBe("?directory=%2Fwork%2Fapp");
     expect(pageQuery("global", "/work/app", null)).toBe("?source=global");
     expect(pageQuery("global", "", "a b")).toBe("?source=global&auth_token=a+b");
+    expect(pageQuery("instance", "", null, "ses_abc")).toBe("?session=ses_abc");
+    expect(pageQuery("instance", "/w", "t", "ses_abc")).toBe("?directory=%2Fw&session=ses_abc&auth_token=t");
+    expect(pageQuery("global", "/w", null, "ses_abc")).toBe("?source=global");
   });
 });
 
@@ -431,6 +513,14 @@ describe("why a stream was refused, and the shim's health", () => {
     expect(explainRefusal(503, "text/plain", "")).toBe("HTTP 503");
     expect(explainRefusal(500, "text/html", "<h1>oops</h1>")).toBe("HTTP 500: <h1>oops</h1>");
     expect(explainRefusal(500, "text/plain", "e".repeat(1000))).toHaveLength("HTTP 500: ".length + 300);
+  });
+
+  it("reads the message of a JSON answer however long the answer, as the shim's 404 for an unknown session", () => {
+    const message = "opencode knows no session ses_0123456789abZZZZZZZZZZZZZZ in /work/app";
+    const body = JSON.stringify({ error: "not_found", message, details: "x".repeat(500) });
+    expect(explainRefusal(404, "application/json", body)).toBe(`HTTP 404: ${message}`);
+    const long = JSON.stringify({ error: "not_found", message: "m".repeat(1000) });
+    expect(explainRefusal(404, "application/json", long)).toBe(`HTTP 404: ${"m".repeat(299)}…`);
   });
 
   it("says when an answer was fine but not an event stream", () => {
@@ -574,6 +664,68 @@ describe("the events the live view keeps", () => {
     expect(store.sessions.has(`ses_${MAX_SESSIONS + 1}`)).toBe(true);
   });
 
+  /** A session.created of `id`, a subagent of `parent`. */
+  const created = (id: string, parent: string) =>
+    read({ type: "session.created", properties: { info: { id, parentID: parent, title: "" } } });
+
+  it("knows a session's subagents, and theirs, from their session.created", () => {
+    const store = new EventStore();
+    store.receive(created("ses_child", "ses_top"), "hold");
+    store.receive(created("ses_grandchild", "ses_child"), "hold");
+    store.receive(event("session.idle", "ses_other"), "hold");
+    expect(store.isWithin("ses_top", "ses_top")).toBe(true);
+    expect(store.isWithin("ses_child", "ses_top")).toBe(true);
+    expect(store.isWithin("ses_grandchild", "ses_top")).toBe(true);
+    expect(store.isWithin("ses_grandchild", "ses_child")).toBe(true);
+    expect(store.isWithin("ses_top", "ses_child")).toBe(false);
+    expect(store.isWithin("ses_other", "ses_top")).toBe(false);
+    expect(store.isWithin("ses_unknown", "ses_top")).toBe(false);
+  });
+
+  it("is not caught in a cycle of parents", () => {
+    const store = new EventStore();
+    store.receive(created("ses_a", "ses_b"), "hold");
+    store.receive(created("ses_b", "ses_a"), "hold");
+    expect(store.isWithin("ses_a", "ses_c")).toBe(false);
+  });
+
+  it(`remembers at most ${MAX_PARENTS} parents, forgetting the oldest`, () => {
+    const store = new EventStore();
+    for (let i = 0; i < MAX_PARENTS + 1; i++) store.receive(created(`ses_${i}`, "ses_top"), "hold");
+    expect(store.parents.size).toBe(MAX_PARENTS);
+    expect(store.isWithin("ses_0", "ses_top")).toBe(false);
+    expect(store.isWithin(`ses_${MAX_PARENTS}`, "ses_top")).toBe(true);
+  });
+
+  it("retain keeps only the events a narrower stream carries, held ones too, counting them afresh", () => {
+    const store = new EventStore();
+    store.receive(event("server.connected"), "hold");
+    store.receive(event("session.idle", "ses_1"), "hold");
+    store.receive(event("session.idle", "ses_2"), "hold");
+    store.receive(event("message.updated", "ses_2"), "hold");
+    store.setPaused(true);
+    store.receive(event("session.status", "ses_1"), "hold");
+    store.receive(event("session.status", "ses_2"), "hold");
+    store.receive(event("session.status", "ses_2"), "drop");
+    const types = store.typesVersion;
+    store.retain((record) => record.session === "ses_1");
+    expect(store.records.map((record) => [record.type, record.session])).toEqual([["session.idle", "ses_1"]]);
+    expect(store.held.map((record) => [record.type, record.session])).toEqual([["session.status", "ses_1"]]);
+    expect([...store.counts]).toEqual([
+      ["session.idle", 1],
+      ["session.status", 1],
+    ]);
+    expect(store.types()).toEqual(["session.idle", "session.status"]);
+    expect(store.typesVersion).toBeGreaterThan(types);
+    expect(store.total).toBe(2);
+    expect(store.dropped).toBe(0);
+    expect(store.takeChanges()).toEqual({ fresh: [], forgotten: [] });
+    // The sessions seen are still offered.
+    expect([...store.sessions.keys()]).toEqual(["ses_1", "ses_2"]);
+    store.setPaused(false);
+    expect(store.records).toHaveLength(2);
+  });
+
   it("clear forgets everything but the pause", () => {
     const store = new EventStore();
     store.receive(event("session.idle", "ses_1", undefined), "hold");
@@ -593,6 +745,7 @@ describe("the events the live view keeps", () => {
     });
     expect(store.counts.size).toBe(0);
     expect(store.sessions.size).toBe(0);
+    expect(store.parents.size).toBe(0);
     expect(store.types()).toEqual([]);
     expect(store.takeChanges()).toEqual({ fresh: [], forgotten: [] });
   });
