@@ -1,10 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { MessageWithParts, SessionInfo, SessionStatus } from "../../src/opencode/state.js";
+import type {
+  MessageWithParts,
+  PendingRequest,
+  SessionInfo,
+  SessionStatus,
+} from "../../src/opencode/state.js";
 
 /**
  * opencode's REST reads of one instance, as the reconciler makes them, from state a test
- * sets: sessions, their statuses and messages. Everything else is empty. It records each
+ * sets: sessions, their statuses and messages, pending permissions. Everything else is empty. It records each
  * request with when it came.
  */
 export interface RestUpstream {
@@ -12,6 +17,8 @@ export interface RestUpstream {
   sessions: SessionInfo[];
   statuses: Record<string, SessionStatus>;
   messages: Map<string, MessageWithParts[]>;
+  /** The permissions pending (`GET /permission`). */
+  permissions: PendingRequest[];
   /** Each request: its path, its `limit` (0 when none) and when it came. */
   requests: Array<{ path: string; limit: number; at: number }>;
   /** Requests for the session list (each read of the instance makes one) since `from` (ms, performance.now()). */
@@ -24,6 +31,7 @@ export async function startRestUpstream(): Promise<RestUpstream> {
     sessions: [] as SessionInfo[],
     statuses: {} as Record<string, SessionStatus>,
     messages: new Map<string, MessageWithParts[]>(),
+    permissions: [] as PendingRequest[],
     requests: [] as Array<{ path: string; limit: number; at: number }>,
   };
   const server: Server = createServer((request, response) => {
@@ -43,7 +51,8 @@ export async function startRestUpstream(): Promise<RestUpstream> {
       return json(state.sessions.filter((session) => session.time.updated >= start));
     }
     if (path === "/session/status") return json(state.statuses);
-    if (path === "/permission" || path === "/question") return json([]);
+    if (path === "/permission") return json(state.permissions);
+    if (path === "/question") return json([]);
     if (path === "/project/current") return json({ id: "proj_rest" });
     const match = /^\/session\/([^/]+)\/(message|todo|diff)$/.exec(path);
     if (match) {

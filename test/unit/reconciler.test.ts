@@ -286,6 +286,44 @@ describe("a turn that began and ended between two reads", () => {
   }
 });
 
+describe("a permission settled as its turn ends", () => {
+  it("is told replied before the turn's session.idle", async () => {
+    const { rest, reconciler, received, stream } = await setUp({ idleIntervalMs: 300, graceMs: 100 });
+    reconciler.feedClients(true);
+    const created = Date.now();
+    const [user, answer] = turn(created, "done") as [MessageWithParts, MessageWithParts];
+    const tool = (status: string): Part => ({
+      id: "prt_tool",
+      messageID: answer.info.id,
+      sessionID: SESSION,
+      type: "tool",
+      callID: "call_1",
+      tool: "bash",
+      state: { status, input: { command: "true" }, ...(status === "completed" ? { output: "" } : {}) },
+    });
+    const running = { info: { ...answer.info, time: { created: created + 1 } }, parts: [tool("running")] };
+    rest.statuses[SESSION] = { type: "busy" };
+    rest.messages.set(SESSION, [user, running]);
+    rest.permissions.push({
+      id: "per_1",
+      sessionID: SESSION,
+      permission: "bash",
+      tool: { messageID: answer.info.id, callID: "call_1" },
+    });
+    rest.sessions[0] = session(created);
+    await eventually(() => received("permission.asked").length === 1, 5000, "permission.asked");
+    // Answered, the tool ran, the turn ended: all between two reads.
+    rest.permissions.length = 0;
+    rest.messages.set(SESSION, [user, { info: answer.info, parts: [tool("completed"), ...answer.parts] }]);
+    delete rest.statuses[SESSION];
+    rest.sessions[0] = session(created + 20);
+    await eventually(() => received("session.idle").length === 1, 5000, "session.idle");
+    const types = stream.frames().map((frame) => frame.json.type);
+    expect(types.indexOf("permission.replied")).toBeGreaterThan(-1);
+    expect(types.indexOf("permission.replied")).toBeLessThan(types.indexOf("session.idle"));
+  });
+});
+
 describe("a session created after the first look", () => {
   it("has all its messages announced, even when the stream told of it only once its turn had begun", async () => {
     const { rest, sink, reconciler, stream } = await setUp({ idleIntervalMs: 300 });

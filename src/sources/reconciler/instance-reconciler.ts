@@ -350,12 +350,14 @@ export class InstanceReconciler {
     this.paceMessages(snapshot, busyKnown, now, pace);
     if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
     // A request asked is read until it is answered (a person waits on it), and one a running
-    // tool may ask while the tool runs: at the pace of a busy session's messages.
+    // tool may ask while the tool runs: at the pace of a busy session's messages; and in the
+    // read that finds its session's turn over, so that how it was settled is told before the turn's end.
     if (
       kind === "catch-up" ||
       fullRead ||
       plan.requests === "signalled" ||
-      (plan.requests === "due" && this.requestsMayWait())
+      (plan.requests === "due" && this.requestsMayWait()) ||
+      this.requestOfEndedTurn(snapshot)
     ) {
       await this.readRequests(snapshot);
       const { permissions = [], questions = [] } = snapshot.requests ?? {};
@@ -396,6 +398,15 @@ export class InstanceReconciler {
   private forget(sessionID: string): void {
     this.logMarks.delete(sessionID);
     this.toolsRunning.delete(sessionID);
+  }
+
+  /** Whether the statuses read show a session idle that a request clients were told of is still pending in. */
+  private requestOfEndedTurn(snapshot: Snapshot): boolean {
+    const statuses = snapshot.statuses?.value;
+    if (!statuses) return false;
+    for (const tracked of [...this.state.permissions.values(), ...this.state.questions.values()])
+      if (tracked.value && !(tracked.value.sessionID in statuses)) return true;
+    return false;
   }
 
   /** Whether a permission or a question may be waiting: one is pending, as clients were told, or a tool runs. */
