@@ -12,19 +12,20 @@ export interface SubscriberStream {
  * One client's stream: an instance's `/event` (`directory` set), or the whole server's
  * `/global/event` (`directory` undefined) — of one workspace only, when `workspace` is set,
  * and only of some sessions (and their descendants), when `sessions` is set. Frames are
- * written as they come; a client
- * that stops reading is cut off once `maxBufferedBytes` are waiting for it, so it can
- * never slow down or bloat the others (it can come back with `Last-Event-ID`).
+ * written as they come; a client that stops reading is cut off once `maxBufferedBytes` are
+ * waiting for it, so it can never slow down or bloat the others (it can come back with
+ * `Last-Event-ID`).
  */
 export class Subscriber {
   private closed = false;
-  private filterKey: string | undefined;
   private readonly closeListeners: Array<() => void> = [];
   overflowed = false;
   /** The hub's sequence number when this stream started: it is written only what came after. */
   since = 0;
   /** Settles once the stream is really done with (its last bytes handed to the socket). */
   readonly finished: Promise<void>;
+  /** What it filters by, as a key: streams with the same key are written the same frames ("" for all of them). */
+  readonly filter: string;
 
   constructor(
     readonly directory: string | undefined,
@@ -33,6 +34,10 @@ export class Subscriber {
     private readonly maxBufferedBytes: number,
     readonly sessions?: ReadonlySet<string>,
   ) {
+    this.filter =
+      workspace === undefined && sessions === undefined
+        ? ""
+        : JSON.stringify([workspace ?? null, sessions ? [...sessions].sort() : null]);
     this.finished = new Promise((resolve) => {
       stream.once("close", () => {
         this.markClosed();
@@ -48,15 +53,6 @@ export class Subscriber {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  /** What it filters by, as a key: streams with the same key are written the same frames ("" for all of them). */
-  get filter(): string {
-    this.filterKey ??=
-      this.workspace === undefined && this.sessions === undefined
-        ? ""
-        : JSON.stringify([this.workspace ?? null, this.sessions ? [...this.sessions].sort() : null]);
-    return this.filterKey;
   }
 
   /** Whether an event of `workspace`, about `sessions` (its own and its ancestors), belongs on this stream. */

@@ -3,7 +3,8 @@ import { BadRequest, sendError } from "../errors.js";
 import { firstString } from "../helpers.js";
 import { followedSessions } from "./followed-sessions.js";
 import { answerPreflight } from "./preflight.js";
-import { type StreamRouteOptions, serveStream, withCors } from "./stream.js";
+import { type StreamRouteOptions, serveStream } from "./stream.js";
+import { withCors } from "./stream-refusals.js";
 
 function workspaceOf(request: FastifyRequest): string | undefined {
   const fromQuery = firstString((request.query as Record<string, unknown> | undefined)?.workspace);
@@ -20,8 +21,7 @@ export const eventRoute: FastifyPluginAsync<StreamRouteOptions> = async (app, op
   app.get("/event", { exposeHeadRoute: false }, async (request, reply) => {
     const sessions = followedSessions((request.query as Record<string, unknown> | undefined)?.session);
     if (!sessions.ok) return sendError(withCors(options, request, reply), new BadRequest(sessions.problem));
-    const prepare = (directory: string, knowState: boolean) => options.sources.prepare(directory, knowState);
-    await serveStream(options, prepare, request, reply, {
+    await serveStream(options, request, reply, {
       global: false,
       workspace: workspaceOf(request),
       sessions: sessions.ids,

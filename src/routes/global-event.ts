@@ -10,11 +10,9 @@ import { type StreamRouteOptions, serveStream } from "./stream.js";
  * start. Upstream still decides who may see it.
  */
 export const globalEventRoute: FastifyPluginAsync<StreamRouteOptions> = async (app, options) => {
-  const { sources, passOn } = options;
   app.get("/global/event", { exposeHeadRoute: false }, async (request, reply) => {
-    await serveStream(options, (directory) => sources.prepare(directory), request, reply, { global: true });
+    await serveStream(options, request, reply, { global: true });
     return reply;
   });
-  const preflight = answerPreflight(options.corsOrigins, passOn);
-  app.options("/global/event", preflight);
+  app.options("/global/event", answerPreflight(options.corsOrigins, options.passOn));
 };

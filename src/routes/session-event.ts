@@ -2,7 +2,8 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { BadRequest, sendError } from "../errors.js";
 import { firstString } from "../helpers.js";
 import { isSessionId } from "./followed-sessions.js";
-import { type StreamRouteOptions, serveStream, withCors } from "./stream.js";
+import { type StreamRouteOptions, serveStream } from "./stream.js";
+import { withCors } from "./stream-refusals.js";
 
 /**
  * Whether a request's `Accept` names `text/event-stream` itself (as `EventSource`, the SDK
@@ -34,8 +35,7 @@ export const sessionEventRoute: FastifyPluginAsync<StreamRouteOptions> = async (
         withCors(options, request, reply),
         new BadRequest(`${JSON.stringify(id)} is not a session ID`),
       );
-    const prepare = (directory: string, knowState: boolean) => options.sources.prepare(directory, knowState);
-    await serveStream(options, prepare, request, reply, { global: false, session: id });
+    await serveStream(options, request, reply, { global: false, session: id });
     return reply;
   });
 };

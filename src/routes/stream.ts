@@ -1,23 +1,23 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import {
-  BadRequest,
-  describeError,
-  sendError,
-  TooManyClients,
-  UpstreamTimeout,
-  UpstreamUnavailable,
-} from "../errors.js";
+import { sendError } from "../errors.js";
 import { firstString, queryOf } from "../helpers.js";
 import type { Hub } from "../hub/hub.js";
 import { Subscriber } from "../hub/subscriber.js";
 import type { EventSources } from "../sources/sources.js";
 import { SSE_HEADERS } from "../sse.js";
 import { type InstanceResolution, resolveInstance } from "../upstream/instance.js";
-import { instanceNameProblem, queryNaming } from "../upstream/instance-name.js";
+import { queryNaming } from "../upstream/instance-name.js";
 import { lookUpSession, type SessionLookup } from "../upstream/session-lookup.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { subscriberStreamOf } from "./chunked-stream.js";
 import { streamCorsHeaders } from "./cors.js";
+import {
+  refusedAtOnce,
+  refuseForUpstream,
+  sendRefusal,
+  tooManyClients,
+  withCors,
+} from "./stream-refusals.js";
 
 export interface StreamOptions {
   hub: Hub;
@@ -36,27 +36,8 @@ export interface StreamRouteOptions extends StreamOptions {
   passOn: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 }
 
-/** The shim's own answers on its streams' routes carry CORS headers too, so a browser can read them. */
-export function withCors(options: StreamOptions, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return reply.headers(streamCorsHeaders(firstString(request.headers.origin), options.corsOrigins));
-}
-
 /** A resolution that could be had: the instance's directory, and upstream's CORS headers. */
 type Resolved = Extract<InstanceResolution, { ok: true }>;
-
-/** Refuses, before upstream is asked anything, a request that names its instance wrongly, or one stream too many. */
-async function refusedAtOnce(options: StreamOptions, request: FastifyRequest, reply: FastifyReply) {
-  const problem = instanceNameProblem(request);
-  if (problem) {
-    await sendError(withCors(options, request, reply), new BadRequest(problem));
-    return true;
-  }
-  if (options.hub.subscriberTotal >= options.maxClients) {
-    await tooManyClients(options, withCors(options, request, reply));
-    return true;
-  }
-  return false;
-}
 
 /**
  * Asks upstream, as the client, which instance the request names (or, with `instanceUrl`,
@@ -82,10 +63,6 @@ async function resolveForClient(
     return undefined;
   }
   return resolution;
-}
-
-function sendRefusal(reply: FastifyReply, refusal: Extract<InstanceResolution, { ok: false }>) {
-  return reply.code(refusal.statusCode).headers(refusal.headers).send(refusal.body);
 }
 
 /**
@@ -121,24 +98,6 @@ async function lookUpForClient(
   return found;
 }
 
-/**
- * Answers a stream request upstream could not serve: 504 when it did not answer in time,
- * 502 otherwise, with a JSON body saying why.
- */
-async function refuseForUpstream(
-  options: StreamOptions,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  error: unknown,
-  what: string,
-): Promise<void> {
-  const message = `${what}${describeError(error)}`;
-  request.log.warn({ reason: message }, "cannot open an event stream");
-  const refusal =
-    error instanceof UpstreamTimeout ? new UpstreamTimeout(message) : new UpstreamUnavailable(message);
-  await sendError(withCors(options, request, reply), refusal);
-}
-
 /** Which stream a request asks for. */
 export type StreamScope =
   /** The whole server's (the shim's own `/global/event`). */
@@ -150,13 +109,12 @@ export type StreamScope =
 
 /**
  * Serves one of the shim's event streams: resolves the client's instance as upstream
- * would (and the sessions it follows, as the client), has `prepare` follow the instance,
+ * would (and the sessions it follows, as the client), has the sources follow the instance,
  * then opens the stream — of that instance (`/event`), or of every followed instance, the
  * client's among them (the shim's own `/global/event`).
  */
 export async function serveStream(
-  options: StreamOptions,
-  prepare: (directory: string, knowState: boolean) => Promise<void>,
+  options: StreamRouteOptions,
   request: FastifyRequest,
   reply: FastifyReply,
   scope: StreamScope,
@@ -185,7 +143,7 @@ export async function serveStream(
   }
   if (!resolution) return;
   try {
-    await prepare(resolution.directory, sessions !== undefined);
+    await options.sources.prepare(resolution.directory, sessions !== undefined);
   } catch (error) {
     await refuseForUpstream(options, request, reply, error, "cannot read upstream's state: ");
     return;
@@ -196,10 +154,6 @@ export async function serveStream(
     const followed = sessions ? new Set(sessions) : undefined;
     openStream(options, request, reply, resolution, resolution.directory, workspace, followed);
   }
-}
-
-function tooManyClients(options: StreamOptions, reply: FastifyReply) {
-  return sendError(reply.header("retry-after", "5"), new TooManyClients(options.maxClients));
 }
 
 /**
