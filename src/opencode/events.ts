@@ -27,6 +27,8 @@ export interface EventKind {
   readonly status?: true;
   /** Published for every streamed token: a log line of it is no reason to read REST (the reads of busy sessions cover it). */
   readonly perToken?: true;
+  /** Carries a session's own info (`info`, its `parentID` among it): the first word of a new subagent's parent. */
+  readonly sessionInfo?: true;
   /**
    * The state it gives what it is about, as a short key: upstream's event and the
    * reconciler's correction for the same state have the same key (REST and the events
@@ -78,6 +80,7 @@ const updatedAt = (info: SessionInfo | undefined) => info?.time?.updated ?? 0;
 function sessionEntry(created: boolean): EventKind {
   return {
     rebuilt: true,
+    sessionInfo: true,
     stateKey: (p) => `session ${stringOf(infoOf(p).id) ?? ""} ${digest(infoOf(p))}`,
     subject: (view, p) => view.sessions.get(stringOf(infoOf(p).id) ?? ""),
     furtherThan: (corrected, p) => {
@@ -153,6 +156,7 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
   "session.updated": sessionEntry(false),
   "session.deleted": {
     rebuilt: true,
+    sessionInfo: true,
     stateKey: (p) => `session ${stringOf(infoOf(p).id) ?? stringOf(p.sessionID) ?? ""} deleted`,
     subject: (view, p) => view.sessions.get(stringOf(infoOf(p).id) ?? stringOf(p.sessionID) ?? ""),
     apply: (state, p, stamp) => {
@@ -341,12 +345,6 @@ export function stateKey(payload: EventPayload): string | undefined {
   return eventKind(payload.type)?.stateKey?.(propertiesOf(payload));
 }
 
-/** Events that carry a session's own info, its `parentID` among it. */
-const SESSION_INFO_TYPES: ReadonlySet<string> = new Set([
-  "session.created",
-  "session.updated",
-  "session.deleted",
-]);
 /** Deeper than any chain of subagents: a cycle in bad data ends here. */
 const MAX_LINEAGE = 32;
 const NO_SESSION: readonly string[] = Object.freeze([]);
@@ -361,7 +359,7 @@ const NO_SESSION: readonly string[] = Object.freeze([]);
 export function lineageOf(view: InstanceView, payload: EventPayload): readonly string[] {
   const own = sessionOf(payload);
   if (own === undefined) return NO_SESSION;
-  const info = SESSION_INFO_TYPES.has(payload.type) ? sessionInfoOf(propertiesOf(payload)) : undefined;
+  const info = eventKind(payload.type)?.sessionInfo ? sessionInfoOf(propertiesOf(payload)) : undefined;
   const lineage = [own];
   let parent = info?.id === own ? stringOf(info.parentID) : view.parentOf(own);
   while (parent !== undefined && lineage.length < MAX_LINEAGE && !lineage.includes(parent)) {

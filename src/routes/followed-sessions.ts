@@ -18,7 +18,8 @@ export function followedSessions(value: unknown): FollowedSessions {
     for (const piece of item.split(",")) {
       const id = piece.trim();
       if (id === "") continue;
-      if (!isSessionId(id)) return { ok: false, problem: `${JSON.stringify(clip(id))} is not a session ID` };
+      const problem = sessionIdProblem(id);
+      if (problem) return { ok: false, problem };
       ids.add(id);
     }
   }
@@ -28,8 +29,9 @@ export function followedSessions(value: unknown): FollowedSessions {
   return { ok: true, ids: [...ids] };
 }
 
-export function isSessionId(value: string): boolean {
-  return SESSION_ID.test(value);
+/** What is wrong with a session ID, if anything. */
+export function sessionIdProblem(value: string): string | undefined {
+  return SESSION_ID.test(value) ? undefined : `${JSON.stringify(clip(value))} is not a session ID`;
 }
 
 function clip(value: string): string {

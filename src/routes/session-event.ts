@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { BadRequest, sendError } from "../errors.js";
 import { firstString } from "../helpers.js";
-import { isSessionId } from "./followed-sessions.js";
+import { sessionIdProblem } from "./followed-sessions.js";
 import { type StreamRouteOptions, serveStream } from "./stream.js";
 import { withCors } from "./stream-refusals.js";
 
@@ -30,11 +30,8 @@ export const sessionEventRoute: FastifyPluginAsync<StreamRouteOptions> = async (
   app.get("/session/:sessionID/event", { exposeHeadRoute: false }, async (request, reply) => {
     if (!namesEventStream(firstString(request.headers.accept))) return options.passOn(request, reply);
     const id = sessionIdOf(request);
-    if (!isSessionId(id))
-      return sendError(
-        withCors(options, request, reply),
-        new BadRequest(`${JSON.stringify(id)} is not a session ID`),
-      );
+    const problem = sessionIdProblem(id);
+    if (problem) return sendError(withCors(options, request, reply), new BadRequest(problem));
     await serveStream(options, request, reply, { global: false, session: id });
     return reply;
   });
