@@ -324,6 +324,56 @@ describe("a permission settled as its turn ends", () => {
   });
 });
 
+describe("a subagent's session, made and done between two reads of its caller", () => {
+  it("is told (created, its turn) before the caller's session.idle, though the read that finds the caller's turn over lists no sessions", async () => {
+    // The list is read every 5 s; a busy session's messages every 50 ms: the caller's end shows in them first.
+    const { rest, reconciler, received, stream } = await setUp({ idleIntervalMs: 5000 });
+    reconciler.feedClients(true);
+    const created = Date.now();
+    const [user, answer] = turn(created, "done") as [MessageWithParts, MessageWithParts];
+    rest.statuses[SESSION] = { type: "busy" };
+    rest.messages.set(SESSION, [
+      user,
+      { info: { ...answer.info, time: { created: created + 1 } }, parts: [] },
+    ]);
+    rest.sessions[0] = session(created);
+    reconciler.nudge();
+    await eventually(() => received("message.updated").length === 2, 5000, "the caller's turn begun");
+    const child: SessionInfo = {
+      id: "ses_child",
+      parentID: SESSION,
+      directory: DIRECTORY,
+      title: "subagent",
+      time: { created: created + 2, updated: created + 30 },
+    };
+    rest.sessions.push(child);
+    rest.messages.set(
+      child.id,
+      turn(created + 3, "Hello from the subagent").map((message) => ({
+        info: { ...message.info, sessionID: child.id },
+        parts: message.parts.map((part) => ({ ...part, sessionID: child.id })),
+      })),
+    );
+    // The caller's answer completes after the subagent's (created + 12).
+    rest.messages.set(SESSION, [
+      user,
+      { ...answer, info: { ...answer.info, time: { created: created + 1, completed: created + 35 } } },
+    ]);
+    delete rest.statuses[SESSION];
+    rest.sessions[0] = session(created + 40);
+    await eventually(() => received("session.idle").length === 1, 3000, "the caller's session.idle");
+    const told = stream.frames().map((frame) => {
+      const p = frame.json.properties as { sessionID?: string; info?: { id?: string } };
+      return `${frame.json.type} ${p.sessionID ?? p.info?.id ?? ""}`.trim();
+    });
+    const callerIdle = told.indexOf(`session.idle ${SESSION}`);
+    expect(told.indexOf("session.created ses_child")).toBeGreaterThan(-1);
+    expect(told.indexOf("session.created ses_child")).toBeLessThan(callerIdle);
+    expect(told.indexOf("session.idle ses_child")).toBeGreaterThan(-1);
+    expect(told.indexOf("session.idle ses_child")).toBeLessThan(callerIdle);
+  });
+});
+
 describe("a session created after the first look", () => {
   it("has all its messages announced, even when the stream told of it only once its turn had begun", async () => {
     const { rest, sink, reconciler, stream } = await setUp({ idleIntervalMs: 300 });

@@ -164,6 +164,9 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
     events.push(...diffList(state.todos.get(sessionID), list, since, "todo.updated", sessionID));
   for (const { sessionID, list, since } of snapshot.diffs)
     events.push(...diffList(state.diffs.get(sessionID), list, since, "session.diff", sessionID));
+  // Ends in the order they came (a subagent's turn ends before its caller's).
+  const endedAt = (sessionID: string) => lastEnd(snapshot, sessionID) ?? Number.POSITIVE_INFINITY;
+  wentIdle.sort((a, b) => endedAt(a) - endedAt(b));
   for (const sessionID of wentIdle) {
     if (stillMoving(state, snapshot, sessionID)) continue;
     // Its session.idle told already (a stream that lost the idle status before it): the status alone.

@@ -321,9 +321,11 @@ export class InstanceReconciler {
     // Statuses before messages: when upstream says a turn is over, its messages read after show its end.
     // A session that moved may have begun or ended a turn.
     if (kind === "catch-up" || fullRead || plan.statuses || moved.size > 0) await this.readStatuses(snapshot);
+    const statusChanged = (sessionID: string) => {
+      const statuses = snapshot.statuses?.value;
+      return statuses !== undefined && sessionID in statuses !== busyKnown.includes(sessionID);
+    };
     const statuses = snapshot.statuses?.value;
-    const statusChanged = (sessionID: string) =>
-      statuses !== undefined && sessionID in statuses !== busyKnown.includes(sessionID);
     // A turn that began or ended moved its session.
     if (!listed && [...busyKnown, ...Object.keys(statuses ?? {})].some(statusChanged)) {
       listed = await this.readSessions(snapshot, false);
@@ -348,7 +350,18 @@ export class InstanceReconciler {
       kind === "catch-up" || movedWide(sessionID) || statusChanged(sessionID);
     await this.readMessages(snapshot, sessions, wide);
     this.paceMessages(snapshot, busyKnown, now, pace);
-    if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) await this.readStatuses(snapshot);
+    if (!snapshot.statuses && this.turnLooksOver(snapshot, busyKnown)) {
+      await this.readStatuses(snapshot);
+      // A turn that ended moved its session; what the turn made meanwhile (a subagent's
+      // session, created and done since the last list) is told, whole, before its end.
+      if (!listed && busyKnown.some(statusChanged)) {
+        listed = await this.readSessions(snapshot, false);
+        const movedNow = this.movedIn(listed);
+        const unread = new Set([...movedNow].filter((sessionID) => !sessions.has(sessionID)));
+        for (const sessionID of movedNow) moved.add(sessionID);
+        await this.readMessages(snapshot, unread, () => true);
+      }
+    }
     // A request asked is read until it is answered (a person waits on it), and one a running
     // tool may ask while the tool runs: at the pace of a busy session's messages; and in the
     // read that finds its session's turn over, so that how it was settled is told before the turn's end.
