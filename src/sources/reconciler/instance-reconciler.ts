@@ -104,6 +104,8 @@ export class InstanceReconciler {
   private carriedCountedUntil = 0;
   /** Each session's `session.idle` (its sequence number) whose turn was counted as carried whole. */
   private readonly turnsCounted = new Map<string, number>();
+  /** Since when (`performance.now()`) reads have withheld each session's turn end, the stream still telling its messages. */
+  private readonly endsWithheldSince = new Map<string, number>();
 
   constructor(
     private readonly ctx: ReconcilerContext,
@@ -544,17 +546,40 @@ export class InstanceReconciler {
   }
 
   /**
+   * Whether `events` are only turn ends that earlier reads withheld, a grace period ago or
+   * more, while the stream was still telling the sessions' messages: the stream has had its
+   * grace (behind a stream a second late, a turn's end would otherwise wait one grace per read).
+   */
+  private onlyEndsWaitedFor(events: EventPayload[]): boolean {
+    const waitedSince = performance.now() - this.ctx.graceMs;
+    return events.every((payload) => {
+      const sessionID = endOfTurn(payload);
+      const since = sessionID === undefined ? undefined : this.endsWithheldSince.get(sessionID);
+      return since !== undefined && since <= waitedSince;
+    });
+  }
+
+  /** After a read: the sessions whose ends it withheld (`correctionsFor`), since the first read that did. */
+  private noteEndsWithheld(sessions: string[]): void {
+    for (const sessionID of this.endsWithheldSince.keys())
+      if (!sessions.includes(sessionID)) this.endsWithheldSince.delete(sessionID);
+    for (const sessionID of sessions)
+      if (!this.endsWithheldSince.has(sessionID)) this.endsWithheldSince.set(sessionID, performance.now());
+  }
+
+  /**
    * Publishes what clients were not told. Behind a trusted stream, the stream may simply
    * be a moment behind REST: a difference waits `graceMs`, and only what the stream still
    * has not said by then goes out.
    */
   private async correct(snapshot: Snapshot, kind: ReadKind): Promise<void> {
     let corrections = correctionsFor(this.state, snapshot);
-    if (kind === "check" && corrections.events.length > 0) {
+    if (kind === "check" && corrections.events.length > 0 && !this.onlyEndsWaitedFor(corrections.events)) {
       await sleep(this.ctx.graceMs);
       if (this.stopped) return;
       corrections = correctionsFor(this.state, snapshot);
     }
+    this.noteEndsWithheld(corrections.endsWithheld);
     this.ctx.sink.takeInHistory(this.directory, corrections.history);
     const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil, this.turnsCounted);
     for (const read of snapshot.messages)
@@ -573,6 +598,14 @@ export class InstanceReconciler {
     );
     if (published.length > 0) this.ctx.corrected(this.directory, published, kind);
   }
+}
+
+/** The session whose turn `payload` ends: a `session.idle`, or the idle `session.status` before it. */
+function endOfTurn(payload: EventPayload): string | undefined {
+  const { sessionID, status } = payload.properties as { sessionID?: string; status?: { type?: string } };
+  const ends =
+    payload.type === "session.idle" || (payload.type === "session.status" && status?.type === "idle");
+  return ends ? sessionID : undefined;
 }
 
 /** A status told from a read is as of the newest question the read saw of its session (see `turnsBegun`). */
