@@ -77,6 +77,8 @@ export class InstanceReconciler {
   private baseline: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
+  /** A look again at turn ends withheld while the stream was still telling their sessions. */
+  private withheldTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private queued: ReadKind | undefined;
   private readonly pace = new ReadPace();
@@ -104,8 +106,11 @@ export class InstanceReconciler {
   private carriedCountedUntil = 0;
   /** Each session's `session.idle` (its sequence number) whose turn was counted as carried whole. */
   private readonly turnsCounted = new Map<string, number>();
-  /** Since when (`performance.now()`) reads have withheld each session's turn end, the stream still telling its messages. */
-  private readonly endsWithheldSince = new Map<string, number>();
+  /**
+   * Each session whose turn end reads have withheld, the stream still telling its messages:
+   * since when (`performance.now()`), and how far the stream had told them at the last read.
+   */
+  private readonly endsWithheld = new Map<string, { since: number; toldUntil: number }>();
 
   constructor(
     private readonly ctx: ReconcilerContext,
@@ -170,6 +175,7 @@ export class InstanceReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.nudgeTimer);
+    clearTimeout(this.withheldTimer);
     this.ctx.release(this);
   }
 
@@ -206,6 +212,7 @@ export class InstanceReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.nudgeTimer);
+    clearTimeout(this.withheldTimer);
     await this.running;
   }
 
@@ -547,24 +554,45 @@ export class InstanceReconciler {
 
   /**
    * Whether `events` are only turn ends that earlier reads withheld, a grace period ago or
-   * more, while the stream was still telling the sessions' messages: the stream has had its
-   * grace (behind a stream a second late, a turn's end would otherwise wait one grace per read).
+   * more, while the stream was still telling the sessions' messages — and the stream has told
+   * nothing of them since the last read: it has stopped, and has had its grace (behind a
+   * stream a second late, a turn's end would otherwise wait one grace per read).
    */
   private onlyEndsWaitedFor(events: EventPayload[]): boolean {
     const waitedSince = performance.now() - this.ctx.graceMs;
     return events.every((payload) => {
       const sessionID = endOfTurn(payload);
-      const since = sessionID === undefined ? undefined : this.endsWithheldSince.get(sessionID);
-      return since !== undefined && since <= waitedSince;
+      const withheld = sessionID === undefined ? undefined : this.endsWithheld.get(sessionID);
+      return (
+        withheld !== undefined &&
+        withheld.since <= waitedSince &&
+        withheld.toldUntil === this.toldUntil(sessionID as string)
+      );
     });
+  }
+
+  /** How far clients were told the session's messages (a hub sequence number). */
+  private toldUntil(sessionID: string): number {
+    return this.state.messages.get(sessionID)?.lastChange ?? 0;
   }
 
   /** After a read: the sessions whose ends it withheld (`correctionsFor`), since the first read that did. */
   private noteEndsWithheld(sessions: string[]): void {
-    for (const sessionID of this.endsWithheldSince.keys())
-      if (!sessions.includes(sessionID)) this.endsWithheldSince.delete(sessionID);
-    for (const sessionID of sessions)
-      if (!this.endsWithheldSince.has(sessionID)) this.endsWithheldSince.set(sessionID, performance.now());
+    for (const sessionID of this.endsWithheld.keys())
+      if (!sessions.includes(sessionID)) this.endsWithheld.delete(sessionID);
+    const now = performance.now();
+    for (const sessionID of sessions) {
+      const since = this.endsWithheld.get(sessionID)?.since ?? now;
+      this.endsWithheld.set(sessionID, { since, toldUntil: this.toldUntil(sessionID) });
+    }
+    // The stream may stop any moment: the ends are looked at again a grace period on, not at the backed-off pace.
+    if (sessions.length === 0 || this.withheldTimer || this.stopped) return;
+    this.withheldTimer = setTimeout(() => {
+      this.withheldTimer = undefined;
+      for (const sessionID of this.endsWithheld.keys()) this.nudge(["messages"], sessionID);
+      this.nudge(["statuses"]);
+    }, this.ctx.graceMs);
+    this.withheldTimer.unref();
   }
 
   /**
