@@ -14,6 +14,7 @@ import type { ReadBudget } from "./read-budget.js";
 import { type Pace, ReadPace, type Signal } from "./read-pace.js";
 import { RestReader } from "./rest-reader.js";
 import { questionsSeenUntil, turnFinished } from "./turns.js";
+import { WithheldEnds } from "./withheld-ends.js";
 
 /**
  * How a read's corrections go out: `feed` — the reconciler feeds clients, at once; `check` —
@@ -77,8 +78,6 @@ export class InstanceReconciler {
   private baseline: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
-  /** A look again at turn ends withheld while the stream was still telling their sessions. */
-  private withheldTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private queued: ReadKind | undefined;
   private readonly pace = new ReadPace();
@@ -106,17 +105,22 @@ export class InstanceReconciler {
   private carriedCountedUntil = 0;
   /** Each session's `session.idle` (its sequence number) whose turn was counted as carried whole. */
   private readonly turnsCounted = new Map<string, number>();
-  /**
-   * Each session whose turn end reads have withheld, the stream still telling its messages:
-   * since when (`performance.now()`), and how far the stream had told them at the last read.
-   */
-  private readonly endsWithheld = new Map<string, { since: number; toldUntil: number }>();
+  /** Turn ends withheld while the stream was still telling their sessions. */
+  private readonly withheldEnds: WithheldEnds;
 
   constructor(
     private readonly ctx: ReconcilerContext,
     readonly directory: string,
   ) {
     this.reader = new RestReader(ctx.upstream, directory, ctx.requested, undefined, ctx.budget);
+    this.withheldEnds = new WithheldEnds(
+      ctx.graceMs,
+      (sessionID) => this.state.messages.get(sessionID)?.lastChange ?? 0,
+      (sessions) => {
+        for (const sessionID of sessions) this.nudge(["messages"], sessionID);
+        this.nudge(["statuses"]);
+      },
+    );
   }
 
   private get state() {
@@ -175,7 +179,7 @@ export class InstanceReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.nudgeTimer);
-    clearTimeout(this.withheldTimer);
+    this.withheldEnds.stop();
     this.ctx.release(this);
   }
 
@@ -212,7 +216,7 @@ export class InstanceReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.nudgeTimer);
-    clearTimeout(this.withheldTimer);
+    this.withheldEnds.stop();
     await this.running;
   }
 
@@ -553,61 +557,22 @@ export class InstanceReconciler {
   }
 
   /**
-   * Whether `events` are only turn ends that earlier reads withheld, a grace period ago or
-   * more, while the stream was still telling the sessions' messages — and the stream has told
-   * nothing of them since the last read: it has stopped, and has had its grace (behind a
-   * stream a second late, a turn's end would otherwise wait one grace per read).
-   */
-  private onlyEndsWaitedFor(events: EventPayload[]): boolean {
-    const waitedSince = performance.now() - this.ctx.graceMs;
-    return events.every((payload) => {
-      const sessionID = endOfTurn(payload);
-      const withheld = sessionID === undefined ? undefined : this.endsWithheld.get(sessionID);
-      return (
-        withheld !== undefined &&
-        withheld.since <= waitedSince &&
-        withheld.toldUntil === this.toldUntil(sessionID as string)
-      );
-    });
-  }
-
-  /** How far clients were told the session's messages (a hub sequence number). */
-  private toldUntil(sessionID: string): number {
-    return this.state.messages.get(sessionID)?.lastChange ?? 0;
-  }
-
-  /** After a read: the sessions whose ends it withheld (`correctionsFor`), since the first read that did. */
-  private noteEndsWithheld(sessions: string[]): void {
-    for (const sessionID of this.endsWithheld.keys())
-      if (!sessions.includes(sessionID)) this.endsWithheld.delete(sessionID);
-    const now = performance.now();
-    for (const sessionID of sessions) {
-      const since = this.endsWithheld.get(sessionID)?.since ?? now;
-      this.endsWithheld.set(sessionID, { since, toldUntil: this.toldUntil(sessionID) });
-    }
-    // The stream may stop any moment: the ends are looked at again a grace period on, not at the backed-off pace.
-    if (sessions.length === 0 || this.withheldTimer || this.stopped) return;
-    this.withheldTimer = setTimeout(() => {
-      this.withheldTimer = undefined;
-      for (const sessionID of this.endsWithheld.keys()) this.nudge(["messages"], sessionID);
-      this.nudge(["statuses"]);
-    }, this.ctx.graceMs);
-    this.withheldTimer.unref();
-  }
-
-  /**
    * Publishes what clients were not told. Behind a trusted stream, the stream may simply
    * be a moment behind REST: a difference waits `graceMs`, and only what the stream still
    * has not said by then goes out.
    */
   private async correct(snapshot: Snapshot, kind: ReadKind): Promise<void> {
     let corrections = correctionsFor(this.state, snapshot);
-    if (kind === "check" && corrections.events.length > 0 && !this.onlyEndsWaitedFor(corrections.events)) {
+    if (
+      kind === "check" &&
+      corrections.events.length > 0 &&
+      !this.withheldEnds.waitedFor(corrections.events)
+    ) {
       await sleep(this.ctx.graceMs);
       if (this.stopped) return;
       corrections = correctionsFor(this.state, snapshot);
     }
-    this.noteEndsWithheld(corrections.endsWithheld);
+    this.withheldEnds.note(corrections.endsWithheld);
     this.ctx.sink.takeInHistory(this.directory, corrections.history);
     const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil, this.turnsCounted);
     for (const read of snapshot.messages)
@@ -626,14 +591,6 @@ export class InstanceReconciler {
     );
     if (published.length > 0) this.ctx.corrected(this.directory, published, kind);
   }
-}
-
-/** The session whose turn `payload` ends: a `session.idle`, or the idle `session.status` before it. */
-function endOfTurn(payload: EventPayload): string | undefined {
-  const { sessionID, status } = payload.properties as { sessionID?: string; status?: { type?: string } };
-  const ends =
-    payload.type === "session.idle" || (payload.type === "session.status" && status?.type === "idle");
-  return ends ? sessionID : undefined;
 }
 
 /** A status told from a read is as of the newest question the read saw of its session (see `turnsBegun`). */
