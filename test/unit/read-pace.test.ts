@@ -72,36 +72,6 @@ describe("the read pace", () => {
     expect(Math.max(...gaps)).toBe(PACE.capMs);
   });
 
-  it("backs the cheap read off (doubling, to its cap) while it shows nothing move, and is back at its pace at the first move", () => {
-    const logLed: Pace = { cheapMs: 3000, cheapCapMs: 10_000, firstMs: 3000, capMs: 10_000 };
-    const listsAt = (pace: Pace, moves: (now: number) => boolean) => {
-      const readPace = new ReadPace();
-      const at: number[] = [];
-      for (let now = 0; now <= 60_000; now += 100) {
-        if (!readPace.plan(now, pace, []).list) continue;
-        at.push(now);
-        readPace.listRead(moves(now), now, pace);
-      }
-      return at.slice(1).map((time, index) => time - (at[index] as number));
-    };
-    // Nothing moves for 40 s, then something moves at every read.
-    const gaps = listsAt(logLed, (now) => now > 40_000);
-    expect(gaps.slice(0, 4)).toEqual([3000, 6000, 10_000, 10_000]);
-    expect(gaps.slice(-3)).toEqual([3000, 3000, 3000]);
-    // Without a cap (no log to lean on), the cheap read keeps its pace.
-    expect(new Set(listsAt(PACE, () => false))).toEqual(new Set([PACE.cheapMs]));
-  });
-
-  it("brings a backed-off cheap read within a faster pace once the pace changes", () => {
-    const logLed: Pace = { cheapMs: 3000, cheapCapMs: 10_000, firstMs: 3000, capMs: 10_000 };
-    const pace = new ReadPace();
-    let now = 0;
-    for (; now < 40_000; now += 100) if (pace.plan(now, logLed, []).list) pace.listRead(false, now, logLed);
-    expect(pace.nextAt([], false) - now).toBeGreaterThan(PACE.cheapMs);
-    pace.repace(now, PACE); // the log missed a change: its own pace again
-    expect(pace.nextAt([], false) - now).toBeLessThanOrEqual(PACE.cheapMs);
-  });
-
   it("reads at once what a signal names: everything, or one session's messages", () => {
     const pace = new ReadPace();
     pace.plan(0, PACE, ["ses_a", "ses_b"]);

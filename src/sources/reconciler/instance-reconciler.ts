@@ -391,10 +391,6 @@ export class InstanceReconciler {
       this.pace.requestsRead(shape, now, pace);
     }
     await this.readLists(snapshot, this.turnsEnded(snapshot, moved, busyKnown));
-    const statusesMoved =
-      snapshot.statuses !== undefined &&
-      [...busyKnown, ...Object.keys(snapshot.statuses.value)].some(statusChanged);
-    if (listed) this.pace.listRead(moved.size > 0 || statusesMoved, now, pace);
     return { snapshot, listed: listed ?? new Map() };
   }
 

@@ -4,8 +4,6 @@ import type { MessageWithParts } from "../../opencode/state.js";
 export interface Pace {
   /** Between two cheap reads: the sessions that moved, and while one is busy the statuses. */
   cheapMs: number;
-  /** ...after cheap reads that showed nothing move, backed off (doubling) up to this (by default, no back-off). */
-  cheapCapMs?: number;
   /** A busy session's messages, after a read that showed a change. */
   firstMs: number;
   /** ...after reads that showed none, backed off (doubling) up to this. */
@@ -37,9 +35,7 @@ interface Backoff {
 /**
  * When each part of an instance's REST state is read: reads follow change, not time.
  * What is cheap is read at a steady pace, every `cheapMs` whatever the number of sessions
- * — the sessions that moved, and while one is busy the statuses — backed off up to
- * `cheapCapMs` while it shows nothing move (while opencode's log tells every change, it is
- * only the net under the log). A busy session's messages
+ * — the sessions that moved, and while one is busy the statuses. A busy session's messages
  * (big: tool outputs) are read when something says they changed — a signal, the session
  * moved, its status changed — and otherwise at a pace that backs off, doubling while reads
  * show nothing new, from `firstMs` up to `capMs`. Pending permissions and questions back
@@ -50,7 +46,7 @@ interface Backoff {
  * nearly due goes along with what is due: up to a quarter of its interval early.
  */
 export class ReadPace {
-  private readonly cheap: Backoff = { dueAt: 0, intervalMs: 0 };
+  private cheapDueAt = 0;
   private readonly signalled = new Set<Signal>();
   private readonly sessionsSignalled = new Set<string>();
   private readonly sessions = new Map<string, Backoff>();
@@ -84,9 +80,8 @@ export class ReadPace {
     for (const sessionID of this.sessionsSignalled) if (!due.includes(sessionID)) due.push(sessionID);
     // Something goes out now: what is nearly due goes along.
     const burst = plan.list || plan.statuses || plan.requests === "signalled" || due.length > 0;
-    const cheapMs = this.cheapInterval(pace);
-    if (nearlyDue(now, this.cheap.dueAt, cheapMs, burst)) {
-      this.cheap.dueAt = now + cheapMs;
+    if (nearlyDue(now, this.cheapDueAt, pace.cheapMs, burst)) {
+      this.cheapDueAt = now + pace.cheapMs;
       plan.list = true;
       if (busy.length > 0) plan.statuses = true;
     }
@@ -123,19 +118,9 @@ export class ReadPace {
     this.backOff(this.requests, shape, now, pace);
   }
 
-  /** The sessions that moved were read (and the statuses, while one is busy): `moved` whether anything had. */
-  listRead(moved: boolean, now: number, pace: Pace): void {
-    const { cheapMs } = pace;
-    const capMs = Math.max(cheapMs, pace.cheapCapMs ?? cheapMs);
-    const backedOff = Math.min(capMs, Math.max(cheapMs, this.cheap.intervalMs * 2));
-    this.cheap.intervalMs = moved || this.cheap.intervalMs === 0 ? cheapMs : backedOff;
-    this.cheap.dueAt = now + this.cheap.intervalMs;
-  }
-
   /** The pace changed (`pace`): nothing waits longer than it allows. */
   repace(now: number, pace: Pace): void {
-    this.cheap.intervalMs = Math.min(this.cheap.intervalMs, Math.max(pace.cheapMs, pace.cheapCapMs ?? 0));
-    this.cheap.dueAt = Math.min(this.cheap.dueAt, now + this.cheapInterval(pace));
+    this.cheapDueAt = Math.min(this.cheapDueAt, now + pace.cheapMs);
     for (const backoff of [...this.sessions.values(), this.requests]) {
       backoff.intervalMs = Math.min(backoff.intervalMs, pace.capMs);
       backoff.dueAt = Math.min(backoff.dueAt, now + Math.max(pace.firstMs, backoff.intervalMs));
@@ -145,14 +130,9 @@ export class ReadPace {
   /** When the next read is due (ms), `requests` telling whether pending requests are worth one. */
   nextAt(busy: readonly string[], requests: boolean): number {
     if (this.signalledAny) return 0;
-    let next = this.cheap.dueAt;
+    let next = this.cheapDueAt;
     for (const sessionID of busy) next = Math.min(next, this.sessions.get(sessionID)?.dueAt ?? 0);
     return requests ? Math.min(next, this.requests.dueAt) : next;
-  }
-
-  /** Between two cheap reads now: backed off while they show nothing move, within the pace. */
-  private cheapInterval(pace: Pace): number {
-    return Math.max(pace.cheapMs, Math.min(this.cheap.intervalMs, pace.cheapCapMs ?? pace.cheapMs));
   }
 
   private backoffOf(sessionID: string): Backoff {

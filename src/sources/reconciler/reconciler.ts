@@ -23,12 +23,9 @@ const FEED_CAP_MS = 1_500;
 const CHECK_CAP_MS = 2_000;
 /**
  * While opencode's log tells when something changes (see `LogPulse`), reads are its safety
- * net: the cheap reads come this often, backed off to the cap while they show nothing move
- * (a silent tool call costs opencode one wake-up in 10 s, not in 3), and a busy session
- * nothing is said of is read this often.
+ * net: the cheap reads come this often, and a busy session nothing is said of is read this often.
  */
 const LOG_LED_CHEAP_MS = 3_000;
-const LOG_LED_CHEAP_CAP_MS = 10_000;
 const LOG_LED_CAP_MS = 10_000;
 /** Instances read at once, unless more have clients of their own (`maxInstances`). */
 const MAX_INSTANCES = 64;
@@ -120,8 +117,7 @@ export class Reconciler {
         const leads = this.logPulse.leads && !hurried;
         const capMs = leads ? LOG_LED_CAP_MS : fast ? FEED_CAP_MS : CHECK_CAP_MS;
         const cheapMs = leads ? LOG_LED_CHEAP_MS : fast ? idleIntervalMs : checkIntervalMs;
-        const cheapCapMs = leads ? LOG_LED_CHEAP_CAP_MS : cheapMs;
-        return { cheapMs, cheapCapMs, firstMs, capMs: Math.max(firstMs, capMs) };
+        return { cheapMs, firstMs, capMs: Math.max(firstMs, capMs) };
       },
       logPulse: this.logPulse,
       graceMs: options.graceMs ?? GRACE_MS,
