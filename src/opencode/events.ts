@@ -70,18 +70,6 @@ function questionAskedSince(view: InstanceView, sessionID: string, since: number
   return false;
 }
 
-/**
- * Whether clients were told an answer (an assistant message) of the session that completed
- * after `since` (upstream's clock): a turn begun after `since` has ended, as far as clients know.
- */
-function answerCompletedSince(view: InstanceView, sessionID: string, since: number): boolean {
-  for (const entry of view.messages.get(sessionID)?.messages.values() ?? []) {
-    const info = entry.info?.value;
-    if (info?.role === "assistant" && (info.time.completed ?? Number.NEGATIVE_INFINITY) > since) return true;
-  }
-  return false;
-}
-
 const infoOf = (p: Properties): Properties => (isObject(p.info) ? p.info : {});
 const sessionInfoOf = (p: Properties) => (isObject(p.info) ? (p.info as SessionInfo) : undefined);
 const partOf = (p: Properties) => (isObject(p.part) ? (p.part as Part) : undefined);
@@ -186,17 +174,12 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     stateKey: (p) => `status ${stringOf(p.sessionID) ?? ""} ${canonicalJson(p.status)}`,
     subject: (view, p) => view.statuses.get(stringOf(p.sessionID) ?? ""),
     // After a status a correction told: another status of the same turn is news; busy after a
-    // corrected idle only once a question asked after it was told (a late stream's busy is its
-    // last turn's); idle after a corrected busy only once an answer of that turn completed (a
-    // late stream's idle is its last turn's).
+    // corrected idle only once a question asked after it was told (a late stream's busy is its last turn's).
     furtherThan: (corrected, p, view) => {
       if (canonicalJson(corrected) === canonicalJson(p.status)) return false;
+      if ((corrected as SessionStatus | undefined)?.type !== "idle") return true;
       const sessionID = stringOf(p.sessionID) ?? "";
       const told = view.statuses.get(sessionID);
-      if ((corrected as SessionStatus | undefined)?.type !== "idle") {
-        const idle = isObject(p.status) && p.status.type === "idle";
-        return !idle || told?.asOf === undefined || answerCompletedSince(view, sessionID, told.asOf);
-      }
       return questionAskedSince(view, sessionID, told?.asOf ?? told?.at ?? 0);
     },
     // A new turn's busy after an idle status whose session.idle never came (a lossy stream
@@ -221,14 +204,8 @@ export const EVENTS: Readonly<Record<string, EventKind>> = {
     status: true,
     stateKey: (p) => `status ${stringOf(p.sessionID) ?? ""} ${canonicalJson(IDLE)}`,
     subject: (view, p) => view.idles.get(stringOf(p.sessionID) ?? ""),
-    // After the idle a correction told, only a turn clients were told began since ends again,
-    // and only once its answer completed (a late stream's idle is the turn the correction ended).
-    furtherThan: (_corrected, p, view) => {
-      const sessionID = stringOf(p.sessionID) ?? "";
-      if (!view.turnOpen(sessionID)) return false;
-      const ended = view.idles.get(sessionID)?.asOf;
-      return ended === undefined || answerCompletedSince(view, sessionID, ended);
-    },
+    // After the idle a correction told, only a turn clients were told began since ends again.
+    furtherThan: (_corrected, p, view) => view.turnOpen(stringOf(p.sessionID) ?? ""),
     // The turn's end, not its status: a client told session.idle without the idle status still shows the session busy.
     apply: (state, p, stamp) => {
       const sessionID = stringOf(p.sessionID);

@@ -456,57 +456,6 @@ describe("behind a trusted stream", () => {
     expect(reads.map((read) => read.kind)).toEqual(["check"]);
   });
 
-  /**
-   * A turn told busy by the stream, then over upstream, while a stream seconds behind goes on
-   * telling its answer for `tellsForMs`, then stops (its end lost); returns once it stopped.
-   */
-  async function lateStreamStops(options: { checkIntervalMs: number; graceMs: number; tellsForMs: number }) {
-    const parts = await setUp({ checkIntervalMs: options.checkIntervalMs, graceMs: options.graceMs });
-    const { rest, reconciler, sink, received } = parts;
-    reconciler.feedClients(false);
-    const created = Date.now();
-    const [user, answer] = turn(created, "done") as [MessageWithParts, MessageWithParts];
-    rest.statuses[SESSION] = { type: "busy" };
-    rest.messages.set(SESSION, [user, answer]);
-    rest.sessions[0] = session(created);
-    fromStream(sink, [
-      ["evt_stream_updated", "session.updated", { sessionID: SESSION, info: session(created) }],
-      ["evt_stream_busy", "session.status", { sessionID: SESSION, status: { type: "busy" } }],
-      ["evt_stream_user", "message.updated", { sessionID: SESSION, info: user.info }],
-    ]);
-    await eventually(() => received("session.status").length === 1, 5000, "busy");
-    delete rest.statuses[SESSION];
-    reconciler.nudge(); // a log line: the turn ended
-    let told = 0;
-    const telling = setInterval(() => {
-      fromStream(sink, [
-        [`evt_stream_answer_${told++}`, "message.updated", { sessionID: SESSION, info: answer.info }],
-      ]);
-    }, 50);
-    teardown.add(() => clearInterval(telling));
-    await sleep(options.tellsForMs); // the stream's backlog: a span of time, not a wait for an event
-    clearInterval(telling);
-    expect(received("session.idle")).toHaveLength(0);
-    return parts;
-  }
-
-  it("tells a turn's end it withheld while the stream was still telling the session, without a second grace period once the stream stops", async () => {
-    const graceMs = 2000;
-    const { received } = await lateStreamStops({ checkIntervalMs: 100, graceMs, tellsForMs: 2.5 * graceMs });
-    // Withheld for more than a grace period already: told at the next read, not a grace period after it.
-    await eventually(
-      () => received("session.idle").length === 1,
-      graceMs * 0.75,
-      "the withheld session.idle",
-    );
-  });
-
-  it("looks again at a turn's end it withheld a grace period on, not at its backed-off pace", async () => {
-    // Reads every 5 s at most, but for the withheld end.
-    const { received } = await lateStreamStops({ checkIntervalMs: 5000, graceMs: 300, tellsForMs: 1500 });
-    await eventually(() => received("session.idle").length === 1, 1500, "the withheld session.idle");
-  });
-
   it("says nothing when the stream is merely late", async () => {
     const { sink, metrics, received, reads } = await busyThenIdle();
     await sleep(300); // the stream's events come 300 ms after REST shows the change

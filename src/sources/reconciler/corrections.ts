@@ -59,8 +59,6 @@ export interface Corrections {
   turnEnds: ReadonlyMap<EventPayload, number>;
   /** What was there before the shim looked: taken in silently. */
   history: History;
-  /** Sessions whose turn's end REST shows, left to a later read: the stream is still telling their messages (`stillMoving`). */
-  endsWithheld: string[];
 }
 
 /**
@@ -75,7 +73,6 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   const historyMessages: NonNullable<History["messages"]> = [];
   const history: History = { messages: historyMessages };
   const turnEnds = new TurnEnds();
-  const endsWithheld: string[] = [];
   if (snapshot.sessions) {
     const { list, complete, since } = snapshot.sessions;
     events.push(...diffSessions(state, { sessions: list, complete }, since));
@@ -171,10 +168,7 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   const endedAt = (sessionID: string) => lastEnd(snapshot, sessionID) ?? Number.POSITIVE_INFINITY;
   wentIdle.sort((a, b) => endedAt(a) - endedAt(b));
   for (const sessionID of wentIdle) {
-    if (stillMoving(state, snapshot, sessionID)) {
-      endsWithheld.push(sessionID);
-      continue;
-    }
+    if (stillMoving(state, snapshot, sessionID)) continue;
     // Its session.idle told already (a stream that lost the idle status before it): the status alone.
     const ended =
       ledgers.get(sessionID)?.lastEndTold ?? (!state.turnOpen(sessionID) && !opened.has(sessionID));
@@ -186,13 +180,11 @@ export function correctionsFor(state: InstanceView, snapshot: Snapshot): Correct
   }
   if (snapshot.statuses) {
     // Told idle, but never its session.idle (a stream that carried the one and lost the other).
-    for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since, ledgers)) {
-      if (wentIdle.includes(sessionID)) continue;
-      if (stillMoving(state, snapshot, sessionID)) endsWithheld.push(sessionID);
-      else events.push(turnEnds.told(sessionID, lastEnd(snapshot, sessionID)));
-    }
+    for (const sessionID of owedIdle(state, snapshot.statuses.value, snapshot.statuses.since, ledgers))
+      if (!wentIdle.includes(sessionID) && !stillMoving(state, snapshot, sessionID))
+        events.push(turnEnds.told(sessionID, lastEnd(snapshot, sessionID)));
   }
-  return { events, history, turnEnds: turnEnds.completedAt, endsWithheld };
+  return { events, history, turnEnds: turnEnds.completedAt };
 }
 
 /** Sessions idle upstream and for clients, whose turn's `session.idle` clients were never told. */

@@ -14,7 +14,6 @@ import type { ReadBudget } from "./read-budget.js";
 import { type Pace, ReadPace, type Signal } from "./read-pace.js";
 import { RestReader } from "./rest-reader.js";
 import { questionsSeenUntil, turnFinished } from "./turns.js";
-import { WithheldEnds } from "./withheld-ends.js";
 
 /**
  * How a read's corrections go out: `feed` — the reconciler feeds clients, at once; `check` —
@@ -105,22 +104,12 @@ export class InstanceReconciler {
   private carriedCountedUntil = 0;
   /** Each session's `session.idle` (its sequence number) whose turn was counted as carried whole. */
   private readonly turnsCounted = new Map<string, number>();
-  /** Turn ends withheld while the stream was still telling their sessions. */
-  private readonly withheldEnds: WithheldEnds;
 
   constructor(
     private readonly ctx: ReconcilerContext,
     readonly directory: string,
   ) {
     this.reader = new RestReader(ctx.upstream, directory, ctx.requested, undefined, ctx.budget);
-    this.withheldEnds = new WithheldEnds(
-      ctx.graceMs,
-      (sessionID) => this.state.messages.get(sessionID)?.lastChange ?? 0,
-      (sessions) => {
-        for (const sessionID of sessions) this.nudge(["messages"], sessionID);
-        this.nudge(["statuses"]);
-      },
-    );
   }
 
   private get state() {
@@ -179,7 +168,6 @@ export class InstanceReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.nudgeTimer);
-    this.withheldEnds.stop();
     this.ctx.release(this);
   }
 
@@ -216,7 +204,6 @@ export class InstanceReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.nudgeTimer);
-    this.withheldEnds.stop();
     await this.running;
   }
 
@@ -559,16 +546,11 @@ export class InstanceReconciler {
    */
   private async correct(snapshot: Snapshot, kind: ReadKind): Promise<void> {
     let corrections = correctionsFor(this.state, snapshot);
-    if (
-      kind === "check" &&
-      corrections.events.length > 0 &&
-      !this.withheldEnds.waitedFor(corrections.events)
-    ) {
+    if (kind === "check" && corrections.events.length > 0) {
       await sleep(this.ctx.graceMs);
       if (this.stopped) return;
       corrections = correctionsFor(this.state, snapshot);
     }
-    this.withheldEnds.note(corrections.endsWithheld);
     this.ctx.sink.takeInHistory(this.directory, corrections.history);
     const carried = carriedByStream(this.state, snapshot, this.carriedCountedUntil, this.turnsCounted);
     for (const read of snapshot.messages)
